@@ -1,0 +1,55 @@
+# taxinav — two commands after cloning: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# A working Python 3.12: on PATH, or under pyenv's versions folder, or common system paths.
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 \
+            /usr/local/bin/python3.12 /usr/bin/python3.12; do \
+            if [ -x "$$(command -v $$p 2>/dev/null)" ] && \
+               $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; \
+            then echo $$p; break; fi; done)
+
+.PHONY: demo test lint typecheck unit bench clean lock
+
+$(STAMP): pyproject.toml requirements.lock
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "error: taxinav needs Python 3.12 (none found on PATH or in ~/.pyenv/versions)."; \
+	  echo "Install it, e.g. 'apt-get install python3.12 python3.12-venv' or 'pyenv install 3.12',"; \
+	  echo "or point to one: make PYTHON=/path/to/python3.12 test"; exit 1; fi
+	@echo "using $(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . \
+	  || $(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/taxinav demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py
+
+# Regenerate the lock from pyproject's ranges (run by a maintainer, not by CI).
+lock:
+	rm -rf /tmp/taxinav-lock && $(PYTHON) -m venv /tmp/taxinav-lock
+	/tmp/taxinav-lock/bin/pip install --quiet --upgrade pip
+	/tmp/taxinav-lock/bin/pip install --quiet ".[dev]" hatchling editables
+	/tmp/taxinav-lock/bin/pip freeze --exclude-editable | grep -v '^taxinav' > requirements.lock
+
+clean:
+	rm -rf $(VENV) var

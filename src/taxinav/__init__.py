@@ -1,0 +1,1 @@
+"""taxinav: fleet data to passenger-finding guidance."""

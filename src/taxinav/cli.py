@@ -1,0 +1,144 @@
+"""The ``taxinav`` command line: thin wrappers around the domains' functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from taxinav.settings import get_settings
+
+app = typer.Typer(help="taxinav: fleet telemetry → demand forecasts → cruising guidance.",
+                  no_args_is_help=True)
+ingest_app = typer.Typer(help="Load vehicle telemetry into the warehouse.", no_args_is_help=True)
+roads_app = typer.Typer(help="Road network and map matching.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(roads_app, name="roads")
+
+console = Console()
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=1)
+
+
+def _ingest_summary(report: object) -> None:
+    from taxinav.ingest import IngestReport
+
+    assert isinstance(report, IngestReport)
+    c = report.counts
+    console.print(
+        f"files {report.files}, rows read {c.rows_read:,}, loaded {c.loaded:,}, "
+        f"already loaded {c.already_loaded:,}, duplicates {c.duplicates:,}, "
+        f"in {report.seconds:.1f} s"
+    )
+    for reason, n in sorted(report.quarantined.items(), key=lambda kv: -kv[1]):
+        console.print(f"  quarantined {reason}: {n:,}")
+    for err in report.errors:
+        console.print(f"[red]rejected file[/red] {err}")
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
+@ingest_app.command("cabspotting")
+def ingest_cabspotting(
+    directory: Annotated[Path, typer.Argument(help="Folder of new_<cab>.txt[.gz] files.")],
+) -> None:
+    """Load a folder in the original cabspotting layout."""
+    from taxinav.pipeline.batch import ingest_cabspotting as run, open_warehouse
+
+    settings = get_settings()
+    if not directory.is_dir():
+        _fail(f"{directory} is not a directory")
+    con = open_warehouse(settings)
+    _ingest_summary(run(con, settings, directory, console))
+
+
+@ingest_app.command("telemetry")
+def ingest_telemetry(
+    files: Annotated[list[Path], typer.Argument(help="CSV (header) or Parquet files.")],
+) -> None:
+    """Load files of the generic schema: vehicle_id, ts, lat, lon, occupied."""
+    from taxinav import ingest
+    from taxinav.pipeline.batch import open_warehouse
+
+    settings = get_settings()
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        _fail(f"no such file(s): {', '.join(missing)}")
+    rules = ingest.Rules.default(settings.ingest.min_valid_year, settings.ingest.max_future_days)
+    con = open_warehouse(settings)
+    report = ingest.ingest_files(
+        con, files, "generic", rules, workers=settings.ingest.workers,
+        max_speed_kmh=settings.ingest.max_speed_kmh,
+        jump_rounds=settings.ingest.jump_check_rounds,
+    )
+    _ingest_summary(report)
+
+
+@ingest_app.command("derive")
+def ingest_derive() -> None:
+    """Rebuild trips and vacant spells from the loaded telemetry."""
+    from taxinav import ingest
+    from taxinav.pipeline.batch import open_warehouse
+
+    settings = get_settings()
+    con = open_warehouse(settings)
+    counts = ingest.derive_trips_and_spells(con, settings.ingest.gap_limit_min)
+    console.print(counts)
+
+
+@roads_app.command("load")
+def roads_load(
+    osm_file: Annotated[Path | None, typer.Argument(help="OSM XML or PBF file.")] = None,
+) -> None:
+    """Build the directed segment graph from an OSM file and store it."""
+    from taxinav.pipeline.batch import load_roads, open_warehouse
+
+    settings = get_settings()
+    path = osm_file or settings.osm_path
+    if not path.is_file():
+        _fail(f"{path} does not exist")
+    con = open_warehouse(settings)
+    graph = load_roads(con, settings, path)
+    console.print(f"{graph.n_segments:,} directed segments, {graph.n_nodes:,} nodes, "
+                  f"{int(graph.succ_indices.shape[0]):,} legal moves")
+
+
+@roads_app.command("match")
+def roads_match() -> None:
+    """Snap pickups/drop-offs and map-match vacant spells to the stored graph."""
+    from taxinav import roads
+    from taxinav.pipeline import matching
+    from taxinav.pipeline.batch import match_spells, open_warehouse
+
+    settings = get_settings()
+    con = open_warehouse(settings)
+    try:
+        graph = roads.read_graph(con)
+    except LookupError as exc:
+        _fail(str(exc))
+    console.print(matching.snap_trip_ends(
+        con, graph, radius_m=settings.roads.match_radius_m,
+        heading_weight_m=settings.roads.heading_weight_m))
+    console.print(match_spells(con, settings, graph, settings.osm_path, console))
+
+
+@app.command("demo")
+def demo() -> None:
+    """Run the batch job on the configured data, reusing finished steps, and write the report."""
+    from taxinav.pipeline.batch import run_batch
+
+    settings = get_settings()
+    if not settings.cabspotting_dir.is_dir():
+        _fail(f"no telemetry at {settings.cabspotting_dir}; set TAXINAV_DATA_DIR")
+    run_batch(settings, console)
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the effective settings (after environment overrides)."""
+    console.print_json(get_settings().model_dump_json())

@@ -1,0 +1,22 @@
+"""Vehicle telemetry in: parse, validate, de-duplicate, load, derive trips and spells.
+
+Public API of the ``ingest`` domain; other domains import only from here.
+"""
+
+from taxinav.ingest.cabspotting import list_files as list_cabspotting_files
+from taxinav.ingest.errors import FileFormatError
+from taxinav.ingest.load import LoadCounts
+from taxinav.ingest.service import IngestReport, SourceKind, ingest_files
+from taxinav.ingest.trips import derive_trips_and_spells
+from taxinav.ingest.validate import Rules
+
+__all__ = [
+    "FileFormatError",
+    "IngestReport",
+    "LoadCounts",
+    "Rules",
+    "SourceKind",
+    "derive_trips_and_spells",
+    "ingest_files",
+    "list_cabspotting_files",
+]

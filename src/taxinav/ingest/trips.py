@@ -1,0 +1,124 @@
+"""Deriving passenger trips and vacant spells from ``telemetry``.
+
+Per vehicle, fixes are cut into *runs* wherever two fixes are more than the gap limit apart.
+Inside a run, maximal stretches of constant occupancy are *states*. An occupied state whose
+start and end are both occupancy switches inside the run is a trip (pickup = first occupied
+fix, drop-off = first vacant fix after it). A vacant state is a spell; it starts at a drop-off
+or at a shift start (first fix of a run) and ends at a pickup, a gap, or the end of the data.
+Path distances sum great-circle hops between consecutive fixes of the run.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+_STATES = """
+CREATE OR REPLACE TEMP TABLE states AS
+WITH base AS (
+    SELECT vehicle_id, ts, lat, lon, occupied,
+        lag(ts) OVER w AS prev_ts, lead(ts) OVER w AS next_ts,
+        lag(occupied) OVER w AS prev_occ,
+        lag(lat) OVER w AS plat, lag(lon) OVER w AS plon,
+        lead(lat) OVER w AS nlat, lead(lon) OVER w AS nlon
+    FROM telemetry WINDOW w AS (PARTITION BY vehicle_id ORDER BY ts)
+), flagged AS (
+    SELECT *,
+        prev_ts IS NULL OR epoch(ts - prev_ts) > $gap AS run_start,
+        next_ts IS NULL OR epoch(next_ts - ts) > $gap AS run_end,
+        -- heading through the fix, only when the neighbours are far enough apart to tell
+        CASE WHEN hav_m(plat, plon, nlat, nlon) > 10
+             THEN bearing_deg(plat, plon, nlat, nlon) END AS heading
+    FROM base
+), steps AS (
+    SELECT *,
+        CASE WHEN run_end THEN 0 ELSE hav_m(lat, lon, nlat, nlon) END AS step_m,
+        run_start OR occupied IS DISTINCT FROM prev_occ AS state_start,
+        sum(run_start::INT) OVER w AS run_id
+    FROM flagged WINDOW w AS (PARTITION BY vehicle_id ORDER BY ts)
+), numbered AS (
+    SELECT *, sum(state_start::INT) OVER w AS state_id
+    FROM steps WINDOW w AS (PARTITION BY vehicle_id ORDER BY ts)
+), agg AS (
+    SELECT vehicle_id, state_id, any_value(run_id) AS run_id, any_value(occupied) AS occupied,
+        min(ts) AS start_ts, max(ts) AS last_ts,
+        arg_min(lat, ts) AS start_lat, arg_min(lon, ts) AS start_lon,
+        arg_max(lat, ts) AS last_lat, arg_max(lon, ts) AS last_lon,
+        arg_min(heading, ts) AS start_heading,
+        count(*) AS n_fixes, sum(step_m) AS distance_m
+    FROM numbered GROUP BY vehicle_id, state_id
+)
+SELECT *,
+    lag(run_id) OVER w = run_id AS prev_same_run,
+    lead(run_id) OVER w = run_id AS next_same_run,
+    lead(run_id) OVER w IS NOT NULL AS has_next,
+    lag(run_id) OVER w IS NOT NULL AS has_prev,
+    lead(start_ts) OVER w AS next_ts, lead(start_lat) OVER w AS next_lat,
+    lead(start_lon) OVER w AS next_lon, lead(start_heading) OVER w AS next_heading
+FROM agg WINDOW w AS (PARTITION BY vehicle_id ORDER BY state_id)
+"""
+
+_TRIPS = """
+INSERT INTO trips
+SELECT vehicle_id || ':' || epoch(start_ts)::BIGINT, vehicle_id,
+    start_ts, start_lat, start_lon, start_heading,
+    next_ts, next_lat, next_lon, next_heading,
+    epoch(next_ts - start_ts), distance_m, n_fixes
+FROM states WHERE occupied AND prev_same_run AND next_same_run
+"""
+
+_SPELLS = """
+INSERT INTO vacant_spells
+SELECT vehicle_id || ':' || epoch(start_ts)::BIGINT, vehicle_id,
+    start_ts, start_lat, start_lon,
+    CASE WHEN coalesce(prev_same_run, false) THEN 'dropoff' ELSE 'shift_start' END,
+    CASE WHEN next_same_run THEN next_ts ELSE last_ts END,
+    CASE WHEN next_same_run THEN next_lat ELSE last_lat END,
+    CASE WHEN next_same_run THEN next_lon ELSE last_lon END,
+    CASE WHEN next_same_run THEN 'pickup' WHEN has_next THEN 'gap' ELSE 'end_of_data' END,
+    epoch(CASE WHEN next_same_run THEN next_ts ELSE last_ts END - start_ts),
+    distance_m, n_fixes
+FROM states WHERE NOT occupied
+"""
+
+_COUNTS = """
+INSERT INTO derivation_counts
+SELECT 'trip', reason, count(*) FROM (
+    SELECT CASE
+        WHEN prev_same_run AND next_same_run THEN 'complete'
+        WHEN NOT coalesce(prev_same_run, false) AND has_prev THEN 'pickup_cut_by_gap'
+        WHEN NOT coalesce(prev_same_run, false) THEN 'pickup_before_data'
+        WHEN has_next THEN 'dropoff_cut_by_gap'
+        ELSE 'dropoff_after_data' END AS reason
+    FROM states WHERE occupied) GROUP BY reason
+UNION ALL
+SELECT 'spell', end_reason, count(*) FROM vacant_spells GROUP BY end_reason
+UNION ALL
+SELECT 'gap', 'runs_cut_by_gap', count(*) FROM (
+    SELECT DISTINCT vehicle_id, run_id FROM states) WHERE run_id > 1
+"""
+
+
+def derive_trips_and_spells(con: duckdb.DuckDBPyConnection, gap_limit_min: float) -> dict[str, int]:
+    """Rebuild ``trips``, ``vacant_spells`` and ``derivation_counts`` atomically.
+
+    Returns:
+        Row counts of the rebuilt tables.
+    """
+    con.begin()
+    try:
+        con.execute(_STATES, {"gap": gap_limit_min * 60.0})
+        for table in ("trips", "vacant_spells", "derivation_counts"):
+            con.execute(f"DELETE FROM {table}")
+        con.execute(_TRIPS)
+        con.execute(_SPELLS)
+        con.execute(_COUNTS)
+        con.execute("DROP TABLE states")
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    out = {}
+    for table in ("trips", "vacant_spells"):
+        row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
+        out[table] = int(row[0]) if row else 0
+    return out

@@ -1,0 +1,1 @@
+"""Orchestration shells: the batch job (and later the Dagster definitions)."""

@@ -1,0 +1,158 @@
+"""The batch job behind ``make demo``: ingest → trips/spells → roads → map matching → report.
+
+Each step records a fingerprint of its inputs; a second run skips unchanged steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from taxinav import ingest, roads
+from taxinav.pipeline import matching, report, steps
+from taxinav.settings import Settings
+from taxinav.warehouse import connect
+
+
+def progress_bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=False,
+    )
+
+
+def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
+    return connect(
+        settings.warehouse_path, memory_limit=settings.duckdb_memory_limit,
+        threads=settings.duckdb_threads,
+    )
+
+
+def ingest_cabspotting(
+    con: duckdb.DuckDBPyConnection, settings: Settings, directory: Path, console: Console
+) -> ingest.IngestReport:
+    files = ingest.list_cabspotting_files(directory)
+    rules = ingest.Rules.default(settings.ingest.min_valid_year, settings.ingest.max_future_days)
+    with progress_bar(console) as bar:
+        task = bar.add_task("ingest files", total=len(files))
+        return ingest.ingest_files(
+            con, files, "cabspotting", rules, workers=settings.ingest.workers,
+            max_speed_kmh=settings.ingest.max_speed_kmh,
+            jump_rounds=settings.ingest.jump_check_rounds,
+            on_file=lambda _: bar.advance(task),
+        )
+
+
+def load_roads(
+    con: duckdb.DuckDBPyConnection, settings: Settings, osm_path: Path
+) -> roads.RoadGraph:
+    extract = roads.read_osm(osm_path)
+    graph = roads.build_graph(extract, settings.roads.h3_resolution)
+    roads.write_graph(con, graph, extract)
+    return graph
+
+
+def _run_step(
+    con: duckdb.DuckDBPyConnection, console: Console, name: str, fp: str,
+    work: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    done = steps.finished(con, name, fp)
+    if done is not None:
+        console.print(f"[dim]✓ {name}: unchanged since last run, reused[/dim]")
+        return done
+    console.rule(f"[bold]{name}")
+    summary = work()
+    steps.record(con, name, fp, summary)
+    console.print(f"✓ {name}: {summary}")
+    return summary
+
+
+def run_batch(settings: Settings, console: Console) -> Path:
+    """Run every step (reusing finished ones) and write ``reports/ingest.md``."""
+    con = open_warehouse(settings)
+    files = ingest.list_cabspotting_files(settings.cabspotting_dir)
+    osm = settings.osm_path
+    fp_ingest = steps.fingerprint("ingest", settings.ingest.model_dump(), files=files)
+    fp_derive = steps.fingerprint("derive", fp_ingest, settings.ingest.gap_limit_min)
+    fp_roads = steps.fingerprint("roads", settings.roads.h3_resolution, files=[osm])
+    fp_snap = steps.fingerprint("snap", fp_derive, fp_roads, settings.roads.match_radius_m,
+                                settings.roads.heading_weight_m)
+    fp_spells = steps.fingerprint("spells", fp_derive, fp_roads,
+                                  dataclasses.asdict(_meili_options(settings)))
+
+    def do_ingest() -> dict[str, Any]:
+        r = ingest_cabspotting(con, settings, settings.cabspotting_dir, console)
+        for err in r.errors:
+            console.print(f"[red]rejected file[/red] {err}")
+        return {"files": r.files, "loaded": r.counts.loaded, "quarantined": r.quarantined,
+                "duplicates": r.counts.duplicates, "file_errors": len(r.errors),
+                "seconds": round(r.seconds, 1)}
+
+    _run_step(con, console, "ingest", fp_ingest, do_ingest)
+    _run_step(con, console, "derive", fp_derive, lambda: ingest.derive_trips_and_spells(
+        con, settings.ingest.gap_limit_min))
+
+    def do_roads() -> dict[str, Any]:
+        g = load_roads(con, settings, osm)
+        return {"segments": g.n_segments, "nodes": g.n_nodes}
+
+    _run_step(con, console, "roads", fp_roads, do_roads)
+    graph = roads.read_graph(con)
+    _run_step(con, console, "snap", fp_snap, lambda: matching.snap_trip_ends(
+        con, graph, radius_m=settings.roads.match_radius_m,
+        heading_weight_m=settings.roads.heading_weight_m))
+    _run_step(con, console, "spells", fp_spells,
+              lambda: match_spells(con, settings, graph, osm, console))
+    sections = report.collect(con, settings.tz)
+    path = report.write_report(sections, settings.reports_dir / "ingest.md")
+    print_sections(console, sections)
+    console.print(f"report written to [bold]{path}[/bold]")
+    con.close()
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class _MeiliOptions:
+    workers: int
+    search_radius_m: float
+    gps_accuracy_m: float
+    max_points: int
+
+
+def _meili_options(settings: Settings) -> _MeiliOptions:
+    r = settings.roads
+    return _MeiliOptions(r.meili_workers, r.meili_search_radius_m, r.meili_gps_accuracy_m,
+                         r.meili_max_trace_points)
+
+
+def match_spells(
+    con: duckdb.DuckDBPyConnection, settings: Settings, graph: roads.RoadGraph, osm: Path,
+    console: Console,
+) -> dict[str, Any]:
+    config = roads.build_tiles(osm, settings.valhalla_dir)
+    opts = _meili_options(settings)
+    with progress_bar(console) as bar:
+        task = bar.add_task("map-match vacant spells (GPS points)", total=None)
+        return matching.match_spells(
+            con, graph, config, workers=opts.workers, search_radius_m=opts.search_radius_m,
+            gps_accuracy_m=opts.gps_accuracy_m, max_points=opts.max_points,
+            on_start=lambda n: bar.update(task, total=n),
+            on_done=lambda n: bar.advance(task, n),
+        )
+
+
+def print_sections(console: Console, sections: list[report.Section]) -> None:
+    for s in sections:
+        table = Table(title=s.title, title_justify="left")
+        for h in s.header:
+            table.add_column(h)
+        for row in s.rows:
+            table.add_row(*(report._fmt(v) for v in row))
+        console.print(table)

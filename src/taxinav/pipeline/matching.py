@@ -1,0 +1,201 @@
+"""Map-matching jobs that join ingest tables with the road graph (kept out of both domains)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from taxinav.roads import EdgeMapper, RoadGraph, SegmentIndex, Trace, assemble_path, match_traces
+
+
+def _floats(table: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def snap_trip_ends(
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, *, radius_m: float, heading_weight_m: float
+) -> dict[str, int]:
+    """Rebuild ``trip_end_matches``: every pickup and drop-off, matched or not."""
+    index = SegmentIndex(graph)
+    parts = []
+    for kind in ("pickup", "dropoff"):
+        t = con.sql(
+            f"""SELECT trip_id, vehicle_id, {kind}_ts AS ts, {kind}_lat AS lat,
+                       {kind}_lon AS lon, {kind}_heading AS heading
+                FROM trips ORDER BY trip_id"""
+        ).to_arrow_table()
+        snap = index.snap(
+            _floats(t, "lat"), _floats(t, "lon"), _floats(t, "heading"),
+            radius_m=radius_m, heading_weight_m=heading_weight_m,
+        )
+        seg = pa.array(np.where(snap.matched, snap.segment, 0), pa.int32(), mask=~snap.matched)
+        parts.append(
+            pa.table(
+                {
+                    "trip_id": t.column("trip_id"),
+                    "end_kind": pa.array([kind] * t.num_rows, pa.string()),
+                    "vehicle_id": t.column("vehicle_id"),
+                    "ts": t.column("ts"),
+                    "segment_id": seg,
+                    "distance_m": pa.array(snap.distance_m, mask=~snap.matched),
+                    "offset_frac": pa.array(snap.offset_frac, mask=~snap.matched),
+                    "status": pa.array(
+                        np.where(snap.matched, "matched", "beyond_radius"), pa.string()
+                    ),
+                }
+            )
+        )
+    incoming = pa.concat_tables(parts)
+    con.begin()
+    con.execute("DELETE FROM trip_end_matches")
+    con.register("incoming", incoming)
+    con.execute("INSERT INTO trip_end_matches BY NAME SELECT * FROM incoming")
+    con.unregister("incoming")
+    con.commit()
+    rows = con.execute(
+        "SELECT end_kind || ':' || status, count(*) FROM trip_end_matches GROUP BY ALL"
+    ).fetchall()
+    return {str(k): int(n) for k, n in rows}
+
+
+@dataclass
+class SpellTraces:
+    """Vacant-spell fixes inside the network, cut into traces for the matcher."""
+
+    traces: list[Trace] = field(default_factory=list)
+    spell_of_trace: list[str] = field(default_factory=list)
+    vehicle_of_spell: dict[str, str] = field(default_factory=dict)
+    points_of_spell: dict[str, int] = field(default_factory=dict)
+
+
+def spell_traces(
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, *, max_points: int, pad_deg: float = 0.001
+) -> SpellTraces:
+    """Fixes of every vacant spell inside the graph's bounding box, split where the vehicle
+    left the box or a trace gets longer than ``max_points``."""
+    bounds = [
+        float(graph.shape_lat.min()) - pad_deg, float(graph.shape_lat.max()) + pad_deg,
+        float(graph.shape_lon.min()) - pad_deg, float(graph.shape_lon.max()) + pad_deg,
+    ]
+    t = con.sql(
+        """
+        WITH joined AS (
+            SELECT s.spell_id, s.vehicle_id, f.ts, f.lat, f.lon
+            FROM telemetry f ASOF JOIN vacant_spells s
+              ON f.vehicle_id = s.vehicle_id AND f.ts >= s.start_ts
+            WHERE f.ts <= s.end_ts),
+        numbered AS (
+            SELECT *, row_number() OVER (PARTITION BY spell_id ORDER BY ts) AS k FROM joined)
+        SELECT spell_id, vehicle_id, epoch(ts)::BIGINT AS t, lat, lon, k FROM numbered
+        WHERE lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4
+        ORDER BY spell_id, ts""",
+        params=bounds,
+    ).to_arrow_table()
+    out = SpellTraces()
+    if t.num_rows == 0:
+        return out
+    spell = t.column("spell_id").to_numpy(zero_copy_only=False)
+    vehicle = t.column("vehicle_id").to_numpy(zero_copy_only=False)
+    ts = t.column("t").to_numpy()
+    lat, lon, k = _floats(t, "lat"), _floats(t, "lon"), t.column("k").to_numpy()
+    cut = np.r_[True, (spell[1:] != spell[:-1]) | (np.diff(k) != 1)]
+    starts = np.flatnonzero(cut)
+    ends = np.r_[starts[1:], len(spell)]
+    for a, b in zip(starts, ends, strict=True):
+        sid = str(spell[a])
+        out.vehicle_of_spell[sid] = str(vehicle[a])
+        out.points_of_spell[sid] = out.points_of_spell.get(sid, 0) + int(b - a)
+        for c in range(a, b, max_points):
+            d = min(c + max_points, b)
+            out.traces.append(Trace(f"{sid}#{c}", lat[c:d], lon[c:d], ts[c:d]))
+            out.spell_of_trace.append(sid)
+    return out
+
+
+def _rows(
+    prepared: SpellTraces, results: Iterator[tuple[Trace, str, list]]  # type: ignore[type-arg]
+) -> tuple[pa.Table, pa.Table]:
+    path_cols: dict[str, list[object]] = {k: [] for k in
+                                          ("spell_id", "vehicle_id", "seq", "piece", "segment_id",
+                                           "ts", "n_fixes")}
+    status: dict[str, str] = {}
+    seq: dict[str, int] = {}
+    piece: dict[str, int] = {}
+    for trace, result_status, steps in results:
+        sid = trace.trace_id.split("#")[0]
+        if steps:
+            status[sid] = "matched"
+        elif status.get(sid) != "matched":
+            status[sid] = "too_few_points" if len(trace.lat) < 2 else result_status
+        for st in steps:
+            path_cols["spell_id"].append(sid)
+            path_cols["vehicle_id"].append(prepared.vehicle_of_spell[sid])
+            path_cols["seq"].append(seq.get(sid, 0))
+            path_cols["piece"].append(piece.get(sid, 0) + st.piece)
+            path_cols["segment_id"].append(st.segment)
+            path_cols["ts"].append(st.ts)
+            path_cols["n_fixes"].append(st.n_fixes)
+            seq[sid] = seq.get(sid, 0) + 1
+        if steps:
+            piece[sid] = piece.get(sid, 0) + steps[-1].piece + 1
+    paths = pa.table(path_cols).set_column(
+        5, "ts", pa.array(path_cols["ts"], pa.int64()).cast(pa.timestamp("s", tz="UTC"))
+    )
+    spells = sorted(prepared.points_of_spell)
+    n_seg = {s: 0 for s in spells}
+    for s in path_cols["spell_id"]:
+        n_seg[str(s)] += 1
+    status_table = pa.table(
+        {
+            "spell_id": spells,
+            "status": [status.get(s, "too_few_points") for s in spells],
+            "n_points": [prepared.points_of_spell[s] for s in spells],
+            "n_segments": [n_seg[s] for s in spells],
+        }
+    )
+    return paths, status_table
+
+
+def match_spells(
+    con: duckdb.DuckDBPyConnection,
+    graph: RoadGraph,
+    config_path: Path,
+    *,
+    workers: int,
+    search_radius_m: float,
+    gps_accuracy_m: float,
+    max_points: int,
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Rebuild ``spell_paths`` and ``spell_match_status`` from every vacant spell."""
+    prepared = spell_traces(con, graph, max_points=max_points)
+    if on_start:
+        on_start(sum(len(t.lat) for t in prepared.traces))
+    mapper = EdgeMapper(graph)
+    matchable = [t for t in prepared.traces if len(t.lat) >= 2]
+    results = match_traces(
+        config_path, matchable, workers=workers, search_radius_m=search_radius_m,
+        gps_accuracy_m=gps_accuracy_m, on_done=on_done,
+    )
+    paths, status = _rows(
+        prepared,
+        (
+            (trace, r.status, assemble_path(r, trace, mapper))
+            for trace, r in zip(matchable, results, strict=True)
+        ),
+    )
+    con.begin()
+    for name, table in (("spell_paths", paths), ("spell_match_status", status)):
+        con.execute(f"DELETE FROM {name}")
+        con.register("incoming", table)
+        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
+        con.unregister("incoming")
+    con.commit()
+    rows = con.execute("SELECT status, count(*) FROM spell_match_status GROUP BY ALL").fetchall()
+    return {str(k): int(n) for k, n in rows}

@@ -1,0 +1,111 @@
+"""One typed settings object for the whole system (env prefix ``TAXINAV_``).
+
+Nested sections use ``__`` in environment names, e.g. ``TAXINAV_INGEST__GAP_LIMIT_MIN=15``.
+Nothing here runs at import: call :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["IngestSettings", "RoadsSettings", "Settings", "get_settings"]
+
+_SHARED_DATA = Path("../shared/data")
+
+
+def _default_data_dir() -> Path:
+    return _SHARED_DATA if _SHARED_DATA.exists() else Path("data")
+
+
+class IngestSettings(BaseModel):
+    """Validation and trip-derivation rules for vehicle telemetry."""
+
+    gap_limit_min: float = Field(10.0, gt=0, description="A GPS gap longer than this cuts trips/spells.")
+    max_speed_kmh: float = Field(200.0, gt=0, description="Faster implied motion is a bad fix.")
+    min_valid_year: int = Field(2000, description="Fixes dated before this year are impossible.")
+    max_future_days: float = Field(1.0, ge=0, description="Fixes this far past 'now' are impossible.")
+    workers: int = Field(2, ge=1, description="Processes used to parse files.")
+    jump_check_rounds: int = Field(5, ge=1, description="Passes removing isolated bad fixes.")
+
+
+class RoadsSettings(BaseModel):
+    """Road network and map matching."""
+
+    osm_file: Path | None = Field(None, description="OSM XML/PBF; default: data_dir/osm/*.osm.")
+    h3_resolution: int = Field(9, ge=0, le=15, description="H3 cell attached to each segment.")
+    match_radius_m: float = Field(50.0, gt=0, description="Max distance to snap a pickup/drop-off.")
+    heading_weight_m: float = Field(
+        20.0, ge=0, description="Metres of distance worth a fully opposite heading when snapping."
+    )
+    meili_search_radius_m: float = Field(50.0, gt=0, description="Meili candidate radius.")
+    meili_gps_accuracy_m: float = Field(10.0, gt=0, description="Meili GPS sigma.")
+    meili_workers: int = Field(2, ge=1, description="Processes running a Valhalla actor each.")
+    meili_max_trace_points: int = Field(500, ge=2, description="Longer traces are split.")
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Artifacts all live under ``home``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TAXINAV_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Field(Path("var"), description="Warehouse, models and reports go here.")
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Raw data is read here.")
+    timezone: str = Field("America/Los_Angeles", description="The fleet's city time zone.")
+    seed: int = Field(20080517, description="Seed for every random choice.")
+    duckdb_memory_limit: str = Field("4GB", description="DuckDB memory cap.")
+    duckdb_threads: int = Field(2, ge=1)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    roads: RoadsSettings = Field(default_factory=RoadsSettings)  # type: ignore[arg-type]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def valhalla_dir(self) -> Path:
+        return self.home / "valhalla"
+
+    @property
+    def cabspotting_dir(self) -> Path:
+        return self.data_dir / "cabspotting-sf"
+
+    @property
+    def osm_path(self) -> Path:
+        if self.roads.osm_file is not None:
+            return self.roads.osm_file
+        found = sorted((self.data_dir / "osm").glob("*.osm*"))
+        if not found:
+            raise FileNotFoundError(
+                f"no OSM file under {self.data_dir / 'osm'}; set TAXINAV_ROADS__OSM_FILE"
+            )
+        return found[0]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

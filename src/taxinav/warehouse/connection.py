@@ -1,0 +1,49 @@
+"""Opening the embedded DuckDB warehouse and proving what is in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from taxinav.warehouse.schema import KEYS, MACROS, TABLES
+
+
+def connect(
+    path: Path | str, *, memory_limit: str = "4GB", threads: int = 2, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse with every table and macro defined."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET threads = {int(threads)}")
+    # Insertion order only matters where we sort explicitly; dropping it saves memory.
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(MACROS)
+    if not read_only:
+        for ddl in TABLES.values():
+            con.execute(ddl)
+    return con
+
+
+def table_checksum(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, str]:
+    """Row count and an order-independent content hash of ``table``."""
+    if table not in TABLES:
+        raise KeyError(f"unknown table {table!r}")
+    row = con.execute(
+        f"SELECT count(*), coalesce(sum(hash(t::VARCHAR))::VARCHAR, '0') FROM {table} t"
+    ).fetchall()[0]
+    assert row is not None
+    return int(row[0]), str(row[1])
+
+
+def key_is_unique(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """True when no two rows of ``table`` share its documented key."""
+    cols = ", ".join(KEYS[table])
+    row = con.execute(
+        f"SELECT count(*) FROM (SELECT {cols} FROM {table} GROUP BY ALL HAVING count(*) > 1)"
+    ).fetchall()[0]
+    assert row is not None
+    return int(row[0]) == 0

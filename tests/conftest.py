@@ -1,0 +1,29 @@
+"""Shared fixtures: an empty warehouse, the real data folder, tiny telemetry builders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from taxinav.warehouse import connect
+
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CAB_DIR = DATA_DIR / "cabspotting-sf"
+OSM_FILE = DATA_DIR / "osm" / "san-francisco-downtown.osm"
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    c = connect(tmp_path / "wh.duckdb", memory_limit="1GB", threads=2)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    if not CAB_DIR.is_dir() or not OSM_FILE.is_file():
+        pytest.skip(f"real data not found at {DATA_DIR}")
+    return DATA_DIR
