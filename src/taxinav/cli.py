@@ -10,14 +10,15 @@ from rich.console import Console
 
 from taxinav.settings import get_settings
 
-app = typer.Typer(help="taxinav: fleet telemetry → demand forecasts → cruising guidance.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="taxinav: fleet telemetry → demand forecasts → cruising guidance.", no_args_is_help=True
+)
 ingest_app = typer.Typer(help="Load vehicle telemetry into the warehouse.", no_args_is_help=True)
 roads_app = typer.Typer(help="Road network and map matching.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(roads_app, name="roads")
 
-console = Console()
+console = Console(soft_wrap=True)  # never break a file:line message across lines
 
 
 def _fail(message: str) -> None:
@@ -48,7 +49,8 @@ def ingest_cabspotting(
     directory: Annotated[Path, typer.Argument(help="Folder of new_<cab>.txt[.gz] files.")],
 ) -> None:
     """Load a folder in the original cabspotting layout."""
-    from taxinav.pipeline.batch import ingest_cabspotting as run, open_warehouse
+    from taxinav.pipeline.batch import ingest_cabspotting as run
+    from taxinav.pipeline.batch import open_warehouse
 
     settings = get_settings()
     if not directory.is_dir():
@@ -72,7 +74,11 @@ def ingest_telemetry(
     rules = ingest.Rules.default(settings.ingest.min_valid_year, settings.ingest.max_future_days)
     con = open_warehouse(settings)
     report = ingest.ingest_files(
-        con, files, "generic", rules, workers=settings.ingest.workers,
+        con,
+        files,
+        "generic",
+        rules,
+        workers=settings.ingest.workers,
         max_speed_kmh=settings.ingest.max_speed_kmh,
         jump_rounds=settings.ingest.jump_check_rounds,
     )
@@ -104,8 +110,10 @@ def roads_load(
         _fail(f"{path} does not exist")
     con = open_warehouse(settings)
     graph = load_roads(con, settings, path)
-    console.print(f"{graph.n_segments:,} directed segments, {graph.n_nodes:,} nodes, "
-                  f"{int(graph.succ_indices.shape[0]):,} legal moves")
+    console.print(
+        f"{graph.n_segments:,} directed segments, {graph.n_nodes:,} nodes, "
+        f"{int(graph.succ_indices.shape[0]):,} legal moves"
+    )
 
 
 @roads_app.command("match")
@@ -121,9 +129,14 @@ def roads_match() -> None:
         graph = roads.read_graph(con)
     except LookupError as exc:
         _fail(str(exc))
-    console.print(matching.snap_trip_ends(
-        con, graph, radius_m=settings.roads.match_radius_m,
-        heading_weight_m=settings.roads.heading_weight_m))
+    console.print(
+        matching.snap_trip_ends(
+            con,
+            graph,
+            radius_m=settings.roads.match_radius_m,
+            heading_weight_m=settings.roads.heading_weight_m,
+        )
+    )
     console.print(match_spells(con, settings, graph, settings.osm_path, console))
 
 

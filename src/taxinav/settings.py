@@ -25,10 +25,14 @@ def _default_data_dir() -> Path:
 class IngestSettings(BaseModel):
     """Validation and trip-derivation rules for vehicle telemetry."""
 
-    gap_limit_min: float = Field(10.0, gt=0, description="A GPS gap longer than this cuts trips/spells.")
+    gap_limit_min: float = Field(
+        10.0, gt=0, description="A GPS gap longer than this cuts trips/spells."
+    )
     max_speed_kmh: float = Field(200.0, gt=0, description="Faster implied motion is a bad fix.")
     min_valid_year: int = Field(2000, description="Fixes dated before this year are impossible.")
-    max_future_days: float = Field(1.0, ge=0, description="Fixes this far past 'now' are impossible.")
+    max_future_days: float = Field(
+        1.0, ge=0, description="Fixes this far past 'now' are impossible."
+    )
     workers: int = Field(2, ge=1, description="Processes used to parse files.")
     jump_check_rounds: int = Field(5, ge=1, description="Passes removing isolated bad fixes.")
 
@@ -61,8 +65,8 @@ class Settings(BaseSettings):
     seed: int = Field(20080517, description="Seed for every random choice.")
     duckdb_memory_limit: str = Field("4GB", description="DuckDB memory cap.")
     duckdb_threads: int = Field(2, ge=1)
-    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
-    roads: RoadsSettings = Field(default_factory=RoadsSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    roads: RoadsSettings = Field(default_factory=RoadsSettings)
 
     @field_validator("timezone")
     @classmethod

@@ -70,7 +70,10 @@ def test_parquet_with_typed_columns(tmp_path: Path) -> None:
         {
             "vehicle_id": ["a", "b"],
             "ts": pa.array(
-                [datetime(2008, 5, 17, 14, 0, tzinfo=UTC), datetime(2008, 5, 17, 14, 1, tzinfo=UTC)],
+                [
+                    datetime(2008, 5, 17, 14, 0, tzinfo=UTC),
+                    datetime(2008, 5, 17, 14, 1, tzinfo=UTC),
+                ],
                 pa.timestamp("us", tz="UTC"),
             ),
             "lat": [37.7, 137.7],

@@ -16,9 +16,9 @@ def test_isolated_spike_is_removed_and_quarantined(con: duckdb.DuckDBPyConnectio
     load_fixes(con, fixes(rows), no_quarantine())
     assert remove_jumps(con, ["a"], max_speed_kmh=200) == 1
     assert con.execute("SELECT count(*) FROM telemetry").fetchall() == [(5,)]
-    assert con.execute(
-        "SELECT epoch(ts)::BIGINT % 3600, reason FROM quarantine"
-    ).fetchall() == [(180, "implausible_jump")]
+    assert con.execute("SELECT epoch(ts)::BIGINT % 3600, reason FROM quarantine").fetchall() == [
+        (180, "implausible_jump")
+    ]
 
 
 def test_fast_but_plausible_driving_is_kept(con: duckdb.DuckDBPyConnection) -> None:

@@ -11,8 +11,16 @@ from tests.ingest.builders import LAT_STEP_M, T0, fixes, no_quarantine
 
 # Vehicle moves 0.001 deg north per fix. Run 1: t=0..360 s; a 20 min gap; run 2 from 1560 s.
 TRACK = [
-    (0, False), (60, False), (120, True), (180, True), (240, True), (300, False), (360, False),
-    (1560, True), (1620, False), (1680, False),
+    (0, False),
+    (60, False),
+    (120, True),
+    (180, True),
+    (240, True),
+    (300, False),
+    (360, False),
+    (1560, True),
+    (1620, False),
+    (1680, False),
 ]
 
 
@@ -29,7 +37,8 @@ def test_one_complete_trip_with_duration_and_path_distance(
 ) -> None:
     trips = derived.execute(
         "SELECT epoch(pickup_ts - $t0), epoch(dropoff_ts - $t0), duration_s, distance_m, "
-        "pickup_lat, dropoff_lat, n_fixes FROM trips", {"t0": T0}
+        "pickup_lat, dropoff_lat, n_fixes FROM trips",
+        {"t0": T0},
     ).fetchall()
     assert len(trips) == 1
     pick, drop, duration, distance, plat, dlat, n = trips[0]
@@ -54,9 +63,9 @@ def test_spells_start_at_dropoff_or_shift_start_and_end_at_pickup_gap_or_data_en
 
 
 def test_cuts_are_counted(derived: duckdb.DuckDBPyConnection) -> None:
-    counts = dict(
-        ((k, r), n) for k, r, n in derived.execute("SELECT * FROM derivation_counts").fetchall()
-    )
+    counts = {
+        (k, r): n for k, r, n in derived.execute("SELECT * FROM derivation_counts").fetchall()
+    }
     assert counts == {
         ("trip", "complete"): 1,
         ("trip", "pickup_cut_by_gap"): 1,

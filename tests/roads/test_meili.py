@@ -49,8 +49,12 @@ def _drive(graph: RoadGraph, route: list[int], every_m: float = 25.0) -> Trace:
     cum = np.concatenate([[0.0], np.cumsum(hops)])
     at = np.arange(every_m / 2, cum[-1] - every_m / 2, every_m)
     # 10 m/s along the polyline
-    return Trace("t", np.interp(at, cum, lat), np.interp(at, cum, lon),
-                 (1_211_000_000 + at / 10).astype(np.int64))
+    return Trace(
+        "t",
+        np.interp(at, cum, lat),
+        np.interp(at, cum, lon),
+        (1_211_000_000 + at / 10).astype(np.int64),
+    )
 
 
 def test_trace_along_a_known_route_matches_to_that_route(
@@ -77,8 +81,12 @@ def test_a_trace_far_from_any_road_is_reported_not_raised(
     network: tuple[RoadGraph, Path],
 ) -> None:
     _, config = network
-    far = Trace("sea", np.array([37.70, 37.701]), np.array([-122.60, -122.60]),
-                np.array([0, 60], dtype=np.int64))
+    far = Trace(
+        "sea",
+        np.array([37.70, 37.701]),
+        np.array([-122.60, -122.60]),
+        np.array([0, 60], dtype=np.int64),
+    )
     [result] = list(match_traces(config, [far], workers=1))
     assert result.status in {"off_network", "failed"}
     assert result.edges == []

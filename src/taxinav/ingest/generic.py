@@ -86,7 +86,9 @@ def read_file(path: Path, rules: Rules) -> ValidatedRows:
         except (pa.ArrowInvalid, OSError) as exc:
             raise FileFormatError(path, 1, f"cannot read Parquet: {exc}") from exc
         _require_columns(path, table.column_names)
-        bad_shape = malformed_lines(path.name, pa.array([], pa.int64()), pa.array([], pa.string()), "")
+        bad_shape = malformed_lines(
+            path.name, pa.array([], pa.int64()), pa.array([], pa.string()), ""
+        )
         lines = pa.array(range(1, table.num_rows + 1), pa.int64())
     else:
         table, bad_shape = _read_csv(path)

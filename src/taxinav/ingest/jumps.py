@@ -6,6 +6,10 @@ fix and the single hop to its neighbour is too fast while that neighbour is cons
 the rest. Passes repeat until stable (bounded), because removing one spike of a burst exposes
 the next. A remaining one-sided jump puts the later fix in quarantine. Removed fixes go to
 ``quarantine`` (reason ``implausible_jump``) so nothing silently disappears.
+
+The check is not a fixed point of itself (cleaning a cleaned track can find more), so each
+run first restores the vehicles' earlier removals and decides from all their valid fixes:
+the outcome depends only on which fixes were ever loaded, not on the order of loads.
 """
 
 from __future__ import annotations
@@ -52,15 +56,32 @@ def _remove(con: duckdb.DuckDBPyConnection, select_sql: str, limit: float) -> in
                concat_ws(' ', t.lat, t.lon, t.occupied::INT, epoch(t.ts)) AS raw
         FROM telemetry t JOIN bad USING (vehicle_id, ts)""")
     con.execute(INSERT_QUARANTINE.format(src="bad_rows"))
-    con.execute("DELETE FROM telemetry WHERE (vehicle_id, ts) IN (SELECT (vehicle_id, ts) FROM bad)")
+    con.execute(
+        "DELETE FROM telemetry WHERE (vehicle_id, ts) IN (SELECT (vehicle_id, ts) FROM bad)"
+    )
     con.execute("CREATE OR REPLACE TEMP TABLE jump_scope AS SELECT DISTINCT vehicle_id FROM bad")
     return n
+
+
+_RESTORE = """
+    INSERT INTO telemetry
+    SELECT DISTINCT ON (vehicle_id, ts) vehicle_id, ts, p[1]::DOUBLE, p[2]::DOUBLE, p[3]::INT = 1
+    FROM (SELECT vehicle_id, ts, string_split(raw, ' ') AS p FROM quarantine
+          WHERE reason = 'implausible_jump' AND vehicle_id IN (SELECT vehicle_id FROM jump_all)) q
+    WHERE NOT EXISTS (
+        SELECT 1 FROM telemetry t WHERE t.vehicle_id = q.vehicle_id AND t.ts = q.ts)
+    ORDER BY vehicle_id, ts
+"""
 
 
 def remove_jumps(
     con: duckdb.DuckDBPyConnection, vehicles: list[str], max_speed_kmh: float, rounds: int = 5
 ) -> int:
-    """Quarantine implausible fixes of ``vehicles``; returns how many were removed."""
+    """Quarantine implausible fixes of ``vehicles``.
+
+    Returns:
+        How many of their fixes are now quarantined as implausible (all loads, not just this).
+    """
     if not vehicles:
         return 0
     removed = 0
@@ -68,6 +89,11 @@ def remove_jumps(
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE jump_all (vehicle_id VARCHAR)")
         con.executemany("INSERT INTO jump_all VALUES (?)", [(v,) for v in vehicles])
+        con.execute(_RESTORE)
+        con.execute(
+            "DELETE FROM quarantine WHERE reason = 'implausible_jump' "
+            "AND vehicle_id IN (SELECT vehicle_id FROM jump_all)"
+        )
         con.execute("CREATE OR REPLACE TEMP TABLE jump_scope AS SELECT * FROM jump_all")
         for _ in range(rounds):
             con.execute(_SPEEDS)

@@ -58,9 +58,7 @@ def _reason_counts(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]
     return {str(r): int(n) for r, n in rows}
 
 
-def load_fixes(
-    con: duckdb.DuckDBPyConnection, fixes: pa.Table, quarantine: pa.Table
-) -> LoadCounts:
+def load_fixes(con: duckdb.DuckDBPyConnection, fixes: pa.Table, quarantine: pa.Table) -> LoadCounts:
     """Merge one batch into ``telemetry`` and ``quarantine`` in a single transaction."""
     counts = LoadCounts(rows_read=fixes.num_rows + quarantine.num_rows)
     con.begin()

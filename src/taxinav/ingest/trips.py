@@ -41,10 +41,11 @@ WITH base AS (
 ), agg AS (
     SELECT vehicle_id, state_id, any_value(run_id) AS run_id, any_value(occupied) AS occupied,
         min(ts) AS start_ts, max(ts) AS last_ts,
-        arg_min(lat, ts) AS start_lat, arg_min(lon, ts) AS start_lon,
-        arg_max(lat, ts) AS last_lat, arg_max(lon, ts) AS last_lon,
-        arg_min(heading, ts) AS start_heading,
-        count(*) AS n_fixes, sum(step_m) AS distance_m
+        first(lat ORDER BY ts) AS start_lat, first(lon ORDER BY ts) AS start_lon,
+        last(lat ORDER BY ts) AS last_lat, last(lon ORDER BY ts) AS last_lon,
+        first(heading ORDER BY ts) AS start_heading,
+        -- ordered sum: float addition in a fixed order gives byte-identical reruns
+        count(*) AS n_fixes, sum(step_m ORDER BY ts) AS distance_m
     FROM numbered GROUP BY vehicle_id, state_id
 )
 SELECT *,

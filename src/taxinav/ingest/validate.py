@@ -128,7 +128,7 @@ def _parse_occupancy(col: pa.Array, v: _Verdict) -> np.ndarray:
         ints = np.asarray(pc.cast(pc.if_else(pa.array(is_int), text, pa.scalar("0")), pa.int64()))
         value = np.where(is_int, ints, value)
     v.fail(~np.isin(value, (0, 1)), Reason.INVALID_OCCUPANCY, "occupied")
-    return value == 1
+    return np.asarray(value == 1, dtype=bool)
 
 
 def _parse_ts(col: pa.Array, v: _Verdict) -> np.ndarray:

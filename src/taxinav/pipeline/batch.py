@@ -23,14 +23,19 @@ from taxinav.warehouse import connect
 
 def progress_bar(console: Console) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     )
 
 
 def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
     return connect(
-        settings.warehouse_path, memory_limit=settings.duckdb_memory_limit,
+        settings.warehouse_path,
+        memory_limit=settings.duckdb_memory_limit,
         threads=settings.duckdb_threads,
     )
 
@@ -43,7 +48,11 @@ def ingest_cabspotting(
     with progress_bar(console) as bar:
         task = bar.add_task("ingest files", total=len(files))
         return ingest.ingest_files(
-            con, files, "cabspotting", rules, workers=settings.ingest.workers,
+            con,
+            files,
+            "cabspotting",
+            rules,
+            workers=settings.ingest.workers,
             max_speed_kmh=settings.ingest.max_speed_kmh,
             jump_rounds=settings.ingest.jump_check_rounds,
             on_file=lambda _: bar.advance(task),
@@ -60,7 +69,10 @@ def load_roads(
 
 
 def _run_step(
-    con: duckdb.DuckDBPyConnection, console: Console, name: str, fp: str,
+    con: duckdb.DuckDBPyConnection,
+    console: Console,
+    name: str,
+    fp: str,
     work: Callable[[], dict[str, Any]],
 ) -> dict[str, Any]:
     done = steps.finished(con, name, fp)
@@ -82,22 +94,34 @@ def run_batch(settings: Settings, console: Console) -> Path:
     fp_ingest = steps.fingerprint("ingest", settings.ingest.model_dump(), files=files)
     fp_derive = steps.fingerprint("derive", fp_ingest, settings.ingest.gap_limit_min)
     fp_roads = steps.fingerprint("roads", settings.roads.h3_resolution, files=[osm])
-    fp_snap = steps.fingerprint("snap", fp_derive, fp_roads, settings.roads.match_radius_m,
-                                settings.roads.heading_weight_m)
-    fp_spells = steps.fingerprint("spells", fp_derive, fp_roads,
-                                  dataclasses.asdict(_meili_options(settings)))
+    fp_snap = steps.fingerprint(
+        "snap", fp_derive, fp_roads, settings.roads.match_radius_m, settings.roads.heading_weight_m
+    )
+    fp_spells = steps.fingerprint(
+        "spells", fp_derive, fp_roads, dataclasses.asdict(_meili_options(settings))
+    )
 
     def do_ingest() -> dict[str, Any]:
         r = ingest_cabspotting(con, settings, settings.cabspotting_dir, console)
         for err in r.errors:
             console.print(f"[red]rejected file[/red] {err}")
-        return {"files": r.files, "loaded": r.counts.loaded, "quarantined": r.quarantined,
-                "duplicates": r.counts.duplicates, "file_errors": len(r.errors),
-                "seconds": round(r.seconds, 1)}
+        return {
+            "files": r.files,
+            "loaded": r.counts.loaded,
+            "quarantined": r.quarantined,
+            "duplicates": r.counts.duplicates,
+            "file_errors": len(r.errors),
+            "seconds": round(r.seconds, 1),
+        }
 
     _run_step(con, console, "ingest", fp_ingest, do_ingest)
-    _run_step(con, console, "derive", fp_derive, lambda: ingest.derive_trips_and_spells(
-        con, settings.ingest.gap_limit_min))
+    _run_step(
+        con,
+        console,
+        "derive",
+        fp_derive,
+        lambda: ingest.derive_trips_and_spells(con, settings.ingest.gap_limit_min),
+    )
 
     def do_roads() -> dict[str, Any]:
         g = load_roads(con, settings, osm)
@@ -105,11 +129,21 @@ def run_batch(settings: Settings, console: Console) -> Path:
 
     _run_step(con, console, "roads", fp_roads, do_roads)
     graph = roads.read_graph(con)
-    _run_step(con, console, "snap", fp_snap, lambda: matching.snap_trip_ends(
-        con, graph, radius_m=settings.roads.match_radius_m,
-        heading_weight_m=settings.roads.heading_weight_m))
-    _run_step(con, console, "spells", fp_spells,
-              lambda: match_spells(con, settings, graph, osm, console))
+    _run_step(
+        con,
+        console,
+        "snap",
+        fp_snap,
+        lambda: matching.snap_trip_ends(
+            con,
+            graph,
+            radius_m=settings.roads.match_radius_m,
+            heading_weight_m=settings.roads.heading_weight_m,
+        ),
+    )
+    _run_step(
+        con, console, "spells", fp_spells, lambda: match_spells(con, settings, graph, osm, console)
+    )
     sections = report.collect(con, settings.tz)
     path = report.write_report(sections, settings.reports_dir / "ingest.md")
     print_sections(console, sections)
@@ -128,12 +162,16 @@ class _MeiliOptions:
 
 def _meili_options(settings: Settings) -> _MeiliOptions:
     r = settings.roads
-    return _MeiliOptions(r.meili_workers, r.meili_search_radius_m, r.meili_gps_accuracy_m,
-                         r.meili_max_trace_points)
+    return _MeiliOptions(
+        r.meili_workers, r.meili_search_radius_m, r.meili_gps_accuracy_m, r.meili_max_trace_points
+    )
 
 
 def match_spells(
-    con: duckdb.DuckDBPyConnection, settings: Settings, graph: roads.RoadGraph, osm: Path,
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    graph: roads.RoadGraph,
+    osm: Path,
     console: Console,
 ) -> dict[str, Any]:
     config = roads.build_tiles(osm, settings.valhalla_dir)
@@ -141,8 +179,13 @@ def match_spells(
     with progress_bar(console) as bar:
         task = bar.add_task("map-match vacant spells (GPS points)", total=None)
         return matching.match_spells(
-            con, graph, config, workers=opts.workers, search_radius_m=opts.search_radius_m,
-            gps_accuracy_m=opts.gps_accuracy_m, max_points=opts.max_points,
+            con,
+            graph,
+            config,
+            workers=opts.workers,
+            search_radius_m=opts.search_radius_m,
+            gps_accuracy_m=opts.gps_accuracy_m,
+            max_points=opts.max_points,
             on_start=lambda n: bar.update(task, total=n),
             on_done=lambda n: bar.advance(task, n),
         )

@@ -10,7 +10,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from taxinav.roads import EdgeMapper, RoadGraph, SegmentIndex, Trace, assemble_path, match_traces
+from taxinav.roads import (
+    EdgeMapper,
+    PathStep,
+    RoadGraph,
+    SegmentIndex,
+    Trace,
+    assemble_path,
+    match_traces,
+)
 
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:
@@ -30,8 +38,11 @@ def snap_trip_ends(
                 FROM trips ORDER BY trip_id"""
         ).to_arrow_table()
         snap = index.snap(
-            _floats(t, "lat"), _floats(t, "lon"), _floats(t, "heading"),
-            radius_m=radius_m, heading_weight_m=heading_weight_m,
+            _floats(t, "lat"),
+            _floats(t, "lon"),
+            _floats(t, "heading"),
+            radius_m=radius_m,
+            heading_weight_m=heading_weight_m,
         )
         seg = pa.array(np.where(snap.matched, snap.segment, 0), pa.int32(), mask=~snap.matched)
         parts.append(
@@ -71,16 +82,25 @@ class SpellTraces:
     spell_of_trace: list[str] = field(default_factory=list)
     vehicle_of_spell: dict[str, str] = field(default_factory=dict)
     points_of_spell: dict[str, int] = field(default_factory=dict)
+    off_road_points: int = 0
 
 
 def spell_traces(
-    con: duckdb.DuckDBPyConnection, graph: RoadGraph, *, max_points: int, pad_deg: float = 0.001
+    con: duckdb.DuckDBPyConnection,
+    graph: RoadGraph,
+    *,
+    max_points: int,
+    road_radius_m: float,
+    pad_deg: float = 0.001,
 ) -> SpellTraces:
     """Fixes of every vacant spell inside the graph's bounding box, split where the vehicle
-    left the box or a trace gets longer than ``max_points``."""
+    left the box, where a fix has no road within ``road_radius_m`` (Meili rejects a whole
+    trace for one such point), or where a trace gets longer than ``max_points``."""
     bounds = [
-        float(graph.shape_lat.min()) - pad_deg, float(graph.shape_lat.max()) + pad_deg,
-        float(graph.shape_lon.min()) - pad_deg, float(graph.shape_lon.max()) + pad_deg,
+        float(graph.shape_lat.min()) - pad_deg,
+        float(graph.shape_lat.max()) + pad_deg,
+        float(graph.shape_lon.min()) - pad_deg,
+        float(graph.shape_lon.max()) + pad_deg,
     ]
     t = con.sql(
         """
@@ -103,13 +123,17 @@ def spell_traces(
     vehicle = t.column("vehicle_id").to_numpy(zero_copy_only=False)
     ts = t.column("t").to_numpy()
     lat, lon, k = _floats(t, "lat"), _floats(t, "lon"), t.column("k").to_numpy()
+    on_road = SegmentIndex(graph).near(lat, lon, road_radius_m)
+    out.off_road_points = int((~on_road).sum())
+    ids, n_points = np.unique(spell, return_counts=True)
+    out.points_of_spell = {str(i): int(n) for i, n in zip(ids, n_points, strict=True)}
+    out.vehicle_of_spell = {str(i): str(v) for i, v in zip(spell, vehicle, strict=True)}
+    spell, vehicle, ts, lat, lon, k = (a[on_road] for a in (spell, vehicle, ts, lat, lon, k))
     cut = np.r_[True, (spell[1:] != spell[:-1]) | (np.diff(k) != 1)]
     starts = np.flatnonzero(cut)
     ends = np.r_[starts[1:], len(spell)]
     for a, b in zip(starts, ends, strict=True):
         sid = str(spell[a])
-        out.vehicle_of_spell[sid] = str(vehicle[a])
-        out.points_of_spell[sid] = out.points_of_spell.get(sid, 0) + int(b - a)
         for c in range(a, b, max_points):
             d = min(c + max_points, b)
             out.traces.append(Trace(f"{sid}#{c}", lat[c:d], lon[c:d], ts[c:d]))
@@ -118,20 +142,22 @@ def spell_traces(
 
 
 def _rows(
-    prepared: SpellTraces, results: Iterator[tuple[Trace, str, list]]  # type: ignore[type-arg]
+    prepared: SpellTraces, results: Iterator[tuple[Trace, str, list[PathStep]]]
 ) -> tuple[pa.Table, pa.Table]:
-    path_cols: dict[str, list[object]] = {k: [] for k in
-                                          ("spell_id", "vehicle_id", "seq", "piece", "segment_id",
-                                           "ts", "n_fixes")}
-    status: dict[str, str] = {}
+    path_cols: dict[str, list[object]] = {
+        k: [] for k in ("spell_id", "vehicle_id", "seq", "piece", "segment_id", "ts", "n_fixes")
+    }
+    # Spells never offered to the matcher (every fix far from a road) stay "off_road".
+    status: dict[str, str] = dict.fromkeys(prepared.spell_of_trace, "too_few_points")
     seq: dict[str, int] = {}
     piece: dict[str, int] = {}
     for trace, result_status, steps in results:
         sid = trace.trace_id.split("#")[0]
         if steps:
             status[sid] = "matched"
-        elif status.get(sid) != "matched":
-            status[sid] = "too_few_points" if len(trace.lat) < 2 else result_status
+        elif status[sid] != "matched":
+            # Meili found a path, but only over ways our graph does not have.
+            status[sid] = "off_graph" if result_status == "matched" else result_status
         for st in steps:
             path_cols["spell_id"].append(sid)
             path_cols["vehicle_id"].append(prepared.vehicle_of_spell[sid])
@@ -147,13 +173,13 @@ def _rows(
         5, "ts", pa.array(path_cols["ts"], pa.int64()).cast(pa.timestamp("s", tz="UTC"))
     )
     spells = sorted(prepared.points_of_spell)
-    n_seg = {s: 0 for s in spells}
+    n_seg = dict.fromkeys(spells, 0)
     for s in path_cols["spell_id"]:
         n_seg[str(s)] += 1
     status_table = pa.table(
         {
             "spell_id": spells,
-            "status": [status.get(s, "too_few_points") for s in spells],
+            "status": [status.get(s, "off_road") for s in spells],
             "n_points": [prepared.points_of_spell[s] for s in spells],
             "n_segments": [n_seg[s] for s in spells],
         }
@@ -174,14 +200,18 @@ def match_spells(
     on_done: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Rebuild ``spell_paths`` and ``spell_match_status`` from every vacant spell."""
-    prepared = spell_traces(con, graph, max_points=max_points)
+    prepared = spell_traces(con, graph, max_points=max_points, road_radius_m=search_radius_m)
     if on_start:
         on_start(sum(len(t.lat) for t in prepared.traces))
     mapper = EdgeMapper(graph)
     matchable = [t for t in prepared.traces if len(t.lat) >= 2]
     results = match_traces(
-        config_path, matchable, workers=workers, search_radius_m=search_radius_m,
-        gps_accuracy_m=gps_accuracy_m, on_done=on_done,
+        config_path,
+        matchable,
+        workers=workers,
+        search_radius_m=search_radius_m,
+        gps_accuracy_m=gps_accuracy_m,
+        on_done=on_done,
     )
     paths, status = _rows(
         prepared,
@@ -198,4 +228,4 @@ def match_spells(
         con.unregister("incoming")
     con.commit()
     rows = con.execute("SELECT status, count(*) FROM spell_match_status GROUP BY ALL").fetchall()
-    return {str(k): int(n) for k, n in rows}
+    return {**{str(k): int(n) for k, n in rows}, "off_road_points": prepared.off_road_points}

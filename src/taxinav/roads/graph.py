@@ -117,11 +117,15 @@ def _drafts(extract: OsmExtract) -> list[_Draft]:
             start = i
             oneway = way.direction is not Direction.BOTH
             if way.direction in (Direction.FORWARD, Direction.BOTH):
-                drafts.append(_Draft(way.way_id, piece, nodes, way.highway, way.name, oneway,
-                                     way.speed_kph))
+                drafts.append(
+                    _Draft(way.way_id, piece, nodes, way.highway, way.name, oneway, way.speed_kph)
+                )
             if way.direction in (Direction.BACKWARD, Direction.BOTH):
-                drafts.append(_Draft(way.way_id, piece, nodes[::-1], way.highway, way.name,
-                                     oneway, way.speed_kph))
+                drafts.append(
+                    _Draft(
+                        way.way_id, piece, nodes[::-1], way.highway, way.name, oneway, way.speed_kph
+                    )
+                )
             piece += 1
     return drafts
 
@@ -131,7 +135,7 @@ def _legal_moves(drafts: list[_Draft]) -> list[list[int]]:
     for i, d in enumerate(drafts):
         leaving[d.nodes[0]].append(i)
     moves: list[list[int]] = []
-    for i, d in enumerate(drafts):
+    for d in drafts:
         out = leaving.get(d.nodes[-1], [])
         no_uturn = [j for j in out if drafts[j].piece != d.piece]
         moves.append(no_uturn if no_uturn else list(out))
@@ -154,9 +158,13 @@ def _midpoint(lat: FloatArray, lon: FloatArray) -> tuple[float, float, float]:
     cum = np.concatenate([[0.0], np.cumsum(hops)])
     total = float(cum[-1])
     half = total / 2
-    i = int(min(np.searchsorted(cum, half, side="right") - 1, len(hops) - 1))
+    i = min(int(np.searchsorted(cum, half, side="right")) - 1, len(hops) - 1)
     t = 0.0 if hops[i] == 0 else (half - cum[i]) / hops[i]
-    return total, float(lat[i] + t * (lat[i + 1] - lat[i])), float(lon[i] + t * (lon[i + 1] - lon[i]))
+    return (
+        total,
+        float(lat[i] + t * (lat[i + 1] - lat[i])),
+        float(lon[i] + t * (lon[i + 1] - lon[i])),
+    )
 
 
 def build_graph(extract: OsmExtract, h3_resolution: int = 9) -> RoadGraph:
@@ -181,8 +189,10 @@ def build_graph(extract: OsmExtract, h3_resolution: int = 9) -> RoadGraph:
     shape_lon = np.array([extract.node_lon[n] for n in all_nodes], dtype=np.float64)
 
     geo = [
-        _midpoint(shape_lat[shape_indptr[i] : shape_indptr[i + 1]],
-                  shape_lon[shape_indptr[i] : shape_indptr[i + 1]])
+        _midpoint(
+            shape_lat[shape_indptr[i] : shape_indptr[i + 1]],
+            shape_lon[shape_indptr[i] : shape_indptr[i + 1]],
+        )
         for i in range(len(kept))
     ]
     mid_lat = np.array([g[1] for g in geo])

@@ -76,8 +76,14 @@ def build_tiles(osm_path: Path, out_dir: Path) -> Path:
     tile_dir.mkdir(exist_ok=True)
     config = get_config(tile_extract="", tile_dir=tile_dir, verbose=False)
     config["mjolnir"]["keep_osm_node_ids"] = True
-    for key in ("traffic_extract", "admin", "landmarks", "timezone", "transit_dir",
-                "transit_feeds_dir"):
+    for key in (
+        "traffic_extract",
+        "admin",
+        "landmarks",
+        "timezone",
+        "transit_dir",
+        "transit_feeds_dir",
+    ):
         config["mjolnir"][key] = ""
     config_path.write_text(json.dumps(config, indent=1))
     proc = subprocess.run(

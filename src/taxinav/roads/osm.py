@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import osmium
 
@@ -98,32 +99,33 @@ def read_osm(path: Path) -> OsmExtract:
         raise FileNotFoundError(f"OSM file {path} does not exist")
     out = OsmExtract()
     for obj in osmium.FileProcessor(str(path)).with_locations():
-        if obj.is_node():
+        if isinstance(obj, osmium.osm.Node):
             value = obj.tags.get("highway")
             if value == "traffic_signals":
                 out.traffic_signals.add(obj.id)
             elif value == "stop":
                 out.stop_signs.add(obj.id)
-            continue
-        if not obj.is_way():
-            continue
-        tags = {t.k: t.v for t in obj.tags}
-        highway = tags.get("highway", "")
-        if highway not in DRIVABLE or tags.get("access") in {"no", "private"}:
-            continue
-        refs: list[int] = []
-        for node in obj.nodes:
-            if not node.location.valid():
-                continue
-            if refs and refs[-1] == node.ref:
-                continue  # repeated node: zero-length hop
-            refs.append(node.ref)
-            out.node_lat[node.ref] = node.location.lat
-            out.node_lon[node.ref] = node.location.lon
-        if len(refs) < 2:
-            continue
-        speed = parse_maxspeed(tags.get("maxspeed")) or DEFAULT_SPEED_KPH[highway]
-        out.ways.append(
-            Way(obj.id, tuple(refs), highway, direction_of(tags), speed, tags.get("name"))
-        )
+        elif isinstance(obj, osmium.osm.Way):
+            way = _drivable_way(obj, out)
+            if way is not None:
+                out.ways.append(way)
     return out
+
+
+def _drivable_way(obj: Any, out: OsmExtract) -> Way | None:
+    """The way as a :class:`Way` when cars may use it; records its node locations."""
+    tags = {t.k: t.v for t in obj.tags}
+    highway = tags.get("highway", "")
+    if highway not in DRIVABLE or tags.get("access") in {"no", "private"}:
+        return None
+    refs: list[int] = []
+    for node in obj.nodes:
+        if not node.location.valid() or (refs and refs[-1] == node.ref):
+            continue  # unknown location, or a repeated node (zero-length hop)
+        refs.append(node.ref)
+        out.node_lat[node.ref] = node.location.lat
+        out.node_lon[node.ref] = node.location.lon
+    if len(refs) < 2:
+        return None
+    speed = parse_maxspeed(tags.get("maxspeed")) or DEFAULT_SPEED_KPH[highway]
+    return Way(obj.id, tuple(refs), highway, direction_of(tags), speed, tags.get("name"))

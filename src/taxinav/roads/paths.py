@@ -54,41 +54,46 @@ def _edge_segments(result: MatchResult, mapper: EdgeMapper) -> list[int]:
     return segs
 
 
+def _steps(
+    segs: list[int], graph: RoadGraph, first_piece: int
+) -> tuple[list[list[int]], list[int]]:
+    """Consecutive edges on one segment become one step; unmapped edges and illegal moves
+    start a new piece. Returns [segment, piece] per step and the step of each edge (-1)."""
+    steps: list[list[int]] = []
+    step_of_edge: list[int] = []
+    piece, last = first_piece, -1
+    for s in segs:
+        if s < 0:
+            step_of_edge.append(-1)
+            piece += last >= 0
+            last = -1
+        elif s == last:
+            step_of_edge.append(len(steps) - 1)
+        else:
+            piece += last >= 0 and s not in graph.successors(last)
+            steps.append([s, piece])
+            step_of_edge.append(len(steps) - 1)
+            last = s
+    return steps, step_of_edge
+
+
 def assemble_path(
     result: MatchResult, trace: Trace, mapper: EdgeMapper, first_piece: int = 0
 ) -> list[PathStep]:
     """Collapse matched edges to segment steps with times and fix counts."""
     if result.status != "matched" or not result.edges:
         return []
-    steps: list[list[int]] = []  # [segment, piece]
-    step_of_edge: list[int] = []
-    piece, last = first_piece, -1
-    for s in _edge_segments(result, mapper):
-        if s < 0:
-            step_of_edge.append(-1)
-            if last >= 0:
-                piece += 1
-            last = -1
-            continue
-        if s == last:
-            step_of_edge.append(len(steps) - 1)
-            continue
-        if last >= 0 and s not in mapper.graph.successors(last):
-            piece += 1
-        steps.append([s, piece])
-        step_of_edge.append(len(steps) - 1)
-        last = s
+    steps, step_of_edge = _steps(_edge_segments(result, mapper), mapper.graph, first_piece)
     if not steps:
         return []
     first_ts = np.full(len(steps), -1, dtype=np.int64)
     counts = np.zeros(len(steps), dtype=np.int64)
     for j, e in enumerate(result.point_edge[: len(trace.ts)]):
         k = step_of_edge[e] if e >= 0 else -1
-        if k < 0:
-            continue
-        counts[k] += 1
-        if first_ts[k] < 0:
-            first_ts[k] = int(trace.ts[j])
+        if k >= 0:
+            counts[k] += 1
+            if first_ts[k] < 0:
+                first_ts[k] = int(trace.ts[j])
     known = np.flatnonzero(first_ts >= 0)
     if known.size == 0:
         return []

@@ -46,7 +46,9 @@ class SegmentIndex:
         self.lines = shapely.linestrings(coords, indices=parts)
         self.tree = shapely.STRtree(self.lines)
 
-    def _tangent_deg(self, seg: NDArray[np.int64], along: NDArray[np.float64]) -> NDArray[np.float64]:
+    def _tangent_deg(
+        self, seg: NDArray[np.int64], along: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
         lines = self.lines[seg]
         length = shapely.length(lines)
         a = shapely.line_interpolate_point(lines, np.clip(along - 1.0, 0, length))
@@ -54,6 +56,16 @@ class SegmentIndex:
         dx = shapely.get_x(b) - shapely.get_x(a)
         dy = shapely.get_y(b) - shapely.get_y(a)
         return np.asarray(np.degrees(np.arctan2(dx, dy)) % 360.0)
+
+    def near(
+        self, lat: NDArray[np.float64], lon: NDArray[np.float64], radius_m: float
+    ) -> NDArray[np.bool_]:
+        """Whether each point has any segment within ``radius_m`` (cheap pre-filter)."""
+        x, y = self.proj.to_xy(lat, lon)
+        hits = self.tree.query(shapely.points(x, y), predicate="dwithin", distance=radius_m)[0]
+        mask = np.zeros(int(np.shape(lat)[0]), dtype=bool)
+        mask[hits] = True
+        return mask
 
     def snap(
         self,

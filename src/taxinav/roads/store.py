@@ -11,7 +11,9 @@ from taxinav.roads.osm import OsmExtract
 
 
 def _wkt(lat: np.ndarray, lon: np.ndarray) -> str:
-    return "LINESTRING(" + ", ".join(f"{x:.7f} {y:.7f}" for y, x in zip(lat, lon, strict=True)) + ")"
+    return (
+        "LINESTRING(" + ", ".join(f"{x:.7f} {y:.7f}" for y, x in zip(lat, lon, strict=True)) + ")"
+    )
 
 
 def segments_table(graph: RoadGraph) -> pa.Table:
@@ -23,7 +25,9 @@ def segments_table(graph: RoadGraph) -> pa.Table:
             "way_id": graph.way_id,
             "from_node": graph.from_node,
             "to_node": graph.to_node,
-            "node_ids": pa.array([graph.nodes_of(s).tolist() for s in range(n)], pa.list_(pa.int64())),
+            "node_ids": pa.array(
+                [graph.nodes_of(s).tolist() for s in range(n)], pa.list_(pa.int64())
+            ),
             "highway": pa.array(graph.highway.tolist(), pa.string()),
             "name": pa.array(graph.name.tolist(), pa.string()),
             "oneway": graph.oneway,
@@ -52,12 +56,18 @@ def write_graph(con: duckdb.DuckDBPyConnection, graph: RoadGraph, extract: OsmEx
     seg = segments_table(graph)
     src = np.repeat(np.arange(graph.n_segments), np.diff(graph.succ_indptr))
     succ = pa.table(
-        {"segment_id": pa.array(src, pa.int32()), "next_segment_id": pa.array(graph.succ_indices, pa.int32())}
+        {
+            "segment_id": pa.array(src, pa.int32()),
+            "next_segment_id": pa.array(graph.succ_indices, pa.int32()),
+        }
     )
     con.begin()
     try:
-        for name, table in (("road_nodes", node_table), ("road_segments", seg),
-                            ("road_successors", succ)):
+        for name, table in (
+            ("road_nodes", node_table),
+            ("road_segments", seg),
+            ("road_successors", succ),
+        ):
             con.execute(f"DELETE FROM {name}")
             con.register("incoming", table)
             con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
@@ -84,7 +94,8 @@ def read_graph(con: duckdb.DuckDBPyConnection) -> RoadGraph:
     if seg.num_rows == 0:
         raise LookupError("no road network in the warehouse; run `taxinav roads load` first")
     succ = con.sql(
-        "SELECT segment_id, next_segment_id FROM road_successors ORDER BY segment_id, next_segment_id"
+        "SELECT segment_id, next_segment_id FROM road_successors "
+        "ORDER BY segment_id, next_segment_id"
     ).to_arrow_table()
     n = seg.num_rows
     src = np.asarray(succ.column("segment_id"), dtype=np.int64)
@@ -102,10 +113,14 @@ def read_graph(con: duckdb.DuckDBPyConnection) -> RoadGraph:
         mid_lat=np.asarray(seg.column("mid_lat"), dtype=np.float64),
         mid_lon=np.asarray(seg.column("mid_lon"), dtype=np.float64),
         h3_cell=np.array(seg.column("h3_cell").to_pylist(), dtype=np.str_),
-        shape_indptr=np.concatenate([[0], np.cumsum([len(x) for x in node_lists])]).astype(np.int64),
+        shape_indptr=np.concatenate([[0], np.cumsum([len(x) for x in node_lists])]).astype(
+            np.int64
+        ),
         shape_node=np.fromiter((v for x in node_lists for v in x), dtype=np.int64),
         shape_lat=np.fromiter((v for s in shapes for v in s[0]), dtype=np.float64),
         shape_lon=np.fromiter((v for s in shapes for v in s[1]), dtype=np.float64),
-        succ_indptr=np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))]).astype(np.int64),
+        succ_indptr=np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))]).astype(
+            np.int64
+        ),
         succ_indices=np.asarray(succ.column("next_segment_id"), dtype=np.int64),
     )

@@ -74,7 +74,7 @@ TABLES: dict[str, str] = {
             duration_s DOUBLE NOT NULL,
             distance_m DOUBLE NOT NULL,
             n_fixes INTEGER NOT NULL)""",
-    # grain: one (kind, reason) of trips/spells cut or dropped during derivation; key: (kind, reason)
+    # grain: one (kind, reason) of trips/spells cut or dropped in derivation; key: (kind, reason)
     "derivation_counts": """
         CREATE TABLE IF NOT EXISTS derivation_counts (
             kind VARCHAR NOT NULL,
@@ -134,7 +134,8 @@ TABLES: dict[str, str] = {
             ts TIMESTAMPTZ NOT NULL,
             n_fixes INTEGER NOT NULL)""",
     # grain: one vacant spell offered to the map matcher; key: spell_id
-    # status: matched | too_few_points | off_network | failed
+    # status: matched | off_road (no fix near a road) | too_few_points | off_graph (matched only
+    # to ways we do not have) | off_network | failed
     "spell_match_status": """
         CREATE TABLE IF NOT EXISTS spell_match_status (
             spell_id VARCHAR NOT NULL,
