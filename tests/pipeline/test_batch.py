@@ -51,8 +51,15 @@ def test_batch_job_fills_every_table_and_reruns_as_a_no_op(settings: Settings) -
     report = (settings.reports_dir / "ingest.md").read_text()
     assert "## Vacant spells map-matched (Meili)" in report
     sums = _checksums(settings)
-    for table in ("telemetry", "trips", "vacant_spells", "road_segments", "trip_end_matches",
-                  "spell_paths", "spell_match_status"):
+    for table in (
+        "telemetry",
+        "trips",
+        "vacant_spells",
+        "road_segments",
+        "trip_end_matches",
+        "spell_paths",
+        "spell_match_status",
+    ):
         assert sums[table][0] > 0, f"{table} is empty"
     assert "reused" not in first
 
