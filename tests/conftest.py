@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,5 +26,7 @@ def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     if not CAB_DIR.is_dir() or not OSM_FILE.is_file():
+        if os.environ.get("TAXINAV_REQUIRE_DATA"):
+            pytest.fail(f"real data required but not found at {DATA_DIR}")
         pytest.skip(f"real data not found at {DATA_DIR}")
     return DATA_DIR
