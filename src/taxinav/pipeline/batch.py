@@ -20,6 +20,9 @@ from taxinav.pipeline import matching, report, steps
 from taxinav.settings import Settings
 from taxinav.warehouse import connect
 
+# Bump a step's version when its logic changes so finished runs of the old logic are redone.
+STEP_VERSIONS = {"ingest": 2, "derive": 2, "roads": 1, "snap": 1, "spells": 2}
+
 
 def progress_bar(console: Console) -> Progress:
     return Progress(
@@ -91,14 +94,15 @@ def run_batch(settings: Settings, console: Console) -> Path:
     con = open_warehouse(settings)
     files = ingest.list_cabspotting_files(settings.cabspotting_dir)
     osm = settings.osm_path
-    fp_ingest = steps.fingerprint("ingest", settings.ingest.model_dump(), files=files)
-    fp_derive = steps.fingerprint("derive", fp_ingest, settings.ingest.gap_limit_min)
-    fp_roads = steps.fingerprint("roads", settings.roads.h3_resolution, files=[osm])
+    v = STEP_VERSIONS
+    fp_ingest = steps.fingerprint(v["ingest"], settings.ingest.model_dump(), files=files)
+    fp_derive = steps.fingerprint(v["derive"], fp_ingest, settings.ingest.gap_limit_min)
+    fp_roads = steps.fingerprint(v["roads"], settings.roads.h3_resolution, files=[osm])
     fp_snap = steps.fingerprint(
-        "snap", fp_derive, fp_roads, settings.roads.match_radius_m, settings.roads.heading_weight_m
+        v["snap"], fp_derive, fp_roads, settings.roads.match_radius_m, settings.roads.heading_weight_m
     )
     fp_spells = steps.fingerprint(
-        "spells", fp_derive, fp_roads, dataclasses.asdict(_meili_options(settings))
+        v["spells"], fp_derive, fp_roads, dataclasses.asdict(_meili_options(settings))
     )
 
     def do_ingest() -> dict[str, Any]:
