@@ -32,7 +32,8 @@ def _ingest_summary(report: object) -> None:
     assert isinstance(report, IngestReport)
     c = report.counts
     console.print(
-        f"files {report.files}, rows read {c.rows_read:,}, loaded {c.loaded:,}, "
+        f"files {report.files} ({report.empty_files} empty), rows read {c.rows_read:,}, "
+        f"loaded {c.loaded:,}, "
         f"already loaded {c.already_loaded:,}, duplicates {c.duplicates:,}, "
         f"in {report.seconds:.1f} s"
     )

@@ -32,6 +32,7 @@ class IngestReport:
     """Outcome of one ingest call."""
 
     files: int = 0
+    empty_files: int = 0  # readable files without a single line
     counts: LoadCounts = field(default_factory=LoadCounts)
     jumps_removed: int = 0  # fixes of the touched vehicles now quarantined as implausible
     errors: list[FileFormatError] = field(default_factory=list)
@@ -105,6 +106,7 @@ def ingest_files(
         if isinstance(result, FileFormatError):
             report.errors.append(result)
         else:
+            report.empty_files += result.fixes.num_rows + result.quarantine.num_rows == 0
             pending.append(result)
             if sum(p.fixes.num_rows for p in pending) >= batch_rows:
                 flush()

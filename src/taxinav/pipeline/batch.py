@@ -16,11 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from taxinav import ingest, roads
-from taxinav.pipeline import matching, report, steps
+from taxinav.pipeline import matching, plots, report, steps
 from taxinav.settings import Settings
 from taxinav.warehouse import connect
 
 # Bump a step's version when its logic changes so finished runs of the old logic are redone.
+BAR_STEPS = frozenset({"ingest", "spells"})  # these draw their own progress bars
 STEP_VERSIONS = {"ingest": 2, "derive": 2, "roads": 1, "snap": 1, "spells": 2}
 
 
@@ -83,7 +84,11 @@ def _run_step(
         console.print(f"[dim]✓ {name}: unchanged since last run, reused[/dim]")
         return done
     console.rule(f"[bold]{name}")
-    summary = work()
+    if name in BAR_STEPS:
+        summary = work()
+    else:
+        with console.status(f"{name} …"):
+            summary = work()
     steps.record(con, name, fp, summary)
     console.print(f"✓ {name}: {summary}")
     return summary
@@ -99,7 +104,11 @@ def run_batch(settings: Settings, console: Console) -> Path:
     fp_derive = steps.fingerprint(v["derive"], fp_ingest, settings.ingest.gap_limit_min)
     fp_roads = steps.fingerprint(v["roads"], settings.roads.h3_resolution, files=[osm])
     fp_snap = steps.fingerprint(
-        v["snap"], fp_derive, fp_roads, settings.roads.match_radius_m, settings.roads.heading_weight_m
+        v["snap"],
+        fp_derive,
+        fp_roads,
+        settings.roads.match_radius_m,
+        settings.roads.heading_weight_m,
     )
     fp_spells = steps.fingerprint(
         v["spells"], fp_derive, fp_roads, dataclasses.asdict(_meili_options(settings))
@@ -111,6 +120,7 @@ def run_batch(settings: Settings, console: Console) -> Path:
             console.print(f"[red]rejected file[/red] {err}")
         return {
             "files": r.files,
+            "empty_files": r.empty_files,
             "loaded": r.counts.loaded,
             "quarantined": r.quarantined,
             "duplicates": r.counts.duplicates,
@@ -149,7 +159,11 @@ def run_batch(settings: Settings, console: Console) -> Path:
         con, console, "spells", fp_spells, lambda: match_spells(con, settings, graph, osm, console)
     )
     sections = report.collect(con, settings.tz)
-    path = report.write_report(sections, settings.reports_dir / "ingest.md")
+    figures = [
+        plots.pickups_map(con, graph, settings.reports_dir / "pickups_map.png"),
+        plots.spell_durations(con, settings.reports_dir / "vacant_spells.png"),
+    ]
+    path = report.write_report(sections, settings.reports_dir / "ingest.md", figures)
     print_sections(console, sections)
     console.print(f"report written to [bold]{path}[/bold]")
     con.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -152,7 +153,9 @@ def render_markdown(sections: list[Section], title: str = "taxinav ingest report
     return "\n".join(out)
 
 
-def write_report(sections: list[Section], path: Path) -> Path:
+def write_report(sections: list[Section], path: Path, figures: Sequence[Path] = ()) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_markdown(sections))
+    text = render_markdown(sections)
+    text += "".join(f"\n![{f.stem}]({f.name})\n" for f in figures)
+    path.write_text(text)
     return path
