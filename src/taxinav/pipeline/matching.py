@@ -19,6 +19,7 @@ from taxinav.roads import (
     assemble_path,
     match_traces,
 )
+from taxinav.warehouse import replace_rows
 
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:
@@ -61,13 +62,7 @@ def snap_trip_ends(
                 }
             )
         )
-    incoming = pa.concat_tables(parts)
-    con.begin()
-    con.execute("DELETE FROM trip_end_matches")
-    con.register("incoming", incoming)
-    con.execute("INSERT INTO trip_end_matches BY NAME SELECT * FROM incoming")
-    con.unregister("incoming")
-    con.commit()
+    replace_rows(con, {"trip_end_matches": pa.concat_tables(parts)})
     rows = con.execute(
         "SELECT end_kind || ':' || status, count(*) FROM trip_end_matches GROUP BY ALL"
     ).fetchall()
@@ -220,12 +215,6 @@ def match_spells(
             for trace, r in zip(matchable, results, strict=True)
         ),
     )
-    con.begin()
-    for name, table in (("spell_paths", paths), ("spell_match_status", status)):
-        con.execute(f"DELETE FROM {name}")
-        con.register("incoming", table)
-        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
-        con.unregister("incoming")
-    con.commit()
+    replace_rows(con, {"spell_paths": paths, "spell_match_status": status})
     rows = con.execute("SELECT status, count(*) FROM spell_match_status GROUP BY ALL").fetchall()
     return {**{str(k): int(n) for k, n in rows}, "off_road_points": prepared.off_road_points}

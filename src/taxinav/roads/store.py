@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from taxinav.roads.graph import RoadGraph
 from taxinav.roads.osm import OsmExtract
+from taxinav.warehouse import replace_rows
 
 
 def _wkt(lat: np.ndarray, lon: np.ndarray) -> str:
@@ -61,21 +62,7 @@ def write_graph(con: duckdb.DuckDBPyConnection, graph: RoadGraph, extract: OsmEx
             "next_segment_id": pa.array(graph.succ_indices, pa.int32()),
         }
     )
-    con.begin()
-    try:
-        for name, table in (
-            ("road_nodes", node_table),
-            ("road_segments", seg),
-            ("road_successors", succ),
-        ):
-            con.execute(f"DELETE FROM {name}")
-            con.register("incoming", table)
-            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
-            con.unregister("incoming")
-        con.commit()
-    except Exception:
-        con.rollback()
-        raise
+    replace_rows(con, {"road_nodes": node_table, "road_segments": seg, "road_successors": succ})
 
 
 def _coords(wkt: str) -> tuple[list[float], list[float]]:

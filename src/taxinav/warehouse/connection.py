@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from taxinav.warehouse.schema import KEYS, MACROS, TABLES
 
@@ -47,3 +48,20 @@ def key_is_unique(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     ).fetchall()[0]
     assert row is not None
     return int(row[0]) == 0
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
+    """Replace the full contents of each named table, all in one transaction."""
+    con.begin()
+    try:
+        for name, table in tables.items():
+            if name not in TABLES:
+                raise KeyError(f"unknown table {name!r}")
+            con.execute(f"DELETE FROM {name}")
+            con.register("incoming_rows", table)
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming_rows")
+            con.unregister("incoming_rows")
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
