@@ -1,1 +1,14 @@
-"""features domain."""
+"""Forecasting features: calendar slots, neighbours, sources and the Ibis feature expression."""
+
+from taxinav.features.expressions import FEATURES, HORIZON_SLOTS, build_features
+from taxinav.features.sources import DemandInputs, counts_file_inputs, h3_inputs, road_inputs
+
+__all__ = [
+    "FEATURES",
+    "HORIZON_SLOTS",
+    "DemandInputs",
+    "build_features",
+    "counts_file_inputs",
+    "h3_inputs",
+    "road_inputs",
+]

@@ -1,0 +1,46 @@
+"""Time slots and their calendar attributes in the fleet's local time."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+import numpy as np
+import pyarrow as pa
+
+SLOTS_PER_DAY_MIN = 24 * 60
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """Midnight of ``day`` in ``tz``, as a UTC instant."""
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+
+
+def slot_table(origin: datetime, n_slots: int, slot_minutes: int, tz: ZoneInfo) -> pa.Table:
+    """One row per slot: index, start (UTC), local hour/weekday/slot-of-day, day type.
+
+    Holidays (US federal, by local date) count as non-working days, like weekends: demand on
+    Memorial Day looks like a Sunday's, not a Monday's.
+    """
+    starts = [origin + timedelta(minutes=slot_minutes * i) for i in range(n_slots)]
+    local = [s.astimezone(tz) for s in starts]
+    years = sorted({d.year for d in local})
+    us_holidays = holidays.country_holidays("US", years=years)
+    holiday = np.array([d.date() in us_holidays for d in local])
+    weekday = np.array([d.weekday() for d in local], dtype=np.int64)
+    day0 = local[0].date() if local else origin.date()
+    return pa.table(
+        {
+            "slot": pa.array(np.arange(n_slots, dtype=np.int64)),
+            "slot_start": pa.array(starts, pa.timestamp("us", tz="UTC")),
+            "day": pa.array([(d.date() - day0).days for d in local], pa.int64()),
+            "hour": pa.array([d.hour for d in local], pa.int64()),
+            "weekday": pa.array(weekday),
+            "slot_of_day": pa.array(
+                [(d.hour * 60 + d.minute) // slot_minutes for d in local], pa.int64()
+            ),
+            "holiday": pa.array(holiday),
+            "day_off": pa.array(holiday | (weekday >= 5)),
+        }
+    )
