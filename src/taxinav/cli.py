@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,7 +16,9 @@ app = typer.Typer(
 ingest_app = typer.Typer(help="Load vehicle telemetry into the warehouse.", no_args_is_help=True)
 roads_app = typer.Typer(help="Road network and map matching.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
+forecast_app = typer.Typer(help="Demand forecasting and backtests.", no_args_is_help=True)
 app.add_typer(roads_app, name="roads")
+app.add_typer(forecast_app, name="forecast")
 
 console = Console(soft_wrap=True)  # never break a file:line message across lines
 
@@ -139,6 +141,58 @@ def roads_match() -> None:
         )
     )
     console.print(match_spells(con, settings, graph, settings.osm_path, console))
+
+
+@forecast_app.command("backtest")
+def forecast_backtest(
+    unit: Annotated[str, typer.Option(help="road or h3")] = "h3",
+    test_start: Annotated[
+        str | None, typer.Option(help="First test day, local date YYYY-MM-DD (default: last days)")
+    ] = None,
+    test_days: Annotated[int, typer.Option(min=1)] = 7,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics here.")] = None,
+    counts: Annotated[
+        Path | None, typer.Option(help="Counts table: unit_id, slot_start, count [, lat, lon]")
+    ] = None,
+) -> None:
+    """Train on everything before the test period and score every model on it."""
+    from datetime import date
+
+    from taxinav.forecast import report
+    from taxinav.pipeline.batch import open_warehouse
+    from taxinav.pipeline.forecasting import backtest
+
+    settings = get_settings()
+    if unit not in ("road", "h3") and counts is None:
+        _fail(f"--unit must be road or h3, not {unit!r}")
+    if counts is not None and not counts.is_file():
+        _fail(f"{counts} does not exist")
+    try:
+        start = date.fromisoformat(test_start) if test_start else None
+    except ValueError:
+        _fail(f"--test-start {test_start!r} is not a date (YYYY-MM-DD)")
+        return
+    con = open_warehouse(settings)
+    try:
+        result = backtest(con, settings, unit, start, test_days, counts=counts, json_out=json_out)
+    except (LookupError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    print_backtest(result)
+    console.print(f"[bold]{report.headline(result)}[/bold]")
+
+
+def print_backtest(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from taxinav.forecast import report
+
+    table = Table(title=f"backtest — {result['unit_type']} units from {result['test_start']}")
+    for h in ("model", *report.COLUMNS):
+        table.add_column(h)
+    for row in report.table_rows(result):
+        table.add_row(*row)
+    console.print(table)
 
 
 @app.command("demo")

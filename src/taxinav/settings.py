@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["IngestSettings", "RoadsSettings", "Settings", "get_settings"]
+__all__ = ["ForecastSettings", "IngestSettings", "RoadsSettings", "Settings", "get_settings"]
 
 _SHARED_DATA = Path("../shared/data")
 
@@ -52,6 +52,19 @@ class RoadsSettings(BaseModel):
     meili_max_trace_points: int = Field(500, ge=2, description="Longer traces are split.")
 
 
+class ForecastSettings(BaseModel):
+    """Demand forecasting."""
+
+    slot_minutes: int = Field(10, ge=1, le=60, description="Length of a time slot.")
+    h3_resolution: int = Field(8, ge=0, le=15, description="H3 resolution of operator units.")
+    valid_days: int = Field(2, ge=1, description="Training days held out for tuning choices.")
+    road_zero_keep: float = Field(
+        0.1, gt=0, le=1, description="Share of zero-target road rows kept for training."
+    )
+    mape_threshold: float = Field(10.0, ge=0, description="Masked MAPE uses actuals above it.")
+    demo_test_days: int = Field(7, ge=1, description="Days the demo backtest holds out.")
+
+
 class Settings(BaseSettings):
     """Everything configurable. Artifacts all live under ``home``."""
 
@@ -67,6 +80,7 @@ class Settings(BaseSettings):
     duckdb_threads: int = Field(2, ge=1)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     roads: RoadsSettings = Field(default_factory=RoadsSettings)
+    forecast: ForecastSettings = Field(default_factory=ForecastSettings)
 
     @field_validator("timezone")
     @classmethod

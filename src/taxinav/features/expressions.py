@@ -43,9 +43,7 @@ def _neighbour_sums(counts: Table, supply: Table, neighbors: Table) -> tuple[Tab
         nb2_n=(_.ring == 2).ifelse(_.n, 0).sum(),
     )
     ns = neighbors.filter(neighbors.ring == 1).join(supply, neighbors.nbr_id == supply.unit_id)
-    vacant = ns.group_by([neighbors.unit_id, supply.slot]).aggregate(
-        nb1_sup=supply.vehicles.sum()
-    )
+    vacant = ns.group_by([neighbors.unit_id, supply.slot]).aggregate(nb1_sup=supply.vehicles.sum())
     return demand, vacant
 
 

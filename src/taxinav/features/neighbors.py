@@ -12,23 +12,23 @@ import numpy as np
 import pyarrow as pa
 from scipy.spatial import cKDTree
 
-NEIGHBOR_SCHEMA = pa.schema([("unit_id", pa.string()), ("nbr_id", pa.string()), ("ring", pa.int64())])
+NEIGHBOR_SCHEMA = pa.schema(
+    [("unit_id", pa.string()), ("nbr_id", pa.string()), ("ring", pa.int64())]
+)
 
 
 def _table(rows: Iterable[tuple[str, str, int]]) -> pa.Table:
     u, n, r = zip(*rows, strict=True) if rows else ((), (), ())
-    return pa.table({"unit_id": list(u), "nbr_id": list(n), "ring": list(r)}, schema=NEIGHBOR_SCHEMA)
+    return pa.table(
+        {"unit_id": list(u), "nbr_id": list(n), "ring": list(r)}, schema=NEIGHBOR_SCHEMA
+    )
 
 
 def h3_rings(cells: Sequence[str]) -> pa.Table:
     """k-ring 1 and 2 among ``cells``."""
     known = set(cells)
     rows = [
-        (c, n, k)
-        for c in cells
-        for k in (1, 2)
-        for n in sorted(h3.grid_ring(c, k))
-        if n in known
+        (c, n, k) for c in cells for k in (1, 2) for n in sorted(h3.grid_ring(c, k)) if n in known
     ]
     return _table(rows)
 

@@ -51,7 +51,9 @@ class DemandInputs:
         return math.floor((when - self.origin).total_seconds() / (60 * self.slot_minutes))
 
 
-def _period(con: duckdb.DuckDBPyConnection, tz: ZoneInfo, slot_minutes: int) -> tuple[datetime, int]:
+def _period(
+    con: duckdb.DuckDBPyConnection, tz: ZoneInfo, slot_minutes: int
+) -> tuple[datetime, int]:
     lo, hi = con.execute("SELECT min(ts), max(ts) FROM telemetry").fetchall()[0]
     if lo is None:
         raise LookupError("no telemetry in the warehouse; run `taxinav ingest` first")
@@ -109,11 +111,19 @@ def h3_inputs(
     """Units are the H3 cells covering the road network; all pickups inside them count."""
     graph = read_graph(con)
     origin, n_slots = _period(con, tz, slot_minutes)
-    cells = sorted({h3.latlng_to_cell(a, b, resolution)
-                    for a, b in zip(graph.mid_lat, graph.mid_lon, strict=True)})
+    cells = sorted(
+        {
+            h3.latlng_to_cell(a, b, resolution)
+            for a, b in zip(graph.mid_lat, graph.mid_lon, strict=True)
+        }
+    )
     known = pa.array(cells, pa.string())
-    bounds = [float(graph.shape_lat.min()) - 0.01, float(graph.shape_lat.max()) + 0.01,
-              float(graph.shape_lon.min()) - 0.01, float(graph.shape_lon.max()) + 0.01]
+    bounds = [
+        float(graph.shape_lat.min()) - 0.01,
+        float(graph.shape_lat.max()) + 0.01,
+        float(graph.shape_lon.min()) - 0.01,
+        float(graph.shape_lon.max()) + 0.01,
+    ]
 
     def by_cell(sql: str, value: str) -> pa.Table:
         t = con.sql(sql, params=bounds).to_arrow_table()
@@ -123,23 +133,32 @@ def h3_inputs(
         t = t.filter(pc.is_in(t.column("unit_id"), known))
         return t.group_by(["unit_id", "slot"]).aggregate([(value, "count_distinct")])
 
-    pickups = by_cell(f"""
+    pickups = by_cell(
+        f"""
         SELECT trip_id, pickup_lat AS lat, pickup_lon AS lon,
-               {_slot_sql(origin, slot_minutes, 'pickup_ts')} AS slot
+               {_slot_sql(origin, slot_minutes, "pickup_ts")} AS slot
         FROM trips WHERE pickup_lat BETWEEN $1 AND $2 AND pickup_lon BETWEEN $3 AND $4""",
-        "trip_id")
-    vacant = by_cell(f"""
+        "trip_id",
+    )
+    vacant = by_cell(
+        f"""
         SELECT vehicle_id, lat, lon, {_slot_sql(origin, slot_minutes)} AS slot
         FROM telemetry WHERE NOT occupied
-          AND lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4""", "vehicle_id")
+          AND lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4""",
+        "vehicle_id",
+    )
     counts = pickups.rename_columns(["unit_id", "slot", "n"]).select(["unit_id", "slot", "n"])
     supply = vacant.rename_columns(["unit_id", "slot", "vehicles"]).select(
-        ["unit_id", "slot", "vehicles"])
-    in_period = lambda t: t.filter(  # noqa: E731
-        pc.and_(pc.greater_equal(t["slot"], 0), pc.less(t["slot"], n_slots)))
+        ["unit_id", "slot", "vehicles"]
+    )
+
+    def in_period(t: pa.Table) -> pa.Table:
+        return t.filter(pc.and_(pc.greater_equal(t["slot"], 0), pc.less(t["slot"], n_slots)))
+
     centers = [h3.cell_to_latlng(c) for c in cells]
-    units = pa.table({"unit_id": cells, "lat": [c[0] for c in centers],
-                      "lon": [c[1] for c in centers]})
+    units = pa.table(
+        {"unit_id": cells, "lat": [c[0] for c in centers], "lon": [c[1] for c in centers]}
+    )
     return DemandInputs(
         "h3", units, slot_table(origin, n_slots, slot_minutes, tz),
         in_period(counts).cast(COUNT_SCHEMA), in_period(supply).cast(SUPPLY_SCHEMA),
@@ -167,12 +186,17 @@ def counts_file_inputs(path: Path, tz: ZoneInfo, slot_minutes: int | None = None
     origin = local_midnight(first.astimezone(tz).date(), tz)
     slot = np.floor((epoch - origin.timestamp()) / (60 * slot_minutes)).astype(np.int64)
     unit_ids = pc.cast(table.column("unit_id"), pa.string())
-    counts = pa.table({"unit_id": unit_ids, "slot": slot,
-                       "n": pc.cast(table.column("count"), pa.int64())})
-    counts = counts.group_by(["unit_id", "slot"]).aggregate([("n", "sum")]).rename_columns(
-        ["unit_id", "slot", "n"])
+    counts = pa.table(
+        {"unit_id": unit_ids, "slot": slot, "n": pc.cast(table.column("count"), pa.int64())}
+    )
+    counts = (
+        counts.group_by(["unit_id", "slot"])
+        .aggregate([("n", "sum")])
+        .rename_columns(["unit_id", "slot", "n"])
+    )
     first_rows = table.group_by("unit_id").aggregate(
-        [(c, "min") for c in ("lat", "lon", "row", "col") if c in table.column_names])
+        [(c, "min") for c in ("lat", "lon", "row", "col") if c in table.column_names]
+    )
     ids = [str(u) for u in first_rows.column("unit_id").to_pylist()]
     names = set(table.column_names)
     if {"row", "col"} <= names:

@@ -62,7 +62,10 @@ class BacktestResult:
 
 
 def make_split(
-    inputs: DemandInputs, test_start: date, test_days: int, valid_days: int = 2,
+    inputs: DemandInputs,
+    test_start: date,
+    test_days: int,
+    valid_days: int = 2,
     warmup_days: int = 1,
 ) -> Split:
     """Train from ``warmup_days`` in, validation just before the test, no target overlap."""
@@ -85,15 +88,20 @@ def _frame(
     keep = int(round(zero_keep * 1000))
     sample = "" if keep >= 1000 else f"AND (y > 0 OR hash(unit_id, slot) % 1000 < {keep})"
     weight = "1.0" if keep >= 1000 else f"CASE WHEN y > 0 THEN 1.0 ELSE {1000 / keep} END"
-    return con.sql(f"""
+    frame: pd.DataFrame = con.sql(f"""
         SELECT {cols}, {weight} AS weight FROM {table}
         WHERE slot >= {lo} AND slot < {hi} AND y_complete = 1 {sample}
         ORDER BY slot, unit_id""").df()
+    return frame
 
 
 def default_models(seed: int = 0) -> list[Forecaster]:
-    return [HistoricalAverage(), SeasonalNaive(), Persistence(),
-            LightGbmForecaster(GbmParams(seed=seed))]
+    return [
+        HistoricalAverage(),
+        SeasonalNaive(),
+        Persistence(),
+        LightGbmForecaster(GbmParams(seed=seed)),
+    ]
 
 
 def _scores(test: pd.DataFrame, pred: np.ndarray, busy: np.ndarray) -> dict[str, Any]:
@@ -159,10 +167,14 @@ def run_backtest(
         result.seconds[f"predict_{model.name}"] = time.perf_counter() - t
         result.models[model.name] = _scores(test, preds[model.name], busy)
         if isinstance(model, HistoricalAverage):
-            result.details["historical_average"] = {"choice": model.choice,
-                                                    "validation_rmse": model.scores}
+            result.details["historical_average"] = {
+                "choice": model.choice,
+                "validation_rmse": model.scores,
+            }
         if isinstance(model, LightGbmForecaster):
-            result.details["lightgbm"] = {"rounds": model.best_rounds,
-                                          "train_rows": len(train),
-                                          "importance": model.importance()}
+            result.details["lightgbm"] = {
+                "rounds": model.best_rounds,
+                "train_rows": len(train),
+                "importance": model.importance(),
+            }
     return result, preds, test

@@ -25,7 +25,7 @@ def _with_fallback(frame: pd.DataFrame, column: str) -> np.ndarray:
         if not gap.any():
             break
         out = np.where(gap, frame[fb].to_numpy(dtype=np.float64, na_value=np.nan), out)
-    return np.nan_to_num(out, nan=0.0)
+    return np.asarray(np.nan_to_num(out, nan=0.0), dtype=np.float64)
 
 
 class Persistence:

@@ -1,0 +1,127 @@
+"""Backtest report: side-by-side table (Markdown) and PNG plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+BASELINES = ("historical_average", "seasonal_naive", "persistence")
+COLUMNS = ("rmse", "mae", "wape", "masked_mape", "calibration", "top10_capture")
+
+
+def best_baseline(result: dict[str, Any]) -> str:
+    present = [m for m in BASELINES if m in result["models"]]
+    return min(present, key=lambda m: result["models"][m]["rmse"])
+
+
+def table_rows(result: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for name, m in result["models"].items():
+        rows.append(
+            [name, *(f"{m[c]:.4f}" if c != "top10_capture" else f"{m[c]:.3f}" for c in COLUMNS)]
+        )
+    rows.append(["noise floor (oracle)", f"{result['noise_floor_rmse']:.4f}", *[""] * 5])
+    return rows
+
+
+def headline(result: dict[str, Any]) -> str:
+    best = best_baseline(result)
+    gbm = result["models"].get("lightgbm")
+    if gbm is None:
+        return f"best baseline: {best}"
+    base = result["models"][best]
+    gain = 1 - gbm["rmse"] / base["rmse"]
+    capture = gbm["top10_capture"] - max(
+        result["models"][m]["top10_capture"] for m in BASELINES if m in result["models"]
+    )
+    return (
+        f"LightGBM RMSE {gain:.1%} below the best baseline ({best}); top-10% capture "
+        f"{capture * 100:+.1f} points vs best baseline; calibration "
+        f"{gbm['calibration']:.3f}"
+    )
+
+
+def markdown(result: dict[str, Any], figures: list[Path]) -> str:
+    head = ["model", *COLUMNS]
+    lines = [
+        f"# Demand backtest — {result['unit_type']} units",
+        "",
+        f"Test {result['test_start']} + {result['test_days']} days (local time), "
+        f"{result['n_units']:,} units, {result['n_test_rows']:,} unit-slots. "
+        f"Target: pickups in the next 30 minutes.",
+        "",
+        f"**{headline(result)}**",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *("| " + " | ".join(r) + " |" for r in table_rows(result)),
+        "",
+    ]
+    ha = result["details"].get("historical_average")
+    if ha:
+        lines += [f"Historical-average pooling chosen on the validation days: `{ha['choice']}`", ""]
+    lines += [f"![{f.stem}]({f.name})" for f in figures]
+    return "\n".join(lines) + "\n"
+
+
+def plots(
+    result: dict[str, Any], test: pd.DataFrame, preds: dict[str, np.ndarray], out_dir: Path
+) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    unit = result["unit_type"]
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
+    for name, m in result["models"].items():
+        hours = sorted(int(h) for h in m["by_hour"])
+        ax.plot(hours, [m["by_hour"][h]["rmse"] for h in hours], marker="o", ms=3, label=name)
+    ax.set_xlabel("hour of day (local)")
+    ax.set_ylabel("RMSE, pickups per 30 min")
+    ax.set_title(f"Error by hour — {unit} units")
+    ax.legend()
+    fig.tight_layout()
+    paths.append(out_dir / f"{unit}_rmse_by_hour.png")
+    fig.savefig(paths[-1])
+    plt.close(fig)
+
+    rate = test.groupby("unit_id")["unit_rate"].first()
+    busy = set(rate.nlargest(max(1, len(rate) // 10)).index)
+    mask = test["unit_id"].isin(busy).to_numpy()
+    frame = pd.DataFrame({"slot": test["slot"][mask], "actual": test["y"][mask]})
+    for name in ("lightgbm", best_baseline(result)):
+        if name in preds:
+            frame[name] = preds[name][mask]
+    per_slot = frame.groupby("slot").sum()
+    fig, ax = plt.subplots(figsize=(11, 4), dpi=110)
+    ax.plot(per_slot.index, per_slot["actual"], color="black", lw=0.8, label="actual")
+    for name in per_slot.columns.drop("actual"):
+        ax.plot(per_slot.index, per_slot[name], lw=1.0, label=name)
+    ax.set_xlabel("slot (10 min)")
+    ax.set_ylabel("pickups in next 30 min, busiest 10% of units")
+    ax.set_title(f"Predicted vs actual — busiest {len(busy)} {unit} units")
+    ax.legend()
+    fig.tight_layout()
+    paths.append(out_dir / f"{unit}_busy_units.png")
+    fig.savefig(paths[-1])
+    plt.close(fig)
+
+    importance = result["details"].get("lightgbm", {}).get("importance", {})
+    if importance:
+        items = sorted(importance.items(), key=lambda kv: kv[1])
+        fig, ax = plt.subplots(figsize=(7, 6), dpi=110)
+        ax.barh([k for k, _ in items], [v for _, v in items], color="#3b6ea5")
+        ax.set_xlabel("share of total gain")
+        ax.set_title(f"LightGBM feature importance — {unit} units")
+        fig.tight_layout()
+        paths.append(out_dir / f"{unit}_importance.png")
+        fig.savefig(paths[-1])
+        plt.close(fig)
+    return paths

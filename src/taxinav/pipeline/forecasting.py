@@ -1,0 +1,66 @@
+"""Forecast jobs shared by the CLI and the demo: inputs → features → backtest → report."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from taxinav.features import DemandInputs, counts_file_inputs, h3_inputs, road_inputs
+from taxinav.features.materialize import materialize
+from taxinav.forecast import report
+from taxinav.forecast.backtest import default_models, run_backtest
+from taxinav.settings import Settings
+
+
+def demand_inputs(
+    con: duckdb.DuckDBPyConnection, settings: Settings, unit: str, counts: Path | None = None
+) -> DemandInputs:
+    f = settings.forecast
+    if counts is not None:
+        return counts_file_inputs(counts, settings.tz)
+    if unit == "road":
+        return road_inputs(con, settings.tz, f.slot_minutes)
+    if unit == "h3":
+        return h3_inputs(con, settings.tz, f.h3_resolution, f.slot_minutes)
+    raise ValueError(f"unknown unit type {unit!r}; use road or h3")
+
+
+def last_full_days(inputs: DemandInputs, days: int) -> date:
+    """First day of the last ``days`` complete local days of the data."""
+    per_day = 24 * 60 // inputs.slot_minutes
+    complete = inputs.n_slots // per_day
+    first = inputs.origin.astimezone(inputs.tz).date()
+    return first + timedelta(days=complete - days)
+
+
+def backtest(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    unit: str,
+    test_start: date | None,
+    test_days: int,
+    *,
+    counts: Path | None = None,
+    json_out: Path | None = None,
+) -> dict[str, Any]:
+    """Build features, run the backtest, write JSON and the report; return the JSON dict."""
+    inputs = demand_inputs(con, settings, unit, counts)
+    table = materialize(con, inputs)
+    start = test_start or last_full_days(inputs, test_days)
+    zero_keep = settings.forecast.road_zero_keep if inputs.unit_type == "road" else 1.0
+    result, preds, test = run_backtest(
+        con, table, inputs, start, test_days, default_models(settings.seed),
+        zero_keep=zero_keep, valid_days=settings.forecast.valid_days,
+    )  # fmt: skip
+    out = result.as_json()
+    out_dir = settings.reports_dir / "forecast"
+    figures = report.plots(out, test, preds, out_dir)
+    (out_dir / f"backtest_{inputs.unit_type}.md").write_text(report.markdown(out, figures))
+    target = json_out or out_dir / f"backtest_{inputs.unit_type}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(out, indent=1, sort_keys=True))
+    return out
