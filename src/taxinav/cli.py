@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -158,8 +158,7 @@ def forecast_backtest(
     """Train on everything before the test period and score every model on it."""
     from datetime import date
 
-    from taxinav.forecast import report
-    from taxinav.pipeline.batch import open_warehouse
+    from taxinav.pipeline.batch import open_warehouse, print_backtest
     from taxinav.pipeline.forecasting import backtest
 
     settings = get_settings()
@@ -178,21 +177,7 @@ def forecast_backtest(
     except (LookupError, ValueError) as exc:
         _fail(str(exc))
         return
-    print_backtest(result)
-    console.print(f"[bold]{report.headline(result)}[/bold]")
-
-
-def print_backtest(result: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    from taxinav.forecast import report
-
-    table = Table(title=f"backtest — {result['unit_type']} units from {result['test_start']}")
-    for h in ("model", *report.COLUMNS):
-        table.add_column(h)
-    for row in report.table_rows(result):
-        table.add_row(*row)
-    console.print(table)
+    print_backtest(console, result)
 
 
 @app.command("demo")

@@ -26,9 +26,7 @@ def rows() -> dict[tuple[str, int], dict[str, object]]:
         "counts",
         pa.table({"unit_id": ["a", "a", "a"], "slot": [5, 6, DAY + 5], "n": [1, 2, 1]}),
     )
-    supply = con.create_table(
-        "supply", pa.table({"unit_id": ["a"], "slot": [6], "vehicles": [2]})
-    )
+    supply = con.create_table("supply", pa.table({"unit_id": ["a"], "slot": [6], "vehicles": [2]}))
     nbrs = con.create_table(
         "nbrs", pa.table({"unit_id": ["a", "b"], "nbr_id": ["b", "a"], "ring": [1, 1]})
     )

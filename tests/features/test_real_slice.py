@@ -54,8 +54,13 @@ def test_perturbing_the_future_leaves_earlier_features_unchanged(
         sup.loc[sup["slot"] >= t, "vehicles"] += counts_shift
         tables = [
             con.create_table(name, data, overwrite=True)
-            for name, data in (("u", inputs.units), ("s", inputs.slots), ("c", counts),
-                               ("v", sup), ("n", inputs.neighbors))
+            for name, data in (
+                ("u", inputs.units),
+                ("s", inputs.slots),
+                ("c", counts),
+                ("v", sup),
+                ("n", inputs.neighbors),
+            )
         ]
         out = build_features(*tables).filter(ibis._.slot.between(t - 3, t)).to_pyarrow()
         return {(r["unit_id"], r["slot"]): r for r in out.to_pylist()}

@@ -6,6 +6,7 @@ Each step records a fingerprint of its inputs; a second run skips unchanged step
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from taxinav import ingest, roads
-from taxinav.pipeline import matching, plots, report, steps
+from taxinav.pipeline import forecasting, matching, plots, report, steps
 from taxinav.settings import Settings
 from taxinav.warehouse import connect
 
 # Bump a step's version when its logic changes so finished runs of the old logic are redone.
 BAR_STEPS = frozenset({"ingest", "spells"})  # these draw their own progress bars
-STEP_VERSIONS = {"ingest": 2, "derive": 2, "roads": 1, "snap": 1, "spells": 2}
+STEP_VERSIONS = {"ingest": 2, "derive": 2, "roads": 1, "snap": 1, "spells": 2, "forecast": 1}
 
 
 def progress_bar(console: Console) -> Progress:
@@ -90,7 +91,9 @@ def _run_step(
         with console.status(f"{name} …"):
             summary = work()
     steps.record(con, name, fp, summary)
-    console.print(f"✓ {name}: {summary}")
+    # Nested results (a backtest's per-hour metrics) are printed as tables by the caller.
+    brief = {k: v for k, v in summary.items() if len(str(v)) < 200}
+    console.print(f"✓ {name}: {brief}")
     return summary
 
 
@@ -158,6 +161,12 @@ def run_batch(settings: Settings, console: Console) -> Path:
     _run_step(
         con, console, "spells", fp_spells, lambda: match_spells(con, settings, graph, osm, console)
     )
+    fp_forecast = steps.fingerprint(
+        v["forecast"], fp_snap, fp_spells, settings.forecast.model_dump(), settings.seed
+    )
+    for unit in ("h3", "road"):
+        work = functools.partial(_forecast, con, settings, unit)
+        print_backtest(console, _run_step(con, console, f"forecast_{unit}", fp_forecast, work))
     sections = report.collect(con, settings.tz)
     figures = [
         plots.pickups_map(con, graph, settings.reports_dir / "pickups_map.png"),
@@ -207,6 +216,25 @@ def match_spells(
             on_start=lambda n: bar.update(task, total=n),
             on_done=lambda n: bar.advance(task, n),
         )
+
+
+def _forecast(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str) -> dict[str, Any]:
+    return forecasting.backtest(con, settings, unit, None, settings.forecast.demo_test_days)
+
+
+def print_backtest(console: Console, result: dict[str, Any]) -> None:
+    from taxinav.forecast import report as fc_report
+
+    table = Table(
+        title=f"backtest — {result['unit_type']} units, test from "
+        f"{result['test_start']} for {result['test_days']} days"
+    )
+    for h in ("model", *fc_report.COLUMNS):
+        table.add_column(h)
+    for row in fc_report.table_rows(result):
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"[bold]{fc_report.headline(result)}[/bold]")
 
 
 def print_sections(console: Console, sections: list[report.Section]) -> None:
