@@ -3,6 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.spark-installed
 
 # A working Python 3.12: on PATH, or under pyenv's versions folder, or common system paths.
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 \
@@ -36,7 +37,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# Spark is only for the feature-parity test; the demo does not need it.
+$(SPARK_STAMP): $(STAMP) requirements-spark.lock
+	$(BIN)/python -m pip install --quiet -r requirements-spark.lock
+	@touch $(SPARK_STAMP)
+
+unit: $(STAMP) $(SPARK_STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -63,6 +63,7 @@ class ForecastSettings(BaseModel):
     )
     mape_threshold: float = Field(10.0, ge=0, description="Masked MAPE uses actuals above it.")
     demo_test_days: int = Field(7, ge=1, description="Days the demo backtest holds out.")
+    demo_units: tuple[str, ...] = Field(("h3", "road"), description="Unit types the demo runs.")
 
 
 class Settings(BaseSettings):

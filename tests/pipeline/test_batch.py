@@ -9,15 +9,16 @@ import pytest
 from rich.console import Console
 
 from taxinav.pipeline.batch import run_batch
-from taxinav.settings import IngestSettings, RoadsSettings, Settings
+from taxinav.settings import ForecastSettings, IngestSettings, RoadsSettings, Settings
 from taxinav.warehouse import TABLES, connect, table_checksum
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 CABS = ("new_abboip.txt.gz", "new_abcoij.txt.gz", "new_atsfiv.txt.gz")  # the last one is empty
 
 
-@pytest.fixture
-def settings(real_data: Path, tmp_path: Path) -> Settings:
+@pytest.fixture(scope="module")
+def settings(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    tmp_path = tmp_path_factory.mktemp("batch")
     data = tmp_path / "data"
     (data / "cabspotting-sf").mkdir(parents=True)
     (data / "osm").mkdir()
@@ -30,7 +31,14 @@ def settings(real_data: Path, tmp_path: Path) -> Settings:
         data_dir=data,
         ingest=IngestSettings(workers=1),
         roads=RoadsSettings(meili_workers=1),
+        # Road-level backtests are covered elsewhere; here they would only cost time.
+        forecast=ForecastSettings(demo_units=("h3",), demo_test_days=2),
     )
+
+
+@pytest.fixture(scope="module")
+def first_run(settings: Settings) -> str:
+    return _run(settings)
 
 
 def _run(settings: Settings) -> str:
@@ -46,8 +54,10 @@ def _checksums(settings: Settings) -> dict[str, tuple[int, str]]:
     return sums
 
 
-def test_batch_job_fills_every_table_and_reruns_as_a_no_op(settings: Settings) -> None:
-    first = _run(settings)
+def test_batch_job_fills_every_table_and_reruns_as_a_no_op(
+    settings: Settings, first_run: str
+) -> None:
+    first = first_run
     report = (settings.reports_dir / "ingest.md").read_text()
     assert "## Vacant spells map-matched (Meili)" in report
     sums = _checksums(settings)
@@ -64,12 +74,14 @@ def test_batch_job_fills_every_table_and_reruns_as_a_no_op(settings: Settings) -
     assert "reused" not in first
 
     second = _run(settings)
-    assert second.count("unchanged since last run, reused") == 5
+    assert second.count("unchanged since last run, reused") == 6  # 5 data steps + h3
+    assert (settings.reports_dir / "forecast" / "backtest_h3.json").is_file()
     assert _checksums(settings) == sums
 
 
-def test_matched_spell_paths_only_make_legal_moves_within_a_piece(settings: Settings) -> None:
-    _run(settings)
+def test_matched_spell_paths_only_make_legal_moves_within_a_piece(
+    settings: Settings, first_run: str
+) -> None:
     con = connect(settings.warehouse_path)
     illegal = con.execute("""
         WITH p AS (
@@ -85,3 +97,30 @@ def test_matched_spell_paths_only_make_legal_moves_within_a_piece(settings: Sett
     con.close()
     assert moves > 100
     assert illegal == [(0,)]
+
+
+def test_road_inputs_count_matched_pickups_and_link_neighbouring_segments(
+    settings: Settings, first_run: str
+) -> None:
+    from taxinav.features import road_inputs
+    from taxinav.roads import read_graph
+
+    con = connect(settings.warehouse_path)
+    inputs = road_inputs(con, settings.tz)
+    graph = read_graph(con)
+    matched = con.execute(
+        "SELECT count(*) FROM trip_end_matches WHERE end_kind = 'pickup' AND status = 'matched'"
+    ).fetchall()[0][0]
+    con.close()
+    assert inputs.units.num_rows == graph.n_segments
+    assert sum(inputs.counts["n"].to_pylist()) == matched
+    ring1 = {
+        (u, v)
+        for u, v, r in zip(
+            *(inputs.neighbors[c].to_pylist() for c in ("unit_id", "nbr_id", "ring")), strict=True
+        )
+        if r == 1
+    }
+    s = 0
+    for t in graph.successors(s):
+        assert (str(s), str(int(t))) in ring1 and (str(int(t)), str(s)) in ring1

@@ -164,7 +164,7 @@ def run_batch(settings: Settings, console: Console) -> Path:
     fp_forecast = steps.fingerprint(
         v["forecast"], fp_snap, fp_spells, settings.forecast.model_dump(), settings.seed
     )
-    for unit in ("h3", "road"):
+    for unit in settings.forecast.demo_units:
         work = functools.partial(_forecast, con, settings, unit)
         print_backtest(console, _run_step(con, console, f"forecast_{unit}", fp_forecast, work))
     sections = report.collect(con, settings.tz)
