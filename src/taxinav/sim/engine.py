@@ -1,0 +1,210 @@
+"""The fleet simulator: an injected clock ticks; vehicles and requests follow state machines.
+
+Vehicle states: ABSENT → (enter) VACANT | OCCUPIED → ... → GONE. A vacant vehicle moves along
+its segment at free-flow speed; on each segment it enters (and while it stays) it takes the
+oldest waiting request on any segment within the match radius. Requests wait ``patience_s``
+and are then lost. Every change is written to the event log.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from taxinav.sim.events import EventLog, Kind
+from taxinav.sim.policies import WAIT_S, Policy
+from taxinav.sim.world import World
+
+
+class State(IntEnum):
+    ABSENT = 0
+    VACANT = 1
+    OCCUPIED = 2
+    GONE = 3
+
+
+@dataclass
+class SimClock:
+    """Simulation time in seconds since the origin; nothing reads the wall clock."""
+
+    now: float = 0.0
+    tick_s: float = 10.0
+
+    def advance(self) -> float:
+        self.now += self.tick_s
+        return self.now
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    patience_s: float = 300.0
+    tick_s: float = 10.0
+    seed: int = 0
+
+
+class Simulation:
+    """One run: ``world`` replayed with ``policies[group[v]]`` driving vehicle episode v."""
+
+    def __init__(self, world: World, policies: list[Policy], group: np.ndarray,
+                 config: SimConfig) -> None:  # fmt: skip
+        self.world = world
+        self.net = world.network
+        self.policies = policies
+        self.group = group
+        self.config = config
+        self.clock = SimClock(0.0, config.tick_s)
+        self.rng = np.random.default_rng(config.seed)
+        self.log = EventLog()
+        n = len(world.presence)
+        self.state = np.full(n, State.ABSENT, dtype=np.int8)
+        self.segment = world.presence.segment.copy()
+        self.remaining = np.zeros(n)  # seconds until the end of the current segment
+        self.busy_until = np.full(n, np.inf)
+        self.ready_at = np.zeros(n)  # when the vehicle last became vacant
+        self.drop_segment = np.full(n, -1, dtype=np.int64)
+        self.waiting: dict[int, deque[int]] = {}
+        self.expiry: list[tuple[float, int]] = []
+        self.taken = np.zeros(len(world.requests), dtype=bool)
+        self._next_vehicle = 0
+        self._next_request = 0
+
+    # -- arrivals --------------------------------------------------------------------------
+    def _enter(self, now: float) -> None:
+        p = self.world.presence
+        while self._next_vehicle < len(p) and p.enter_t[self._next_vehicle] <= now:
+            v = self._next_vehicle
+            self._next_vehicle += 1
+            g = int(self.group[v])
+            t = float(p.enter_t[v])
+            if np.isnan(p.busy_until[v]):
+                self._become_vacant(v, int(p.segment[v]), t)
+                self.log.add(t, Kind.ENTER, vehicle=v, segment=int(p.segment[v]), group=g)
+            else:
+                self.state[v] = State.OCCUPIED
+                self.busy_until[v] = p.busy_until[v]
+                self.drop_segment[v] = p.free_segment[v]
+                self.log.add(
+                    t, Kind.ENTER, vehicle=v, segment=int(p.segment[v]), group=g, value=1.0
+                )
+
+    def _requests(self, now: float) -> None:
+        r = self.world.requests
+        while self._next_request < len(r) and r.t[self._next_request] <= now:
+            k = self._next_request
+            self._next_request += 1
+            self.waiting.setdefault(int(r.segment[k]), deque()).append(k)
+            heapq.heappush(self.expiry, (float(r.t[k]) + self.config.patience_s, k))
+            self.log.add(float(r.t[k]), Kind.REQUEST, request=k, segment=int(r.segment[k]))
+
+    def _expire(self, now: float) -> None:
+        while self.expiry and self.expiry[0][0] <= now:
+            _, k = heapq.heappop(self.expiry)
+            if not self.taken[k]:
+                self.taken[k] = True
+                self.log.add(now, Kind.LOST, request=k, segment=int(self.world.requests.segment[k]))
+
+    # -- vehicles ---------------------------------------------------------------------------
+    def _become_vacant(self, v: int, seg: int, when: float) -> None:
+        self.state[v] = State.VACANT
+        self.ready_at[v] = when
+        self.segment[v] = seg
+        self.remaining[v] = self.net.travel_s[seg]
+
+    def _dropoffs(self, now: float) -> None:
+        for v in np.flatnonzero((self.state == State.OCCUPIED) & (self.busy_until <= now)):
+            v = int(v)
+            g = int(self.group[v])
+            seg = int(self.drop_segment[v])
+            t = float(self.busy_until[v])
+            self.busy_until[v] = np.inf
+            self.log.add(t, Kind.DROPOFF, vehicle=v, segment=seg, group=g)
+            if seg < 0 or t >= self.world.presence.leave_t[v]:
+                # Passenger left the mapped area, or the real vehicle's shift here is over.
+                self.state[v] = State.GONE
+                self.log.add(t, Kind.LEAVE, vehicle=v, segment=seg, group=g)
+            else:
+                self._become_vacant(v, seg, t)
+
+    def _leave(self, now: float) -> None:
+        gone = (self.state == State.VACANT) & (self.world.presence.leave_t <= now)
+        for v in np.flatnonzero(gone):
+            self.state[v] = State.GONE
+            self.log.add(
+                float(self.world.presence.leave_t[v]),
+                Kind.LEAVE,
+                vehicle=int(v),
+                segment=int(self.segment[v]),
+                group=int(self.group[v]),
+            )
+
+    def _try_pickup(self, v: int, now: float) -> bool:
+        for s in self.net.near(int(self.segment[v])):
+            queue = self.waiting.get(int(s))
+            while queue:
+                k = queue.popleft()
+                if self.taken[k]:
+                    continue
+                r = self.world.requests
+                when = max(now, float(r.t[k]))  # not before the passenger appeared
+                self.taken[k] = True
+                self.state[v] = State.OCCUPIED
+                self.busy_until[v] = when + float(r.duration_s[k])
+                self.drop_segment[v] = int(r.dropoff_segment[k])
+                self.log.add(
+                    when,
+                    Kind.PICKUP,
+                    vehicle=v,
+                    request=k,
+                    segment=int(s),
+                    group=int(self.group[v]),
+                    value=float(r.fare[k]),
+                )
+                return True
+        return False
+
+    def _drive(self, v: int, now: float) -> None:
+        """Spend one tick: pick up if possible, else move on, crossing segment ends."""
+        t = max(now - self.config.tick_s, float(self.ready_at[v]))
+        budget = now - t
+        policy = self.policies[int(self.group[v])]
+        while True:
+            if self._try_pickup(v, t):
+                return
+            if self.remaining[v] > budget:
+                self.remaining[v] -= budget
+                return
+            budget -= self.remaining[v]
+            t += self.remaining[v]
+            seg = int(self.segment[v])
+            nxt = policy.choose(v, seg, t, self.rng)
+            if nxt == seg:
+                self.remaining[v] = WAIT_S
+                continue
+            self.log.add(
+                t,
+                Kind.MOVE,
+                vehicle=v,
+                segment=nxt,
+                group=int(self.group[v]),
+                value=float(self.net.length_m[seg]),
+            )
+            self.segment[v] = nxt
+            self.remaining[v] = self.net.travel_s[nxt]
+
+    def run(self) -> EventLog:
+        horizon = self.world.horizon_s
+        now = 0.0
+        while now < horizon:
+            now = self.clock.advance()
+            self._enter(now)
+            self._requests(now)
+            self._dropoffs(now)
+            self._leave(now)
+            for v in np.flatnonzero(self.state == State.VACANT):
+                self._drive(int(v), now)
+            self._expire(now)
+        return self.log

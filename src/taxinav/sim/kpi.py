@@ -1,0 +1,97 @@
+"""KPIs computed only from the event log.
+
+Vacant time before a pickup runs from the moment a vehicle becomes vacant (entering the area
+vacant, or a drop-off inside it) to its next pickup; spells that end by leaving the area or
+at the end of the run are counted separately, exactly like the real-data spell definition.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from taxinav.sim.events import Kind
+
+
+def _vacant_spells(events: pa.Table) -> tuple[dict[int, list[float]], dict[int, int]]:
+    """Per group: durations of spells ending in a pickup; and count of spells cut."""
+    rows = events.filter(
+        pa.compute.is_in(
+            events["kind"],
+            pa.array([Kind.ENTER, Kind.LEAVE, Kind.PICKUP, Kind.DROPOFF], pa.string()),
+        )
+    ).sort_by([("vehicle", "ascending"), ("t", "ascending")])
+    durations: dict[int, list[float]] = defaultdict(list)
+    cut: dict[int, int] = defaultdict(int)
+    start: dict[int, float] = {}
+    for t, kind, vehicle, group, value in zip(
+        rows["t"].to_pylist(), rows["kind"].to_pylist(), rows["vehicle"].to_pylist(),
+        rows["group"].to_pylist(), rows["value"].to_pylist(), strict=True,
+    ):  # fmt: skip
+        if kind == Kind.PICKUP:
+            if vehicle in start:
+                durations[group].append(t - start.pop(vehicle))
+        elif kind == Kind.DROPOFF or (kind == Kind.ENTER and value == 0.0):
+            start[vehicle] = t  # ENTER value 0 = vacant on entry
+        elif kind == Kind.LEAVE and vehicle in start:
+            start.pop(vehicle)
+            cut[group] += 1
+    for vehicle in start:
+        cut[-2] += 1  # still searching when the run ended
+    return durations, cut
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {
+            "n": 0,
+            "mean_min": float("nan"),
+            "median_min": float("nan"),
+            "p90_min": float("nan"),
+        }
+    a = np.asarray(values) / 60.0
+    return {
+        "n": len(values),
+        "mean_min": float(a.mean()),
+        "median_min": float(np.median(a)),
+        "p90_min": float(np.percentile(a, 90)),
+    }
+
+
+def summarize(events: pa.Table) -> dict[str, Any]:
+    """Requests served/lost, vacant time, empty km per trip and revenue, overall and by group."""
+    kind = np.asarray(events["kind"].to_pylist(), dtype=object)
+    group = np.asarray(events["group"].to_numpy())
+    value = np.asarray(events["value"].to_numpy())
+    n_req = int((kind == Kind.REQUEST).sum())
+    n_pick = int((kind == Kind.PICKUP).sum())
+    n_lost = int((kind == Kind.LOST).sum())
+    durations, cut = _vacant_spells(events)
+    out: dict[str, Any] = {
+        "requests": n_req,
+        "served": n_pick,
+        "lost": n_lost,
+        "served_share": n_pick / n_req if n_req else float("nan"),
+        "groups": {},
+    }
+    for g in sorted({int(x) for x in group if x >= 0}):
+        picks = (kind == Kind.PICKUP) & (group == g)
+        empty_m = float(value[(kind == Kind.MOVE) & (group == g)].sum())
+        out["groups"][g] = {
+            "pickups": int(picks.sum()),
+            "vacant_before_pickup": _stats(durations.get(g, [])),
+            "spells_cut_by_leaving": cut.get(g, 0),
+            "empty_km_per_trip": empty_m / 1000 / max(int(picks.sum()), 1),
+            "revenue": float(value[picks].sum()),
+        }
+    return out
+
+
+def meter_fare(distance_m: float, duration_s: float) -> float:
+    """San Francisco 2008 taxi meter, approximately: $3.10 flag drop, $0.45 per 1/5 mile,
+    no time charge (slow-traffic time is a small share downtown)."""
+    miles = distance_m / 1609.344
+    return 3.10 + 0.45 * max(miles - 0.2, 0.0) * 5.0 + 0.0 * duration_s

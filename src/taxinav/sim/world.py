@@ -1,0 +1,70 @@
+"""What a simulation replays: the road graph, real requests and real fleet presence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Network:
+    """Directed segments: legal successors (CSR), free-flow times, nearby segments."""
+
+    succ_indptr: IntArray
+    succ_indices: IntArray
+    travel_s: FloatArray
+    length_m: FloatArray
+    near_indptr: IntArray  # segments within the match radius of s (s first)
+    near_indices: IntArray
+
+    @property
+    def n_segments(self) -> int:
+        return int(self.travel_s.shape[0])
+
+    def successors(self, s: int) -> IntArray:
+        return self.succ_indices[self.succ_indptr[s] : self.succ_indptr[s + 1]]
+
+    def near(self, s: int) -> IntArray:
+        return self.near_indices[self.near_indptr[s] : self.near_indptr[s + 1]]
+
+
+@dataclass(frozen=True)
+class Requests:
+    """Street hails, sorted by time (seconds since the simulation origin)."""
+
+    t: FloatArray
+    segment: IntArray
+    dropoff_segment: IntArray  # -1: the real trip ended outside the mapped area
+    duration_s: FloatArray
+    fare: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Episodes of real vehicles inside the area, sorted by entry time."""
+
+    vehicle: IntArray  # the real vehicle (policy groups are drawn per real vehicle)
+    enter_t: FloatArray
+    leave_t: FloatArray
+    segment: IntArray  # where it enters
+    busy_until: FloatArray  # NaN: vacant on entry; else when its real passenger leaves
+    free_segment: IntArray  # where that passenger leaves (-1: outside the area)
+
+    def __len__(self) -> int:
+        return int(self.enter_t.shape[0])
+
+
+@dataclass(frozen=True)
+class World:
+    network: Network
+    requests: Requests
+    presence: Presence
+    horizon_s: float
