@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from taxinav.sim import Kind, RandomWalk, SimConfig, Simulation, summarize
+from taxinav.sim import Kind, RandomWalk, SimConfig, Simulation, World, summarize
 from tests.sim.tiny import one_taxi, requests, ring, world
 
 
-def _events(w, config: SimConfig = SimConfig()) -> list[tuple[float, str, int, int, int]]:  # type: ignore[no-untyped-def]
+def _events(w: World, config: SimConfig | None = None) -> list[tuple[float, str, int, int, int]]:
+    config = config or SimConfig()
     log = (
         Simulation(w, [RandomWalk(w.network)], np.zeros(len(w.presence), dtype=np.int64), config)
         .run()

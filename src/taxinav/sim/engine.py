@@ -115,8 +115,8 @@ class Simulation:
         self.remaining[v] = self.net.travel_s[seg]
 
     def _dropoffs(self, now: float) -> None:
-        for v in np.flatnonzero((self.state == State.OCCUPIED) & (self.busy_until <= now)):
-            v = int(v)
+        for vi in np.flatnonzero((self.state == State.OCCUPIED) & (self.busy_until <= now)):
+            v = int(vi)
             g = int(self.group[v])
             seg = int(self.drop_segment[v])
             t = float(self.busy_until[v])

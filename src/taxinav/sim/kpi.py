@@ -39,8 +39,7 @@ def _vacant_spells(events: pa.Table) -> tuple[dict[int, list[float]], dict[int, 
         elif kind == Kind.LEAVE and vehicle in start:
             start.pop(vehicle)
             cut[group] += 1
-    for vehicle in start:
-        cut[-2] += 1  # still searching when the run ended
+    cut[-2] += len(start)  # still searching when the run ended
     return durations, cut
 
 
