@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -178,6 +178,78 @@ def forecast_backtest(
         _fail(str(exc))
         return
     print_backtest(console, result)
+
+
+@app.command("simulate")
+def simulate(
+    start: Annotated[str, typer.Option(help="First simulated day, local date YYYY-MM-DD")],
+    days: Annotated[int, typer.Option(min=1)] = 1,
+    policy: Annotated[str, typer.Option(help="random, historical or hotspot")] = "historical",
+    share: Annotated[float, typer.Option(min=0, max=1, help="Share of taxis on --policy")] = 1.0,
+    other: Annotated[str | None, typer.Option(help="Policy of the other taxis")] = None,
+    seeds: Annotated[int, typer.Option(min=1)] = 1,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write KPIs here.")] = None,
+) -> None:
+    """Replay real demand and fleet presence with a cruising policy; report KPIs per group."""
+    from datetime import date
+
+    from taxinav.pipeline import simulation
+    from taxinav.pipeline.batch import open_warehouse
+
+    for name in (policy, other):
+        if name is not None and name not in simulation.POLICIES:
+            _fail(f"unknown policy {name!r}; choose from {', '.join(simulation.POLICIES)}")
+    try:
+        first = date.fromisoformat(start)
+    except ValueError:
+        _fail(f"--start {start!r} is not a date (YYYY-MM-DD)")
+        return
+    settings = get_settings()
+    con = open_warehouse(settings)
+    with console.status(f"simulating {days} day(s) × {seeds} seed(s) …"):
+        out = simulation.simulate(
+            con,
+            settings,
+            first,
+            days,
+            policy,
+            share=share,
+            other=other,
+            seeds=seeds,
+            json_out=json_out,
+        )
+    print_sim(out)
+
+
+def print_sim(out: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=f"simulation from {out['start']}, {out['days']} day(s), "
+        f"{out['seeds']} seed(s): mean [min–max]"
+    )
+    cols = (
+        "served_share",
+        "vacant_median_min",
+        "vacant_mean_min",
+        "occupancy",
+        "empty_km_per_trip",
+        "revenue_per_day",
+    )
+    table.add_column("group")
+    for c in cols:
+        table.add_column(c)
+    for name, kpis in out["summary"].items():
+        if name == "real":
+            table.add_row(
+                "real (same area, days)", "1.000", *(f"{kpis[c]:.3f}" for c in cols[1:4]), "", ""
+            )
+            continue
+        table.add_row(
+            name,
+            *(f"{kpis[c]['mean']:.3f} [{kpis[c]['min']:.3f}–{kpis[c]['max']:.3f}]" for c in cols),
+        )
+    console.print(table)
 
 
 @app.command("demo")

@@ -13,7 +13,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ForecastSettings", "IngestSettings", "RoadsSettings", "Settings", "get_settings"]
+__all__ = [
+    "ForecastSettings",
+    "IngestSettings",
+    "SimSettings",
+    "RoadsSettings",
+    "Settings",
+    "get_settings",
+]
 
 _SHARED_DATA = Path("../shared/data")
 
@@ -66,6 +73,14 @@ class ForecastSettings(BaseModel):
     demo_units: tuple[str, ...] = Field(("h3", "road"), description="Unit types the demo runs.")
 
 
+class SimSettings(BaseModel):
+    """Fleet simulator (defaults fixed before calibrating)."""
+
+    patience_s: float = Field(300.0, gt=0, description="How long a hail waits.")
+    match_radius_m: float = Field(100.0, gt=0, description="A taxi this close serves a hail.")
+    tick_s: float = Field(10.0, gt=0, le=60, description="Simulation clock step.")
+
+
 class Settings(BaseSettings):
     """Everything configurable. Artifacts all live under ``home``."""
 
@@ -82,6 +97,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     roads: RoadsSettings = Field(default_factory=RoadsSettings)
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
+    sim: SimSettings = Field(default_factory=SimSettings)
 
     @field_validator("timezone")
     @classmethod

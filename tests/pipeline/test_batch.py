@@ -124,3 +124,28 @@ def test_road_inputs_count_matched_pickups_and_link_neighbouring_segments(
     s = 0
     for t in graph.successors(s):
         assert (str(s), str(int(t))) in ring1 and (str(int(t)), str(s)) in ring1
+
+
+def test_simulating_a_real_day_replays_its_matched_pickups(
+    settings: Settings, first_run: str
+) -> None:
+    from datetime import date
+
+    from taxinav.pipeline.simulation import simulate
+
+    con = connect(settings.warehouse_path)
+    out = simulate(
+        con, settings, date(2008, 5, 20), 1, "historical", share=0.5, other="random", seeds=2
+    )
+    matched = con.execute(
+        "SELECT count(*) FROM trip_end_matches WHERE end_kind = 'pickup' AND status = "
+        "'matched' AND ts >= '2008-05-20 07:00:00+00' AND ts < '2008-05-21 07:00:00+00'"
+    ).fetchall()[0][0]
+    con.close()
+    assert [r["requests"] for r in out["runs"]] == [matched, matched]
+    assert out["runs"][0]["group_policy"] == {0: "historical", 1: "random"}
+    assert "real" in out["summary"]
+    assert set(out["summary"]) <= {"historical", "random", "real"}
+    for run in out["runs"]:
+        assert run["served"] + run["lost"] <= run["requests"]
+    assert (settings.reports_dir / "sim" / "sim_historical.json").is_file()

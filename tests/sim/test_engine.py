@@ -85,3 +85,19 @@ def test_same_seed_gives_the_same_event_log() -> None:
     c = _events(w, SimConfig(seed=6))
     assert a == b
     assert a != c
+
+
+def test_occupancy_is_busy_time_over_present_time() -> None:
+    # Same run as above: present 0-400 s, busy 30-130 s and 250-300 s → 150 / 400.
+    w = world(
+        ring(),
+        requests([(0.0, 1, 2, 100.0, 12.5), (200.0, 0, 1, 50.0, 8.0)]),
+        one_taxi(),
+        horizon_s=400.0,
+    )
+    log = (
+        Simulation(w, [RandomWalk(w.network)], np.zeros(1, dtype=np.int64), SimConfig())
+        .run()
+        .table()
+    )
+    assert summarize(log, horizon_s=400.0)["groups"][0]["occupancy"] == 150 / 400

@@ -43,6 +43,41 @@ def _vacant_spells(events: pa.Table) -> tuple[dict[int, list[float]], dict[int, 
     return durations, cut
 
 
+def occupancy(events: pa.Table, horizon_s: float) -> dict[int, float]:
+    """Per group: time carrying a passenger over time present in the area."""
+    rows = events.filter(
+        pa.compute.is_in(
+            events["kind"],
+            pa.array([Kind.ENTER, Kind.LEAVE, Kind.PICKUP, Kind.DROPOFF], pa.string()),
+        )
+    ).sort_by([("vehicle", "ascending"), ("t", "ascending")])
+    present: dict[int, float] = defaultdict(float)
+    busy: dict[int, float] = defaultdict(float)
+    since: dict[int, float] = {}
+    busy_since: dict[int, float] = {}
+    group_of: dict[int, int] = {}
+    for t, kind, v, g, value in zip(
+        rows["t"].to_pylist(), rows["kind"].to_pylist(), rows["vehicle"].to_pylist(),
+        rows["group"].to_pylist(), rows["value"].to_pylist(), strict=True,
+    ):  # fmt: skip
+        group_of[v] = g
+        if kind == Kind.ENTER:
+            since[v] = t
+            if value == 1.0:
+                busy_since[v] = t
+        elif kind == Kind.PICKUP:
+            busy_since[v] = t
+        elif kind == Kind.DROPOFF and v in busy_since:
+            busy[g] += t - busy_since.pop(v)
+        elif kind == Kind.LEAVE and v in since:
+            present[g] += t - since.pop(v)
+    for v, t0 in since.items():
+        present[group_of[v]] += horizon_s - t0
+    for v, t0 in busy_since.items():
+        busy[group_of[v]] += horizon_s - t0
+    return {g: busy[g] / present[g] for g in present if present[g] > 0}
+
+
 def _stats(values: list[float]) -> dict[str, float]:
     if not values:
         return {
@@ -60,7 +95,7 @@ def _stats(values: list[float]) -> dict[str, float]:
     }
 
 
-def summarize(events: pa.Table) -> dict[str, Any]:
+def summarize(events: pa.Table, horizon_s: float | None = None) -> dict[str, Any]:
     """Requests served/lost, vacant time, empty km per trip and revenue, overall and by group."""
     kind = np.asarray(events["kind"].to_pylist(), dtype=object)
     group = np.asarray(events["group"].to_numpy())
@@ -69,6 +104,10 @@ def summarize(events: pa.Table) -> dict[str, Any]:
     n_pick = int((kind == Kind.PICKUP).sum())
     n_lost = int((kind == Kind.LOST).sum())
     durations, cut = _vacant_spells(events)
+    horizon = (
+        horizon_s if horizon_s is not None else float(np.max(events["t"].to_numpy(), initial=0))
+    )
+    occ = occupancy(events, horizon)
     out: dict[str, Any] = {
         "requests": n_req,
         "served": n_pick,
@@ -85,6 +124,7 @@ def summarize(events: pa.Table) -> dict[str, Any]:
             "spells_cut_by_leaving": cut.get(g, 0),
             "empty_km_per_trip": empty_m / 1000 / max(int(picks.sum()), 1),
             "revenue": float(value[picks].sum()),
+            "occupancy": occ.get(g, float("nan")),
         }
     return out
 

@@ -1,0 +1,160 @@
+"""Simulation jobs: build worlds, learn policies from earlier days, run seeds, compare."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from taxinav.features.calendar import local_midnight
+from taxinav.roads import RoadGraph, read_graph
+from taxinav.settings import Settings
+from taxinav.sim import Policy, RandomWalk, SimConfig, Simulation, World, summarize
+from taxinav.sim.learned import learn_historical, learn_hotspot
+from taxinav.sim.replay import load_world
+
+POLICIES = ("random", "historical", "hotspot")
+
+
+def make_policy(
+    name: str, con: duckdb.DuckDBPyConnection, world: World, before: datetime, settings: Settings
+) -> Policy:
+    hour = before.astimezone(settings.tz).hour
+    if name == "random":
+        return RandomWalk(world.network)
+    if name == "historical":
+        return learn_historical(con, world.network, before, settings.timezone, hour)
+    if name == "hotspot":
+        return learn_hotspot(con, world.network, before, settings.timezone, hour)
+    raise ValueError(f"unknown policy {name!r}; choose from {', '.join(POLICIES)}")
+
+
+def real_kpis(
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, end: datetime
+) -> dict[str, float]:
+    """The same KPIs from real data: spells starting in the area and ending in a matched
+    pickup; occupancy as the share of in-area fixes that carry a passenger."""
+    box = {"la0": float(graph.shape_lat.min()), "la1": float(graph.shape_lat.max()),
+           "lo0": float(graph.shape_lon.min()), "lo1": float(graph.shape_lon.max()),
+           "o": origin, "e": end}  # fmt: skip
+    spells = (
+        con.sql(
+            """SELECT s.duration_s / 60 AS m FROM vacant_spells s
+           JOIN trip_end_matches p ON p.vehicle_id = s.vehicle_id AND p.ts = s.end_ts
+            AND p.end_kind = 'pickup' AND p.status = 'matched'
+           WHERE s.end_reason = 'pickup' AND s.start_ts >= $o AND s.start_ts < $e
+             AND s.start_lat BETWEEN $la0 AND $la1 AND s.start_lon BETWEEN $lo0 AND $lo1""",
+            params=box,
+        )
+        .to_arrow_table()["m"]
+        .to_numpy()
+    )
+    occ = con.sql(
+        """SELECT avg(occupied::INT) FROM telemetry WHERE ts >= $o AND ts < $e
+             AND lat BETWEEN $la0 AND $la1 AND lon BETWEEN $lo0 AND $lo1""",
+        params=box,
+    ).fetchall()[0][0]
+    return {
+        "vacant_median_min": float(np.median(spells)) if spells.size else float("nan"),
+        "vacant_mean_min": float(spells.mean()) if spells.size else float("nan"),
+        "spells": int(spells.size),
+        "occupancy": float(occ) if occ is not None else float("nan"),
+    }
+
+
+def _groups(world: World, share: float, seed: int) -> np.ndarray:
+    """Group 0 (policy A) for a share of real vehicles, drawn per vehicle with the seed."""
+    vehicles = np.unique(world.presence.vehicle)
+    rng = np.random.default_rng(seed + 7919)
+    in_a = dict(zip(vehicles.tolist(), (rng.random(vehicles.size) < share).tolist(), strict=True))
+    return np.array([0 if in_a[v] else 1 for v in world.presence.vehicle.tolist()])
+
+
+def simulate(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: date, days: int, policy: str,
+    *, share: float = 1.0, other: str | None = None, seeds: int = 1,
+    json_out: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Run each day of the period with each seed; KPIs per group and the real ones."""
+    graph = read_graph(con)
+    first = local_midnight(start, settings.tz)
+    cfg = settings.sim
+    runs: list[dict[str, Any]] = []
+    for d in range(days):
+        origin = local_midnight(start + timedelta(days=d), settings.tz)
+        end = origin + timedelta(days=1)
+        world = load_world(
+            con,
+            graph,
+            origin,
+            1,
+            match_radius_m=cfg.match_radius_m,
+            gap_limit_s=settings.ingest.gap_limit_min * 60,
+        )
+        names = [policy] if other is None or share >= 1.0 else [policy, other]
+        policies = [make_policy(n, con, world, first, settings) for n in names]
+        real = real_kpis(con, graph, origin, end)
+        for seed in range(seeds):
+            t0 = time.perf_counter()
+            group = _groups(world, share if len(names) > 1 else 1.0, settings.seed + seed)
+            sim = Simulation(
+                world, policies, group, SimConfig(cfg.patience_s, cfg.tick_s, settings.seed + seed)
+            )
+            events = sim.run().table()
+            kpis = summarize(events, world.horizon_s)
+            runs.append(
+                {
+                    "day": (start + timedelta(days=d)).isoformat(),
+                    "seed": seed,
+                    "seconds": time.perf_counter() - t0,
+                    "real": real,
+                    **kpis,
+                    "group_policy": dict(enumerate(names)),
+                }
+            )
+    out = {
+        "start": start.isoformat(),
+        "days": days,
+        "policy": policy,
+        "share": share,
+        "other": other,
+        "seeds": seeds,
+        "runs": runs,
+        "summary": _spread(runs),
+    }
+    out_dir = settings.reports_dir / "sim"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = json_out or out_dir / f"sim_{policy}.json"
+    target.write_text(json.dumps(out, indent=1, default=float))
+    return out
+
+
+def _spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and min–max over days and seeds of the main KPIs, per group."""
+    out: dict[str, Any] = {}
+    groups = sorted({g for r in runs for g in r["groups"]})
+    for g in groups:
+        rows = [r["groups"][g] for r in runs if g in r["groups"]]
+        name = runs[0]["group_policy"][g]
+        metrics = {
+            "served_share": [r["served"] / r["requests"] for r in runs],
+            "vacant_median_min": [x["vacant_before_pickup"]["median_min"] for x in rows],
+            "vacant_mean_min": [x["vacant_before_pickup"]["mean_min"] for x in rows],
+            "occupancy": [x["occupancy"] for x in rows],
+            "empty_km_per_trip": [x["empty_km_per_trip"] for x in rows],
+            "revenue_per_day": [x["revenue"] for x in rows],
+        }
+        out[name] = {
+            k: {"mean": float(np.mean(v)), "min": float(np.min(v)), "max": float(np.max(v))}
+            for k, v in metrics.items()
+        }
+    out["real"] = {
+        k: float(np.mean([r["real"][k] for r in runs]))
+        for k in ("vacant_median_min", "vacant_mean_min", "occupancy")
+    }
+    return out

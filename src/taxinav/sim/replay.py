@@ -1,0 +1,138 @@
+"""Building a replay world from the warehouse: real hails, real fleet presence."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from taxinav.roads import RoadGraph, SegmentIndex
+from taxinav.sim.kpi import meter_fare
+from taxinav.sim.world import Network, Presence, Requests, World
+
+
+def build_network(graph: RoadGraph, match_radius_m: float = 100.0) -> Network:
+    """Free-flow travel times; ``near(s)`` = segments within the radius of s's midpoint."""
+    index = SegmentIndex(graph)
+    mid, seg = index.tree.query(
+        __import__("shapely").points(*index.proj.to_xy(graph.mid_lat, graph.mid_lon)),
+        predicate="dwithin", distance=match_radius_m,
+    )  # fmt: skip
+    # s itself first, then the others by id, so serving order is deterministic.
+    order = np.lexsort((seg, seg != mid, mid))
+    mid, seg = mid[order], seg[order]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(mid, minlength=graph.n_segments))])
+    return Network(
+        succ_indptr=graph.succ_indptr, succ_indices=graph.succ_indices,
+        travel_s=graph.travel_time_s, length_m=graph.length_m,
+        near_indptr=indptr.astype(np.int64), near_indices=seg.astype(np.int64),
+    )  # fmt: skip
+
+
+def load_requests(con: duckdb.DuckDBPyConnection, origin: datetime, end: datetime) -> Requests:
+    """Every map-matched pickup in [origin, end) with its real drop-off and duration."""
+    t = con.sql(
+        """
+        SELECT epoch(p.ts) - epoch($origin::TIMESTAMPTZ) AS t, p.segment_id AS seg,
+               coalesce(d.segment_id, -1) AS drop_seg, tr.duration_s, tr.distance_m
+        FROM trip_end_matches p
+        JOIN trips tr USING (trip_id)
+        LEFT JOIN trip_end_matches d
+          ON d.trip_id = p.trip_id AND d.end_kind = 'dropoff' AND d.status = 'matched'
+        WHERE p.end_kind = 'pickup' AND p.status = 'matched'
+          AND p.ts >= $origin AND p.ts < $end
+        ORDER BY p.ts, p.trip_id""",
+        params={"origin": origin, "end": end},
+    ).to_arrow_table()
+    dist = t["distance_m"].to_numpy()
+    dur = t["duration_s"].to_numpy()
+    return Requests(
+        t=t["t"].to_numpy().astype(np.float64), segment=t["seg"].to_numpy().astype(np.int64),
+        dropoff_segment=t["drop_seg"].to_numpy().astype(np.int64),
+        duration_s=dur.astype(np.float64),
+        fare=np.array([meter_fare(a, b) for a, b in zip(dist, dur, strict=True)]),
+    )  # fmt: skip
+
+
+def _in_area_fixes(
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, end: datetime,
+    radius_m: float,
+) -> pa.Table:  # fmt: skip
+    bounds = [
+        float(graph.shape_lat.min()),
+        float(graph.shape_lat.max()),
+        float(graph.shape_lon.min()),
+        float(graph.shape_lon.max()),
+    ]
+    t = con.sql(
+        """SELECT vehicle_id, epoch(ts) - epoch($origin::TIMESTAMPTZ) AS t, lat, lon, occupied
+           FROM telemetry WHERE ts >= $origin AND ts < $end
+             AND lat BETWEEN $la0 AND $la1 AND lon BETWEEN $lo0 AND $lo1
+           ORDER BY vehicle_id, ts""",
+        params={
+            "origin": origin,
+            "end": end,
+            "la0": bounds[0],
+            "la1": bounds[1],
+            "lo0": bounds[2],
+            "lo1": bounds[3],
+        },
+    ).to_arrow_table()
+    near = SegmentIndex(graph).near(t["lat"].to_numpy(), t["lon"].to_numpy(), radius_m)
+    return t.filter(pa.array(near))
+
+
+def load_presence(
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, end: datetime,
+    *, gap_limit_s: float = 600.0, radius_m: float = 100.0,
+) -> Presence:  # fmt: skip
+    """Episodes of each real vehicle inside the area: consecutive in-area fixes without a gap
+    longer than the limit (a fix outside the area ends an episode too, since it is dropped
+    and leaves a gap in time only if the excursion was long)."""
+    fx = _in_area_fixes(con, graph, origin, end, radius_m)
+    veh = fx["vehicle_id"].to_numpy(zero_copy_only=False)
+    t = fx["t"].to_numpy().astype(np.float64)
+    occ = fx["occupied"].to_numpy(zero_copy_only=False).astype(bool)
+    lat, lon = fx["lat"].to_numpy(), fx["lon"].to_numpy()
+    new = np.r_[True, (veh[1:] != veh[:-1]) | (np.diff(t) > gap_limit_s)]
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:], len(t)] - 1
+    index = SegmentIndex(graph)
+    snap = index.snap(lat, lon, radius_m=radius_m)
+    names = {v: i for i, v in enumerate(sorted(set(veh[starts].tolist())))}
+    busy = np.full(len(starts), np.nan)
+    free = np.full(len(starts), -1, dtype=np.int64)
+    for k, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        if occ[a]:
+            vacant = np.flatnonzero(~occ[a : b + 1])
+            if vacant.size:
+                busy[k], free[k] = t[a + vacant[0]], snap.segment[a + vacant[0]]
+            else:
+                busy[k] = t[b]  # carries its passenger out of the area
+    vehicle = np.array([names[v] for v in veh[starts]], dtype=np.int64)
+    # The engine admits vehicles in entry order; episodes not on a road are dropped.
+    order = np.lexsort((vehicle, t[starts]))
+    order = order[snap.segment[starts][order] >= 0]
+    return Presence(
+        vehicle=vehicle[order],
+        enter_t=t[starts][order],
+        leave_t=t[ends][order],
+        segment=snap.segment[starts][order],
+        busy_until=busy[order],
+        free_segment=free[order],
+    )
+
+
+def load_world(
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, days: int,
+    *, match_radius_m: float = 100.0, gap_limit_s: float = 600.0,
+) -> World:  # fmt: skip
+    end = origin + timedelta(days=days)
+    return World(
+        build_network(graph, match_radius_m),
+        load_requests(con, origin, end),
+        load_presence(con, graph, origin, end, gap_limit_s=gap_limit_s),
+        horizon_s=(end - origin).total_seconds(),
+    )
