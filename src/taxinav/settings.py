@@ -79,6 +79,9 @@ class SimSettings(BaseModel):
     patience_s: float = Field(300.0, gt=0, description="How long a hail waits.")
     match_radius_m: float = Field(100.0, gt=0, description="A taxi this close serves a hail.")
     tick_s: float = Field(10.0, gt=0, le=60, description="Simulation clock step.")
+    traffic_speed: bool = Field(
+        True, description="Scale free-flow speeds by the real speed of each hour of day."
+    )
 
 
 class Settings(BaseSettings):

@@ -16,7 +16,7 @@ from taxinav.roads import RoadGraph, read_graph
 from taxinav.settings import Settings
 from taxinav.sim import Policy, RandomWalk, SimConfig, Simulation, World, summarize
 from taxinav.sim.learned import learn_historical, learn_hotspot
-from taxinav.sim.replay import load_world
+from taxinav.sim.replay import load_world, speed_factors
 
 POLICIES = ("random", "historical", "hotspot")
 
@@ -37,8 +37,10 @@ def make_policy(
 def real_kpis(
     con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, end: datetime
 ) -> dict[str, float]:
-    """The same KPIs from real data: spells starting in the area and ending in a matched
-    pickup; occupancy as the share of in-area fixes that carry a passenger."""
+    """The same KPIs from real data, with the simulator's definitions: a spell counts when it
+    starts in the period, never leaves the area (every fix of it is inside, the same test the
+    map matcher applies) and ends in a matched pickup; spells that left are cut, as in the
+    simulator. Occupancy is the share of in-area fixes that carry a passenger."""
     box = {"la0": float(graph.shape_lat.min()), "la1": float(graph.shape_lat.max()),
            "lo0": float(graph.shape_lon.min()), "lo1": float(graph.shape_lon.max()),
            "o": origin, "e": end}  # fmt: skip
@@ -47,6 +49,8 @@ def real_kpis(
             """SELECT s.duration_s / 60 AS m FROM vacant_spells s
            JOIN trip_end_matches p ON p.vehicle_id = s.vehicle_id AND p.ts = s.end_ts
             AND p.end_kind = 'pickup' AND p.status = 'matched'
+           JOIN spell_match_status m ON m.spell_id = s.spell_id
+            AND m.n_points = s.n_fixes + 1  -- all vacant fixes and the pickup fix inside
            WHERE s.end_reason = 'pickup' AND s.start_ts >= $o AND s.start_ts < $e
              AND s.start_lat BETWEEN $la0 AND $la1 AND s.start_lon BETWEEN $lo0 AND $lo1""",
             params=box,
@@ -84,18 +88,16 @@ def simulate(
     graph = read_graph(con)
     first = local_midnight(start, settings.tz)
     cfg = settings.sim
+    speed = speed_factors(con, graph, first, settings.timezone) if cfg.traffic_speed else None
     runs: list[dict[str, Any]] = []
     for d in range(days):
         origin = local_midnight(start + timedelta(days=d), settings.tz)
         end = origin + timedelta(days=1)
         world = load_world(
-            con,
-            graph,
-            origin,
-            1,
-            match_radius_m=cfg.match_radius_m,
-            gap_limit_s=settings.ingest.gap_limit_min * 60,
-        )
+            con, graph, origin, 1, match_radius_m=cfg.match_radius_m,
+            gap_limit_s=settings.ingest.gap_limit_min * 60, speed_by_local_hour=speed,
+            origin_local_hour=origin.astimezone(settings.tz).hour,
+        )  # fmt: skip
         names = [policy] if other is None or share >= 1.0 else [policy, other]
         policies = [make_policy(n, con, world, first, settings) for n in names]
         real = real_kpis(con, graph, origin, end)

@@ -82,7 +82,16 @@ class Simulation:
             t = float(p.enter_t[v])
             if np.isnan(p.busy_until[v]):
                 self._become_vacant(v, int(p.segment[v]), t)
-                self.log.add(t, Kind.ENTER, vehicle=v, segment=int(p.segment[v]), group=g)
+                # value 0: vacant shift start here; 2: drove in vacant (a spell already running)
+                crossed = p.crossed_in is not None and bool(p.crossed_in[v])
+                self.log.add(
+                    t,
+                    Kind.ENTER,
+                    vehicle=v,
+                    segment=int(p.segment[v]),
+                    group=g,
+                    value=2.0 if crossed else 0.0,
+                )
             else:
                 self.state[v] = State.OCCUPIED
                 self.busy_until[v] = p.busy_until[v]
@@ -112,7 +121,7 @@ class Simulation:
         self.state[v] = State.VACANT
         self.ready_at[v] = when
         self.segment[v] = seg
-        self.remaining[v] = self.net.travel_s[seg]
+        self.remaining[v] = self.world.travel_s(seg, when)
 
     def _dropoffs(self, now: float) -> None:
         for vi in np.flatnonzero((self.state == State.OCCUPIED) & (self.busy_until <= now)):
@@ -193,7 +202,7 @@ class Simulation:
                 value=float(self.net.length_m[seg]),
             )
             self.segment[v] = nxt
-            self.remaining[v] = self.net.travel_s[nxt]
+            self.remaining[v] = self.world.travel_s(nxt, t)
 
     def run(self) -> EventLog:
         horizon = self.world.horizon_s

@@ -35,7 +35,9 @@ def _vacant_spells(events: pa.Table) -> tuple[dict[int, list[float]], dict[int, 
             if vehicle in start:
                 durations[group].append(t - start.pop(vehicle))
         elif kind == Kind.DROPOFF or (kind == Kind.ENTER and value == 0.0):
-            start[vehicle] = t  # ENTER value 0 = vacant on entry
+            start[vehicle] = t  # ENTER value 0 = vacant shift start inside the area
+        elif kind == Kind.ENTER and value == 2.0:
+            cut[group] += 1  # drove in vacant: the spell began outside, like real ones cut
         elif kind == Kind.LEAVE and vehicle in start:
             start.pop(vehicle)
             cut[group] += 1
@@ -61,7 +63,7 @@ def occupancy(events: pa.Table, horizon_s: float) -> dict[int, float]:
         rows["group"].to_pylist(), rows["value"].to_pylist(), strict=True,
     ):  # fmt: skip
         group_of[v] = g
-        if kind == Kind.ENTER:
+        if kind == Kind.ENTER:  # value: 0 vacant, 1 occupied, 2 vacant driving in
             since[v] = t
             if value == 1.0:
                 busy_since[v] = t

@@ -31,27 +31,49 @@ def build_network(graph: RoadGraph, match_radius_m: float = 100.0) -> Network:
     )  # fmt: skip
 
 
-def load_requests(con: duckdb.DuckDBPyConnection, origin: datetime, end: datetime) -> Requests:
-    """Every map-matched pickup in [origin, end) with its real drop-off and duration."""
+def load_requests(
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, end: datetime
+) -> Requests:
+    """Every map-matched pickup in [origin, end) with its real drop-off and duration. For a
+    trip that ends outside the area the duration is the time until its last fix inside."""
+    box = {
+        "la0": float(graph.shape_lat.min()),
+        "la1": float(graph.shape_lat.max()),
+        "lo0": float(graph.shape_lon.min()),
+        "lo1": float(graph.shape_lon.max()),
+    }
     t = con.sql(
         """
-        SELECT epoch(p.ts) - epoch($origin::TIMESTAMPTZ) AS t, p.segment_id AS seg,
-               coalesce(d.segment_id, -1) AS drop_seg, tr.duration_s, tr.distance_m
-        FROM trip_end_matches p
-        JOIN trips tr USING (trip_id)
-        LEFT JOIN trip_end_matches d
-          ON d.trip_id = p.trip_id AND d.end_kind = 'dropoff' AND d.status = 'matched'
-        WHERE p.end_kind = 'pickup' AND p.status = 'matched'
-          AND p.ts >= $origin AND p.ts < $end
-        ORDER BY p.ts, p.trip_id""",
-        params={"origin": origin, "end": end},
+        WITH req AS (
+            SELECT p.trip_id, p.ts, p.segment_id AS seg, coalesce(d.segment_id, -1) AS drop_seg,
+                   tr.vehicle_id, tr.dropoff_ts, tr.duration_s, tr.distance_m
+            FROM trip_end_matches p
+            JOIN trips tr USING (trip_id)
+            LEFT JOIN trip_end_matches d
+              ON d.trip_id = p.trip_id AND d.end_kind = 'dropoff' AND d.status = 'matched'
+            WHERE p.end_kind = 'pickup' AND p.status = 'matched'
+              AND p.ts >= $origin AND p.ts < $end),
+        inside AS (
+            SELECT r.trip_id, max(f.ts) AS last_in
+            FROM req r JOIN telemetry f
+              ON f.vehicle_id = r.vehicle_id AND f.ts >= r.ts AND f.ts <= r.dropoff_ts
+            WHERE r.drop_seg = -1
+              AND f.lat BETWEEN $la0 AND $la1 AND f.lon BETWEEN $lo0 AND $lo1
+            GROUP BY r.trip_id)
+        SELECT epoch(r.ts) - epoch($origin::TIMESTAMPTZ) AS t, r.seg, r.drop_seg,
+               CASE WHEN r.drop_seg = -1 THEN coalesce(epoch(i.last_in) - epoch(r.ts), 0)
+                    ELSE r.duration_s END AS duration_s,
+               r.distance_m, r.duration_s AS full_s
+        FROM req r LEFT JOIN inside i USING (trip_id)
+        ORDER BY r.ts, r.trip_id""",
+        params={"origin": origin, "end": end, **box},
     ).to_arrow_table()
     dist = t["distance_m"].to_numpy()
-    dur = t["duration_s"].to_numpy()
+    dur = t["full_s"].to_numpy()
     return Requests(
         t=t["t"].to_numpy().astype(np.float64), segment=t["seg"].to_numpy().astype(np.int64),
         dropoff_segment=t["drop_seg"].to_numpy().astype(np.int64),
-        duration_s=dur.astype(np.float64),
+        duration_s=t["duration_s"].to_numpy().astype(np.float64),
         fare=np.array([meter_fare(a, b) for a, b in zip(dist, dur, strict=True)]),
     )  # fmt: skip
 
@@ -67,8 +89,14 @@ def _in_area_fixes(
         float(graph.shape_lon.max()),
     ]
     t = con.sql(
-        """SELECT vehicle_id, epoch(ts) - epoch($origin::TIMESTAMPTZ) AS t, lat, lon, occupied
-           FROM telemetry WHERE ts >= $origin AND ts < $end
+        """WITH f AS (
+               SELECT vehicle_id, ts, lat, lon, occupied,
+                      epoch(ts) - epoch(lag(ts) OVER (PARTITION BY vehicle_id ORDER BY ts))
+                          AS since_prev
+               FROM telemetry WHERE ts >= $origin::TIMESTAMPTZ - INTERVAL 1 HOUR AND ts < $end)
+           SELECT vehicle_id, epoch(ts) - epoch($origin::TIMESTAMPTZ) AS t, lat, lon, occupied,
+                  coalesce(since_prev, 1e9) AS since_prev
+           FROM f WHERE ts >= $origin
              AND lat BETWEEN $la0 AND $la1 AND lon BETWEEN $lo0 AND $lo1
            ORDER BY vehicle_id, ts""",
         params={
@@ -96,6 +124,7 @@ def load_presence(
     t = fx["t"].to_numpy().astype(np.float64)
     occ = fx["occupied"].to_numpy(zero_copy_only=False).astype(bool)
     lat, lon = fx["lat"].to_numpy(), fx["lon"].to_numpy()
+    since_prev = fx["since_prev"].to_numpy()
     new = np.r_[True, (veh[1:] != veh[:-1]) | (np.diff(t) > gap_limit_s)]
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], len(t)] - 1
@@ -122,17 +151,49 @@ def load_presence(
         segment=snap.segment[starts][order],
         busy_until=busy[order],
         free_segment=free[order],
+        # The previous fix (anywhere) was recent, so the vehicle drove in: not a shift start.
+        crossed_in=(since_prev[starts] <= gap_limit_s)[order],
     )
+
+
+def speed_factors(
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, before: datetime, tz_name: str
+) -> np.ndarray:
+    """Real over free-flow speed by local hour, from occupied trips with both ends on the
+    network before ``before`` (GPS path speed: a conservative, slightly low estimate)."""
+    free_kmh = float(graph.length_m.sum() / graph.travel_time_s.sum() * 3.6)
+    rows = con.sql(
+        f"""SELECT hour(timezone('{tz_name}', t.pickup_ts)) AS h,
+                   median(t.distance_m / t.duration_s * 3.6) AS kmh
+            FROM trips t
+            JOIN trip_end_matches p ON p.trip_id = t.trip_id AND p.end_kind = 'pickup'
+             AND p.status = 'matched'
+            JOIN trip_end_matches d ON d.trip_id = t.trip_id AND d.end_kind = 'dropoff'
+             AND d.status = 'matched'
+            WHERE t.duration_s > 120 AND t.pickup_ts < $before GROUP BY 1""",
+        params={"before": before},
+    ).fetchall()
+    factor = np.ones(24)
+    for h, kmh in rows:
+        factor[int(h)] = float(np.clip(kmh / free_kmh, 0.2, 1.0))
+    return factor
 
 
 def load_world(
     con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, days: int,
     *, match_radius_m: float = 100.0, gap_limit_s: float = 600.0,
+    speed_by_local_hour: np.ndarray | None = None, origin_local_hour: int = 0,
 ) -> World:  # fmt: skip
     end = origin + timedelta(days=days)
+    horizon = (end - origin).total_seconds()
+    per_hour = None
+    if speed_by_local_hour is not None:
+        hours = (origin_local_hour + np.arange(int(np.ceil(horizon / 3600)))) % 24
+        per_hour = speed_by_local_hour[hours]
     return World(
         build_network(graph, match_radius_m),
-        load_requests(con, origin, end),
+        load_requests(con, graph, origin, end),
         load_presence(con, graph, origin, end, gap_limit_s=gap_limit_s),
-        horizon_s=(end - origin).total_seconds(),
+        horizon_s=horizon,
+        speed_factor=per_hour,
     )

@@ -40,7 +40,7 @@ class Requests:
     t: FloatArray
     segment: IntArray
     dropoff_segment: IntArray  # -1: the real trip ended outside the mapped area
-    duration_s: FloatArray
+    duration_s: FloatArray  # inside the area only, for trips that end outside it
     fare: FloatArray
 
     def __len__(self) -> int:
@@ -57,6 +57,7 @@ class Presence:
     segment: IntArray  # where it enters
     busy_until: FloatArray  # NaN: vacant on entry; else when its real passenger leaves
     free_segment: IntArray  # where that passenger leaves (-1: outside the area)
+    crossed_in: NDArray[np.bool_] | None = None  # drove in from outside (not a shift start)
 
     def __len__(self) -> int:
         return int(self.enter_t.shape[0])
@@ -68,3 +69,12 @@ class World:
     requests: Requests
     presence: Presence
     horizon_s: float
+    # Real speed over free-flow speed for each simulated hour (index: hours since origin).
+    speed_factor: FloatArray | None = None
+
+    def travel_s(self, segment: int, t: float) -> float:
+        base = float(self.network.travel_s[segment])
+        if self.speed_factor is None:
+            return base
+        hour = min(int(t // 3600), self.speed_factor.shape[0] - 1)
+        return base / float(self.speed_factor[hour])
