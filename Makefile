@@ -50,6 +50,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/forecast.py
+	$(BIN)/python benchmarks/sim.py
 
 # Regenerate the lock from pyproject's ranges (run by a maintainer, not by CI).
 lock:

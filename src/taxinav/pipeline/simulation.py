@@ -10,11 +10,14 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from taxinav.features.calendar import local_midnight
 from taxinav.roads import RoadGraph, read_graph
 from taxinav.settings import Settings
 from taxinav.sim import Policy, RandomWalk, SimConfig, Simulation, World, summarize
+from taxinav.sim import report as sim_report
 from taxinav.sim.learned import learn_historical, learn_hotspot
 from taxinav.sim.replay import load_world, speed_factors
 
@@ -90,6 +93,8 @@ def simulate(
     cfg = settings.sim
     speed = speed_factors(con, graph, first, settings.timezone) if cfg.traffic_speed else None
     runs: list[dict[str, Any]] = []
+    first_log: pa.Table | None = None
+    first_names: dict[int, str] = {}
     for d in range(days):
         origin = local_midnight(start + timedelta(days=d), settings.tz)
         end = origin + timedelta(days=1)
@@ -109,6 +114,12 @@ def simulate(
             )
             events = sim.run().table()
             kpis = summarize(events, world.horizon_s)
+            log_dir = settings.home / "sim" / policy
+            log_dir.mkdir(parents=True, exist_ok=True)
+            day_name = (start + timedelta(days=d)).isoformat()
+            pq.write_table(events, log_dir / f"events_{day_name}_seed{seed}.parquet")
+            if d == 0 and seed == 0:
+                first_log, first_names = events, dict(enumerate(names))
             runs.append(
                 {
                     "day": (start + timedelta(days=d)).isoformat(),
@@ -133,6 +144,11 @@ def simulate(
     out_dir.mkdir(parents=True, exist_ok=True)
     target = json_out or out_dir / f"sim_{policy}.json"
     target.write_text(json.dumps(out, indent=1, default=float))
+    assert first_log is not None
+    figures = sim_report.plots(
+        first_log, first_names, graph.mid_lat, graph.mid_lon, out_dir / policy
+    )
+    (out_dir / policy / "report.md").write_text(sim_report.markdown(out, figures))
     return out
 
 
