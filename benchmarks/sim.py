@@ -20,6 +20,7 @@ from rich.table import Table
 from taxinav.pipeline.batch import open_warehouse
 from taxinav.pipeline.simulation import POLICIES, simulate
 from taxinav.settings import get_settings
+from taxinav.sim.report import KPI_COLUMNS, kpi_rows
 
 CALIBRATION_DAYS = (date(2008, 5, 27), date(2008, 5, 29), date(2008, 5, 31))
 
@@ -66,35 +67,15 @@ def main() -> None:
         title=f"baseline policies, 2008-05-26 .. 06-01, {seeds} seed(s): "
         "mean [min–max] over days × seeds"
     )
-    cols = (
-        "served_share",
-        "vacant_median_min",
-        "vacant_mean_min",
-        "occupancy",
-        "empty_km_per_trip",
-        "revenue_per_day",
-    )
-    week.add_column("policy")
-    for c in cols:
+    for c in ("policy", *KPI_COLUMNS):
         week.add_column(c)
     days = 2 if args.quick else 7
     for policy in POLICIES:
-        s = simulate(con, settings, date(2008, 5, 26), days, policy, seeds=seeds)["summary"]
-        k = s[policy]
-        week.add_row(
-            policy, *(f"{k[c]['mean']:.3f} [{k[c]['min']:.3f}–{k[c]['max']:.3f}]" for c in cols)
-        )
+        summary = simulate(con, settings, date(2008, 5, 26), days, policy, seeds=seeds)["summary"]
+        rows = kpi_rows(summary)
+        week.add_row(*rows[0])
         if policy == POLICIES[-1]:
-            r = s["real"]
-            week.add_row(
-                "real",
-                "1.000",
-                f"{r['vacant_median_min']:.3f}",
-                f"{r['vacant_mean_min']:.3f}",
-                f"{r['occupancy']:.3f}",
-                "",
-                "",
-            )
+            week.add_row(*rows[-1])
     console.print(week)
 
 

@@ -30,3 +30,22 @@ def real_data() -> Path:
             pytest.fail(f"real data required but not found at {DATA_DIR}")
         pytest.skip(f"real data not found at {DATA_DIR}")
     return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def small_warehouse(
+    real_data: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """160 real cabs ingested, trips derived and the road network loaded (shared, read it only)."""
+    from taxinav import ingest
+    from taxinav.pipeline.batch import load_roads
+    from taxinav.settings import Settings
+
+    settings = Settings(data_dir=real_data)
+    c = connect(tmp_path_factory.mktemp("small") / "w.duckdb", memory_limit="2GB")
+    files = ingest.list_cabspotting_files(real_data / "cabspotting-sf")[:160]
+    ingest.ingest_files(c, files, "cabspotting", ingest.Rules.default(), workers=2)
+    ingest.derive_trips_and_spells(c, 10)
+    load_roads(c, settings, settings.osm_path)
+    yield c
+    c.close()

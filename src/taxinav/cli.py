@@ -224,31 +224,16 @@ def simulate(
 def print_sim(out: dict[str, Any]) -> None:
     from rich.table import Table
 
+    from taxinav.sim.report import KPI_COLUMNS, kpi_rows
+
     table = Table(
         title=f"simulation from {out['start']}, {out['days']} day(s), "
         f"{out['seeds']} seed(s): mean [min–max]"
     )
-    cols = (
-        "served_share",
-        "vacant_median_min",
-        "vacant_mean_min",
-        "occupancy",
-        "empty_km_per_trip",
-        "revenue_per_day",
-    )
-    table.add_column("group")
-    for c in cols:
+    for c in ("group", *KPI_COLUMNS):
         table.add_column(c)
-    for name, kpis in out["summary"].items():
-        if name == "real":
-            table.add_row(
-                "real (same area, days)", "1.000", *(f"{kpis[c]:.3f}" for c in cols[1:4]), "", ""
-            )
-            continue
-        table.add_row(
-            name,
-            *(f"{kpis[c]['mean']:.3f} [{kpis[c]['min']:.3f}–{kpis[c]['max']:.3f}]" for c in cols),
-        )
+    for row in kpi_rows(out["summary"]):
+        table.add_row(*row)
     console.print(table)
 
 

@@ -3,41 +3,27 @@ historical average on the following day (the model-validity check)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import ibis
 import numpy as np
 import pytest
 
-from taxinav import ingest
 from taxinav.features import FEATURES, build_features, h3_inputs
 from taxinav.features.materialize import materialize
 from taxinav.forecast import metrics
 from taxinav.forecast.backtest import run_backtest
 from taxinav.forecast.baselines import HistoricalAverage
 from taxinav.forecast.gbm import GbmParams, LightGbmForecaster
-from taxinav.pipeline.batch import load_roads
 from taxinav.settings import Settings
-from taxinav.warehouse import connect
 
 pytestmark = pytest.mark.data
 
 
 @pytest.fixture(scope="module")
-def warehouse(
-    real_data: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    settings = Settings(data_dir=real_data)
-    con = connect(tmp_path_factory.mktemp("wh") / "w.duckdb", memory_limit="2GB")
-    files = ingest.list_cabspotting_files(real_data / "cabspotting-sf")[:160]
-    ingest.ingest_files(con, files, "cabspotting", ingest.Rules.default(), workers=2)
-    ingest.derive_trips_and_spells(con, 10)
-    load_roads(con, settings, settings.osm_path)
-    yield con
-    con.close()
+def warehouse(small_warehouse: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    return small_warehouse
 
 
 def test_perturbing_the_future_leaves_earlier_features_unchanged(

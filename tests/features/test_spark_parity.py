@@ -8,19 +8,16 @@ import shutil
 import sys
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from taxinav import ingest
 from taxinav.features import FEATURES, build_features, h3_inputs
-from taxinav.pipeline.batch import load_roads
 from taxinav.settings import Settings
-from taxinav.warehouse import connect
 
 pytestmark = [
     pytest.mark.spark,
@@ -82,16 +79,9 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def one_day(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pa.Table]:
-    """H3 inputs of 60 real cabs, cut to the first full day (144 slots)."""
-    settings = Settings(data_dir=real_data)
-    con = connect(tmp_path_factory.mktemp("wh") / "w.duckdb", memory_limit="1GB")
-    files = ingest.list_cabspotting_files(real_data / "cabspotting-sf")[:60]
-    ingest.ingest_files(con, files, "cabspotting", ingest.Rules.default(), workers=2)
-    ingest.derive_trips_and_spells(con, 10)
-    load_roads(con, settings, settings.osm_path)
-    inputs = h3_inputs(con, settings.tz, resolution=8)
-    con.close()
+def one_day(small_warehouse: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """H3 inputs of the small real warehouse, cut to its first full day (144 slots)."""
+    inputs = h3_inputs(small_warehouse, Settings().tz, resolution=8)
     day = (144, 288)
 
     def cut(t: pa.Table) -> pa.Table:

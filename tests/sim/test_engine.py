@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
 from taxinav.sim import Kind, RandomWalk, SimConfig, Simulation, World, summarize
 from tests.sim.tiny import one_taxi, requests, ring, world
@@ -44,19 +45,20 @@ def test_passenger_whose_patience_runs_out_is_lost() -> None:
     assert [(t, k) for t, k, *_ in ev if k in (Kind.LOST, Kind.PICKUP)] == [(50.0, "lost")]
 
 
-def test_kpis_of_the_run() -> None:
+def _two_passengers() -> pa.Table:
+    """One taxi on the 3-ring; passengers at 0 s on segment 1 and at 200 s on segment 0."""
     w = world(
         ring(),
         requests([(0.0, 1, 2, 100.0, 12.5), (200.0, 0, 1, 50.0, 8.0)]),
         one_taxi(),
         horizon_s=400.0,
     )
-    log = (
-        Simulation(w, [RandomWalk(w.network)], np.zeros(1, dtype=np.int64), SimConfig())
-        .run()
-        .table()
-    )
-    k = summarize(log)
+    sim = Simulation(w, [RandomWalk(w.network)], np.zeros(1, dtype=np.int64), SimConfig())
+    return sim.run().table()
+
+
+def test_kpis_of_the_run() -> None:
+    k = summarize(_two_passengers())
     assert (k["requests"], k["served"], k["lost"]) == (2, 2, 0)
     g = k["groups"][0]
     # Vacant 0-30 s. Drop-off at 130 s at the head of segment 2; the taxi then enters
@@ -89,15 +91,5 @@ def test_same_seed_gives_the_same_event_log() -> None:
 
 def test_occupancy_is_busy_time_over_present_time() -> None:
     # Same run as above: present 0-400 s, busy 30-130 s and 250-300 s → 150 / 400.
-    w = world(
-        ring(),
-        requests([(0.0, 1, 2, 100.0, 12.5), (200.0, 0, 1, 50.0, 8.0)]),
-        one_taxi(),
-        horizon_s=400.0,
-    )
-    log = (
-        Simulation(w, [RandomWalk(w.network)], np.zeros(1, dtype=np.int64), SimConfig())
-        .run()
-        .table()
-    )
+    log = _two_passengers()
     assert summarize(log, horizon_s=400.0)["groups"][0]["occupancy"] == 150 / 400

@@ -89,15 +89,37 @@ def plots(events: pa.Table, names: dict[int, str], mid_lat: np.ndarray, mid_lon:
     return paths
 
 
+KPI_COLUMNS = (
+    "served_share",
+    "vacant_median_min",
+    "vacant_mean_min",
+    "occupancy",
+    "empty_km_per_trip",
+    "revenue_per_day",
+)
+
+
+def kpi_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """One row per group, ``mean [min–max]`` over days × seeds, then the real values."""
+    rows = []
+    for name, k in summary.items():
+        if name == "real":
+            continue
+        rows.append(
+            [
+                name,
+                *(f"{k[c]['mean']:.3f} [{k[c]['min']:.3f}–{k[c]['max']:.3f}]" for c in KPI_COLUMNS),
+            ]
+        )
+    if "real" in summary:
+        r = summary["real"]
+        rows.append(
+            ["real (same days, area)", "1.000", *(f"{r[c]:.3f}" for c in KPI_COLUMNS[1:4]), "", ""]
+        )
+    return rows
+
+
 def markdown(out: dict[str, Any], figures: list[Path]) -> str:
-    cols = (
-        "served_share",
-        "vacant_median_min",
-        "vacant_mean_min",
-        "occupancy",
-        "empty_km_per_trip",
-        "revenue_per_day",
-    )
     lines = [
         f"# Simulation from {out['start']}, {out['days']} day(s), {out['seeds']} seed(s)",
         "",
@@ -106,23 +128,10 @@ def markdown(out: dict[str, Any], figures: list[Path]) -> str:
         " share is a lower bound on what any policy could earn and favours the real drivers'"
         " own spatial habits.",
         "",
-        "| group | " + " | ".join(cols) + " |",
-        "|---" * (len(cols) + 1) + "|",
+        "| group | " + " | ".join(KPI_COLUMNS) + " |",
+        "|---" * (len(KPI_COLUMNS) + 1) + "|",
+        *("| " + " | ".join(row) + " |" for row in kpi_rows(out["summary"])),
+        "",
+        *(f"![{f.stem}]({f.name})" for f in figures),
     ]
-    for name, k in out["summary"].items():
-        if name == "real":
-            lines.append(
-                "| real (same days, area) | 1.000 | "
-                + " | ".join(f"{k[c]:.3f}" for c in cols[1:4])
-                + " | | |"
-            )
-        else:
-            lines.append(
-                f"| {name} | "
-                + " | ".join(
-                    f"{k[c]['mean']:.3f} [{k[c]['min']:.3f}–{k[c]['max']:.3f}]" for c in cols
-                )
-                + " |"
-            )
-    lines += ["", *(f"![{f.stem}]({f.name})" for f in figures)]
     return "\n".join(lines) + "\n"
