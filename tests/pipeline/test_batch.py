@@ -74,7 +74,7 @@ def test_batch_job_fills_every_table_and_reruns_as_a_no_op(
     assert "reused" not in first
 
     second = _run(settings)
-    assert second.count("unchanged since last run, reused") == 6  # 5 data steps + h3
+    assert second.count("unchanged since last run, reused") == 7  # 5 data steps, h3, sim
     assert (settings.reports_dir / "forecast" / "backtest_h3.json").is_file()
     assert _checksums(settings) == sums
 

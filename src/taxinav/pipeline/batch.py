@@ -23,7 +23,9 @@ from taxinav.warehouse import connect
 
 # Bump a step's version when its logic changes so finished runs of the old logic are redone.
 BAR_STEPS = frozenset({"ingest", "spells"})  # these draw their own progress bars
-STEP_VERSIONS = {"ingest": 2, "derive": 2, "roads": 1, "snap": 1, "spells": 2, "forecast": 1}
+STEP_VERSIONS = {
+    "ingest": 2, "derive": 2, "roads": 1, "snap": 1, "spells": 2, "forecast": 1, "simulate": 1,
+}  # fmt: skip
 
 
 def progress_bar(console: Console) -> Progress:
@@ -167,6 +169,13 @@ def run_batch(settings: Settings, console: Console) -> Path:
     for unit in settings.forecast.demo_units:
         work = functools.partial(_forecast, con, settings, unit)
         print_backtest(console, _run_step(con, console, f"forecast_{unit}", fp_forecast, work))
+    fp_sim = steps.fingerprint(
+        v["simulate"], fp_snap, fp_spells, settings.sim.model_dump(), settings.seed
+    )
+    sim_summary = _run_step(
+        con, console, "simulate", fp_sim, functools.partial(_simulate_baselines, con, settings)
+    )
+    print_sim_table(console, sim_summary)
     sections = report.collect(con, settings.tz)
     figures = [
         plots.pickups_map(con, graph, settings.reports_dir / "pickups_map.png"),
@@ -220,6 +229,31 @@ def match_spells(
 
 def _forecast(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str) -> dict[str, Any]:
     return forecasting.backtest(con, settings, unit, None, settings.forecast.demo_test_days)
+
+
+def _simulate_baselines(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, Any]:
+    """One simulated day, the first of the forecast test week, for each baseline policy."""
+    from taxinav.pipeline import simulation
+
+    inputs = forecasting.demand_inputs(con, settings, "h3")
+    day = forecasting.last_full_days(inputs, settings.forecast.demo_test_days)
+    summary: dict[str, Any] = {"day": day.isoformat()}
+    for policy in simulation.POLICIES:
+        out = simulation.simulate(con, settings, day, 1, policy)
+        summary[policy] = out["summary"][policy]
+        summary["real"] = out["summary"]["real"]
+    return summary
+
+
+def print_sim_table(console: Console, summary: dict[str, Any]) -> None:
+    from taxinav.sim.report import KPI_COLUMNS, kpi_rows
+
+    table = Table(title=f"simulated {summary['day']} (1 seed; demand = real matched pickups)")
+    for c in ("policy", *KPI_COLUMNS):
+        table.add_column(c)
+    for row in kpi_rows({k: v for k, v in summary.items() if k != "day"}):
+        table.add_row(*row)
+    console.print(table)
 
 
 def print_backtest(console: Console, result: dict[str, Any]) -> None:
