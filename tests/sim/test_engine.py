@@ -93,3 +93,11 @@ def test_occupancy_is_busy_time_over_present_time() -> None:
     # Same run as above: present 0-400 s, busy 30-130 s and 250-300 s → 150 / 400.
     log = _two_passengers()
     assert summarize(log, horizon_s=400.0)["groups"][0]["occupancy"] == 150 / 400
+
+
+def test_median_by_block_groups_spells_by_when_they_began() -> None:
+    from taxinav.sim.kpi import median_by_block
+
+    # Spells of 2, 4 and 9 minutes beginning at 01:00, 03:59 and 05:00 → blocks 0, 0, 1.
+    got = median_by_block([120.0, 240.0, 540.0], [3600.0, 3600 * 4 - 60.0, 3600 * 5.0])
+    assert got == {0: 3.0, 1: 9.0}

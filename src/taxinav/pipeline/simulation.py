@@ -38,8 +38,9 @@ def make_policy(
 
 
 def real_kpis(
-    con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, end: datetime
-) -> dict[str, float]:
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, end: datetime,
+    tz_name: str = "UTC",
+) -> dict[str, Any]:  # fmt: skip
     """The same KPIs from real data, with the simulator's definitions: a spell counts when it
     starts in the period, never leaves the area (every fix of it is inside, the same test the
     map matcher applies) and ends in a matched pickup; spells that left are cut, as in the
@@ -47,20 +48,19 @@ def real_kpis(
     box = {"la0": float(graph.shape_lat.min()), "la1": float(graph.shape_lat.max()),
            "lo0": float(graph.shape_lon.min()), "lo1": float(graph.shape_lon.max()),
            "o": origin, "e": end}  # fmt: skip
-    spells = (
-        con.sql(
-            """SELECT s.duration_s / 60 AS m FROM vacant_spells s
-           JOIN trip_end_matches p ON p.vehicle_id = s.vehicle_id AND p.ts = s.end_ts
-            AND p.end_kind = 'pickup' AND p.status = 'matched'
-           JOIN spell_match_status m ON m.spell_id = s.spell_id
-            AND m.n_points = s.n_fixes + 1  -- all vacant fixes and the pickup fix inside
-           WHERE s.end_reason = 'pickup' AND s.start_ts >= $o AND s.start_ts < $e
-             AND s.start_lat BETWEEN $la0 AND $la1 AND s.start_lon BETWEEN $lo0 AND $lo1""",
-            params=box,
-        )
-        .to_arrow_table()["m"]
-        .to_numpy()
-    )
+    t = con.sql(
+        f"""SELECT s.duration_s / 60 AS m,
+                   hour(timezone('{tz_name}', s.start_ts)) // 4 AS block
+            FROM vacant_spells s
+            JOIN trip_end_matches p ON p.vehicle_id = s.vehicle_id AND p.ts = s.end_ts
+             AND p.end_kind = 'pickup' AND p.status = 'matched'
+            JOIN spell_match_status m ON m.spell_id = s.spell_id
+             AND m.n_points = s.n_fixes + 1  -- all vacant fixes and the pickup fix inside
+            WHERE s.end_reason = 'pickup' AND s.start_ts >= $o AND s.start_ts < $e
+              AND s.start_lat BETWEEN $la0 AND $la1 AND s.start_lon BETWEEN $lo0 AND $lo1""",
+        params=box,
+    ).to_arrow_table()
+    spells, blocks = t["m"].to_numpy(), t["block"].to_numpy()
     occ = con.sql(
         """SELECT avg(occupied::INT) FROM telemetry WHERE ts >= $o AND ts < $e
              AND lat BETWEEN $la0 AND $la1 AND lon BETWEEN $lo0 AND $lo1""",
@@ -69,6 +69,9 @@ def real_kpis(
     return {
         "vacant_median_min": float(np.median(spells)) if spells.size else float("nan"),
         "vacant_mean_min": float(spells.mean()) if spells.size else float("nan"),
+        "vacant_median_by_block": {
+            int(b): float(np.median(spells[blocks == b])) for b in np.unique(blocks)
+        },
         "spells": int(spells.size),
         "occupancy": float(occ) if occ is not None else float("nan"),
     }
@@ -105,7 +108,7 @@ def simulate(
         )  # fmt: skip
         names = [policy] if other is None or share >= 1.0 else [policy, other]
         policies = [make_policy(n, con, world, first, settings) for n in names]
-        real = real_kpis(con, graph, origin, end)
+        real = real_kpis(con, graph, origin, end, settings.timezone)
         for seed in range(seeds):
             t0 = time.perf_counter()
             group = _groups(world, share if len(names) > 1 else 1.0, settings.seed + seed)

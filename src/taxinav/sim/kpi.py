@@ -16,8 +16,11 @@ import pyarrow as pa
 from taxinav.sim.events import Kind
 
 
-def _vacant_spells(events: pa.Table) -> tuple[dict[int, list[float]], dict[int, int]]:
-    """Per group: durations of spells ending in a pickup; and count of spells cut."""
+def _vacant_spells(
+    events: pa.Table, starts_out: dict[int, list[float]] | None = None
+) -> tuple[dict[int, list[float]], dict[int, int]]:
+    """Per group: durations of spells ending in a pickup (and, into ``starts_out``, when each
+    began); and the count of spells cut."""
     rows = events.filter(
         pa.compute.is_in(
             events["kind"],
@@ -33,7 +36,10 @@ def _vacant_spells(events: pa.Table) -> tuple[dict[int, list[float]], dict[int, 
     ):  # fmt: skip
         if kind == Kind.PICKUP:
             if vehicle in start:
-                durations[group].append(t - start.pop(vehicle))
+                began = start.pop(vehicle)
+                durations[group].append(t - began)
+                if starts_out is not None:
+                    starts_out.setdefault(group, []).append(began)
         elif kind == Kind.DROPOFF or (kind == Kind.ENTER and value == 0.0):
             start[vehicle] = t  # ENTER value 0 = vacant shift start inside the area
         elif kind == Kind.ENTER and value == 2.0:
@@ -97,6 +103,15 @@ def _stats(values: list[float]) -> dict[str, float]:
     }
 
 
+def median_by_block(
+    durations: list[float], starts: list[float], origin_hour: int = 0, block_h: int = 4
+) -> dict[int, float]:
+    """Median minutes per block of the day (by when the spell began)."""
+    d = np.asarray(durations) / 60.0
+    block = ((origin_hour + np.asarray(starts) // 3600).astype(int) % 24) // block_h
+    return {int(b): float(np.median(d[block == b])) for b in np.unique(block)}
+
+
 def summarize(events: pa.Table, horizon_s: float | None = None) -> dict[str, Any]:
     """Requests served/lost, vacant time, empty km per trip and revenue, overall and by group."""
     kind = np.asarray(events["kind"].to_pylist(), dtype=object)
@@ -105,7 +120,8 @@ def summarize(events: pa.Table, horizon_s: float | None = None) -> dict[str, Any
     n_req = int((kind == Kind.REQUEST).sum())
     n_pick = int((kind == Kind.PICKUP).sum())
     n_lost = int((kind == Kind.LOST).sum())
-    durations, cut = _vacant_spells(events)
+    starts: dict[int, list[float]] = {}
+    durations, cut = _vacant_spells(events, starts)
     horizon = (
         horizon_s if horizon_s is not None else float(np.max(events["t"].to_numpy(), initial=0))
     )
@@ -123,6 +139,7 @@ def summarize(events: pa.Table, horizon_s: float | None = None) -> dict[str, Any
         out["groups"][g] = {
             "pickups": int(picks.sum()),
             "vacant_before_pickup": _stats(durations.get(g, [])),
+            "vacant_median_by_block": median_by_block(durations.get(g, []), starts.get(g, [])),
             "spells_cut_by_leaving": cut.get(g, 0),
             "empty_km_per_trip": empty_m / 1000 / max(int(picks.sum()), 1),
             "revenue": float(value[picks].sum()),
