@@ -79,6 +79,9 @@ class SimSettings(BaseModel):
     patience_s: float = Field(300.0, gt=0, description="How long a hail waits.")
     match_radius_m: float = Field(100.0, gt=0, description="A taxi this close serves a hail.")
     tick_s: float = Field(10.0, gt=0, le=60, description="Simulation clock step.")
+    demand_boost: bool = Field(
+        False, description="Add estimated unserved hails (see sim/demand.py); off by default."
+    )
     traffic_speed: bool = Field(
         True, description="Scale free-flow speeds by the real speed of each hour of day."
     )

@@ -149,3 +149,4 @@ def test_simulating_a_real_day_replays_its_matched_pickups(
     for run in out["runs"]:
         assert run["served"] + run["lost"] <= run["requests"]
     assert (settings.reports_dir / "sim" / "sim_historical.json").is_file()
+    assert 0.0 <= out["estimated_unserved_share"] < 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from datetime import date, datetime, timedelta
@@ -16,10 +17,10 @@ import pyarrow.parquet as pq
 from taxinav.features.calendar import local_midnight
 from taxinav.roads import RoadGraph, read_graph
 from taxinav.settings import Settings
-from taxinav.sim import Policy, RandomWalk, SimConfig, Simulation, World, summarize
+from taxinav.sim import Policy, RandomWalk, SimConfig, Simulation, World, demand, summarize
 from taxinav.sim import report as sim_report
 from taxinav.sim.learned import learn_historical, learn_hotspot
-from taxinav.sim.replay import load_world, speed_factors
+from taxinav.sim.replay import build_network, hourly_counts, load_world, speed_factors
 
 POLICIES = ("random", "historical", "hotspot")
 
@@ -95,6 +96,9 @@ def simulate(
     first = local_midnight(start, settings.tz)
     cfg = settings.sim
     speed = speed_factors(con, graph, first, settings.timezone) if cfg.traffic_speed else None
+    reach = build_network(graph, cfg.match_radius_m)
+    passes, pickups, n_days = hourly_counts(con, graph.n_segments, first, settings.timezone)
+    boost = demand.boost_factors(reach, passes, n_days, cfg.patience_s)
     runs: list[dict[str, Any]] = []
     first_log: pa.Table | None = None
     first_names: dict[int, str] = {}
@@ -105,7 +109,18 @@ def simulate(
             con, graph, origin, 1, match_radius_m=cfg.match_radius_m,
             gap_limit_s=settings.ingest.gap_limit_min * 60, speed_by_local_hour=speed,
             origin_local_hour=origin.astimezone(settings.tz).hour,
+            network=reach,
         )  # fmt: skip
+        if cfg.demand_boost:
+            world = dataclasses.replace(
+                world,
+                requests=demand.boosted(
+                    world.requests,
+                    boost,
+                    origin.astimezone(settings.tz).hour,
+                    np.random.default_rng(settings.seed + d),
+                ),
+            )
         names = [policy] if other is None or share >= 1.0 else [policy, other]
         policies = [make_policy(n, con, world, first, settings) for n in names]
         real = real_kpis(con, graph, origin, end, settings.timezone)
@@ -134,6 +149,8 @@ def simulate(
                 }
             )
     out = {
+        "estimated_unserved_share": demand.unserved_share(pickups, boost),
+        "demand_boost": cfg.demand_boost,
         "start": start.isoformat(),
         "days": days,
         "policy": policy,

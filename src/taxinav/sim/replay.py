@@ -183,6 +183,7 @@ def load_world(
     con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, days: int,
     *, match_radius_m: float = 100.0, gap_limit_s: float = 600.0,
     speed_by_local_hour: np.ndarray | None = None, origin_local_hour: int = 0,
+    network: Network | None = None,
 ) -> World:  # fmt: skip
     end = origin + timedelta(days=days)
     horizon = (end - origin).total_seconds()
@@ -191,9 +192,34 @@ def load_world(
         hours = (origin_local_hour + np.arange(int(np.ceil(horizon / 3600)))) % 24
         per_hour = speed_by_local_hour[hours]
     return World(
-        build_network(graph, match_radius_m),
+        network if network is not None else build_network(graph, match_radius_m),
         load_requests(con, graph, origin, end),
         load_presence(con, graph, origin, end, gap_limit_s=gap_limit_s),
         horizon_s=horizon,
         speed_factor=per_hour,
     )
+
+
+def hourly_counts(
+    con: duckdb.DuckDBPyConnection, n_segments: int, before: datetime, tz_name: str
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Vacant-taxi entries and matched pickups per (local hour, segment) before ``before``,
+    and over how many days."""
+    passes = np.zeros((24, n_segments))
+    pickups = np.zeros((24, n_segments))
+    for table, target, where in (
+        ("spell_paths", passes, "TRUE"),
+        ("trip_end_matches", pickups, "end_kind = 'pickup' AND status = 'matched'"),
+    ):
+        for h, seg, n in con.sql(
+            f"""SELECT hour(timezone('{tz_name}', ts)), segment_id, count(*) FROM {table}
+                WHERE ts < $before AND {where} GROUP BY ALL""",
+            params={"before": before},
+        ).fetchall():
+            target[int(h), int(seg)] = n
+    days = con.sql(
+        f"SELECT count(DISTINCT timezone('{tz_name}', ts)::DATE) FROM spell_paths "
+        "WHERE ts < $before",
+        params={"before": before},
+    ).fetchall()[0][0]
+    return passes, pickups, float(days or 0)

@@ -126,7 +126,11 @@ def markdown(out: dict[str, Any], figures: list[Path]) -> str:
         "Demand is the replay of real map-matched pickups: only rides that real taxis served,"
         " where real drivers were. Unserved demand is not in the data, so the absolute served"
         " share is a lower bound on what any policy could earn and favours the real drivers'"
-        " own spatial habits.",
+        " own spatial habits."
+        f" Estimated from earlier days (vacant-taxi passes within reach, 1 − e^(−μτ)):"
+        f" {out.get('estimated_unserved_share', float('nan')):.0%} of hails were never served;"
+        f" demand boost {'on' if out.get('demand_boost') else 'off'}"
+        " (`TAXINAV_SIM__DEMAND_BOOST`).",
         "",
         "| group | " + " | ".join(KPI_COLUMNS) + " |",
         "|---" * (len(KPI_COLUMNS) + 1) + "|",
