@@ -49,3 +49,12 @@ def test_points_beyond_the_radius_stay_unmatched(graph: RoadGraph) -> None:
     # 55.6 m south of A St, 71 m from node 3, 133 m from D; the footway 3-6 does not count.
     assert got.segment.tolist() == [-1, -1]
     assert not got.matched.any()
+
+
+def test_within_lists_every_segment_in_reach(graph: RoadGraph) -> None:
+    idx = SegmentIndex(graph)
+    # Node 2 itself: every segment touching it (1-2, 2-1, 2-3, 2-6, 6-2) lies within 1 m.
+    pts, segs = idx.within(np.array([37.0]), np.array([-121.999]), radius_m=1.0)
+    touching = {_seg(graph, a, b) for a, b in ((1, 2), (2, 1), (2, 3), (2, 6), (6, 2))}
+    assert set(segs.tolist()) == touching
+    assert set(pts.tolist()) == {0}

@@ -57,14 +57,20 @@ class SegmentIndex:
         dy = shapely.get_y(b) - shapely.get_y(a)
         return np.asarray(np.degrees(np.arctan2(dx, dy)) % 360.0)
 
+    def within(
+        self, lat: NDArray[np.float64], lon: NDArray[np.float64], radius_m: float
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """All (point index, segment id) pairs closer than ``radius_m``."""
+        x, y = self.proj.to_xy(lat, lon)
+        pts, segs = self.tree.query(shapely.points(x, y), predicate="dwithin", distance=radius_m)
+        return np.asarray(pts, dtype=np.int64), np.asarray(segs, dtype=np.int64)
+
     def near(
         self, lat: NDArray[np.float64], lon: NDArray[np.float64], radius_m: float
     ) -> NDArray[np.bool_]:
         """Whether each point has any segment within ``radius_m`` (cheap pre-filter)."""
-        x, y = self.proj.to_xy(lat, lon)
-        hits = self.tree.query(shapely.points(x, y), predicate="dwithin", distance=radius_m)[0]
         mask = np.zeros(int(np.shape(lat)[0]), dtype=bool)
-        mask[hits] = True
+        mask[self.within(lat, lon, radius_m)[0]] = True
         return mask
 
     def snap(

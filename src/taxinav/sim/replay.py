@@ -15,11 +15,7 @@ from taxinav.sim.world import Network, Presence, Requests, World
 
 def build_network(graph: RoadGraph, match_radius_m: float = 100.0) -> Network:
     """Free-flow travel times; ``near(s)`` = segments within the radius of s's midpoint."""
-    index = SegmentIndex(graph)
-    mid, seg = index.tree.query(
-        __import__("shapely").points(*index.proj.to_xy(graph.mid_lat, graph.mid_lon)),
-        predicate="dwithin", distance=match_radius_m,
-    )  # fmt: skip
+    mid, seg = SegmentIndex(graph).within(graph.mid_lat, graph.mid_lon, match_radius_m)
     # s itself first, then the others by id, so serving order is deterministic.
     order = np.lexsort((seg, seg != mid, mid))
     mid, seg = mid[order], seg[order]
