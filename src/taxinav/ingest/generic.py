@@ -11,6 +11,7 @@ import csv
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -68,8 +69,6 @@ def _read_csv(path: Path) -> tuple[pa.Table, pa.Table]:
 
 def _line_numbers_csv(n_rows: int, skipped: pa.Array) -> pa.Array:
     """Physical line of each kept row: header is line 1, skipped lines leave holes."""
-    import numpy as np
-
     total = n_rows + len(skipped)
     lines = np.arange(2, total + 2, dtype=np.int64)
     keep = ~np.isin(lines, np.asarray(skipped, dtype=np.int64))
