@@ -101,3 +101,24 @@ def test_median_by_block_groups_spells_by_when_they_began() -> None:
     # Spells of 2, 4 and 9 minutes beginning at 01:00, 03:59 and 05:00 → blocks 0, 0, 1.
     got = median_by_block([120.0, 240.0, 540.0], [3600.0, 3600 * 4 - 60.0, 3600 * 5.0])
     assert got == {0: 3.0, 1: 9.0}
+
+
+def test_a_passenger_taken_out_of_the_area_brings_the_taxi_back_later() -> None:
+    from taxinav.sim import Requests
+
+    # Hail on segment 1 at 0 s; the real trip spent 100 s inside, left at segment 2 and took
+    # 50 s more outside. Pickup at 30 s → leaves at 130 s → back on segment 2 at 230 s.
+    req = Requests(
+        t=np.array([0.0]), segment=np.array([1]), dropoff_segment=np.array([-1]),
+        duration_s=np.array([100.0]), fare=np.array([9.0]),
+        exit_segment=np.array([2]), outside_s=np.array([50.0]),
+    )  # fmt: skip
+    ev = _events(world(ring(), req, one_taxi(), horizon_s=400.0))
+    timeline = [(t, k, s) for t, k, _, _, s in ev if k in ("pickup", "dropoff", "leave", "enter")]
+    assert timeline == [
+        (0.0, "enter", 0),
+        (30.0, "pickup", 1),
+        (130.0, "dropoff", -1),
+        (130.0, "leave", -1),
+        (230.0, "enter", 2),
+    ]

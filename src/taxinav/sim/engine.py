@@ -25,6 +25,7 @@ class State(IntEnum):
     VACANT = 1
     OCCUPIED = 2
     GONE = 3
+    OUTSIDE = 4  # took a passenger out of the area; comes back empty
 
 
 @dataclass
@@ -66,6 +67,9 @@ class Simulation:
         self.busy_until = np.full(n, np.inf)
         self.ready_at = np.zeros(n)  # when the vehicle last became vacant
         self.drop_segment = np.full(n, -1, dtype=np.int64)
+        self.return_at = np.full(n, np.inf)  # OUTSIDE: when it is back in the area
+        self.return_segment = np.full(n, -1, dtype=np.int64)
+        self.trip_request = np.full(n, -1, dtype=np.int64)
         self.waiting: dict[int, deque[int]] = {}
         self.expiry: list[tuple[float, int]] = []
         self.taken = np.zeros(len(world.requests), dtype=bool)
@@ -131,12 +135,37 @@ class Simulation:
             t = float(self.busy_until[v])
             self.busy_until[v] = np.inf
             self.log.add(t, Kind.DROPOFF, vehicle=v, segment=seg, group=g)
-            if seg < 0 or t >= self.world.presence.leave_t[v]:
+            back = self._back_from_outside(v, t) if seg < 0 else np.inf
+            if seg < 0 and back < self.world.presence.leave_t[v]:
+                # Drove its passenger out; like the real cabs it comes back, empty, where it
+                # left, after the outside leg there and back.
+                self.state[v] = State.OUTSIDE
+                self.return_at[v] = back
+                self.log.add(t, Kind.LEAVE, vehicle=v, segment=seg, group=g)
+            elif seg < 0 or t >= self.world.presence.leave_t[v]:
                 # Passenger left the mapped area, or the real vehicle's shift here is over.
                 self.state[v] = State.GONE
                 self.log.add(t, Kind.LEAVE, vehicle=v, segment=seg, group=g)
             else:
                 self._become_vacant(v, seg, t)
+
+    def _back_from_outside(self, v: int, t: float) -> float:
+        r = self.world.requests
+        k = int(self.trip_request[v])
+        if k < 0 or r.exit_segment is None or r.outside_s is None or r.exit_segment[k] < 0:
+            return np.inf
+        self.return_segment[v] = int(r.exit_segment[k])
+        return t + 2.0 * float(r.outside_s[k])
+
+    def _returns(self, now: float) -> None:
+        for vi in np.flatnonzero((self.state == State.OUTSIDE) & (self.return_at <= now)):
+            v = int(vi)
+            t, seg = float(self.return_at[v]), int(self.return_segment[v])
+            self.return_at[v] = np.inf
+            self._become_vacant(v, seg, t)
+            self.log.add(
+                t, Kind.ENTER, vehicle=v, segment=seg, group=int(self.group[v]), value=2.0
+            )  # drove in: its spell started outside, counted as cut
 
     def _leave(self, now: float) -> None:
         gone = (self.state == State.VACANT) & (self.world.presence.leave_t <= now)
@@ -163,6 +192,7 @@ class Simulation:
                 self.state[v] = State.OCCUPIED
                 self.busy_until[v] = when + float(r.duration_s[k])
                 self.drop_segment[v] = int(r.dropoff_segment[k])
+                self.trip_request[v] = k
                 self.log.add(
                     when,
                     Kind.PICKUP,
@@ -212,6 +242,7 @@ class Simulation:
             self._enter(now)
             self._requests(now)
             self._dropoffs(now)
+            self._returns(now)
             self._leave(now)
             for v in np.flatnonzero(self.state == State.VACANT):
                 self._drive(int(v), now)

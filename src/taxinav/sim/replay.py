@@ -50,7 +50,8 @@ def load_requests(
             WHERE p.end_kind = 'pickup' AND p.status = 'matched'
               AND p.ts >= $origin AND p.ts < $end),
         inside AS (
-            SELECT r.trip_id, max(f.ts) AS last_in
+            SELECT r.trip_id, max(f.ts) AS last_in, arg_max(f.lat, f.ts) AS exit_lat,
+                   arg_max(f.lon, f.ts) AS exit_lon
             FROM req r JOIN telemetry f
               ON f.vehicle_id = r.vehicle_id AND f.ts >= r.ts AND f.ts <= r.dropoff_ts
             WHERE r.drop_seg = -1
@@ -59,18 +60,26 @@ def load_requests(
         SELECT epoch(r.ts) - epoch($origin::TIMESTAMPTZ) AS t, r.seg, r.drop_seg,
                CASE WHEN r.drop_seg = -1 THEN coalesce(epoch(i.last_in) - epoch(r.ts), 0)
                     ELSE r.duration_s END AS duration_s,
-               r.distance_m, r.duration_s AS full_s
+               r.distance_m, r.duration_s AS full_s,
+               coalesce(i.exit_lat, 0) AS exit_lat, coalesce(i.exit_lon, 0) AS exit_lon
         FROM req r LEFT JOIN inside i USING (trip_id)
         ORDER BY r.ts, r.trip_id""",
         params={"origin": origin, "end": end, **box},
     ).to_arrow_table()
     dist = t["distance_m"].to_numpy()
     dur = t["full_s"].to_numpy()
+    inside = t["duration_s"].to_numpy().astype(np.float64)
+    exits = (
+        SegmentIndex(graph)
+        .snap(t["exit_lat"].to_numpy(), t["exit_lon"].to_numpy(), radius_m=200.0)
+        .segment
+    )
     return Requests(
         t=t["t"].to_numpy().astype(np.float64), segment=t["seg"].to_numpy().astype(np.int64),
         dropoff_segment=t["drop_seg"].to_numpy().astype(np.int64),
         duration_s=t["duration_s"].to_numpy().astype(np.float64),
         fare=np.array([meter_fare(a, b) for a, b in zip(dist, dur, strict=True)]),
+        exit_segment=exits, outside_s=np.maximum(dur - inside, 0.0),
     )  # fmt: skip
 
 

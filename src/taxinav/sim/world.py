@@ -42,6 +42,9 @@ class Requests:
     dropoff_segment: IntArray  # -1: the real trip ended outside the mapped area
     duration_s: FloatArray  # inside the area only, for trips that end outside it
     fare: FloatArray
+    # For trips that end outside: where the trip left the area, and how long it then took.
+    exit_segment: IntArray | None = None
+    outside_s: FloatArray | None = None
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
