@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from taxinav.features.calendar import local_midnight
 from taxinav.roads import RoadGraph, read_graph
 from taxinav.settings import Settings
-from taxinav.sim import Policy, RandomWalk, SimConfig, Simulation, World, demand, summarize
+from taxinav.sim import Network, Policy, RandomWalk, SimConfig, Simulation, World, demand, summarize
 from taxinav.sim import report as sim_report
 from taxinav.sim.learned import learn_historical, learn_hotspot
 from taxinav.sim.replay import build_network, hourly_counts, load_world, speed_factors
@@ -26,15 +26,17 @@ POLICIES = ("random", "historical", "hotspot")
 
 
 def make_policy(
-    name: str, con: duckdb.DuckDBPyConnection, world: World, before: datetime, settings: Settings
-) -> Policy:
+    name: str, con: duckdb.DuckDBPyConnection, network: Network, before: datetime,
+    settings: Settings,
+) -> Policy:  # fmt: skip
+    """A policy learned only from data before ``before`` (the start of the simulated period)."""
     hour = before.astimezone(settings.tz).hour
     if name == "random":
-        return RandomWalk(world.network)
+        return RandomWalk(network)
     if name == "historical":
-        return learn_historical(con, world.network, before, settings.timezone, hour)
+        return learn_historical(con, network, before, settings.timezone, hour)
     if name == "hotspot":
-        return learn_hotspot(con, world.network, before, settings.timezone, hour)
+        return learn_hotspot(con, network, before, settings.timezone, hour)
     raise ValueError(f"unknown policy {name!r}; choose from {', '.join(POLICIES)}")
 
 
@@ -97,6 +99,9 @@ def simulate(
     cfg = settings.sim
     speed = speed_factors(con, graph, first, settings.timezone) if cfg.traffic_speed else None
     reach = build_network(graph, cfg.match_radius_m)
+    names = [policy] if other is None or share >= 1.0 else [policy, other]
+    # Learned once from the days before the period; they keep no state between days.
+    policies = [make_policy(n, con, reach, first, settings) for n in names]
     passes, pickups, n_days = hourly_counts(con, graph.n_segments, first, settings.timezone)
     boost = demand.boost_factors(reach, passes, n_days, cfg.patience_s)
     runs: list[dict[str, Any]] = []
@@ -121,8 +126,6 @@ def simulate(
                     np.random.default_rng(settings.seed + d),
                 ),
             )
-        names = [policy] if other is None or share >= 1.0 else [policy, other]
-        policies = [make_policy(n, con, world, first, settings) for n in names]
         real = real_kpis(con, graph, origin, end, settings.timezone)
         for seed in range(seeds):
             t0 = time.perf_counter()
