@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from taxinav.plotting import pyplot, save
+
 BASELINES = ("historical_average", "seasonal_naive", "persistence")
 COLUMNS = ("rmse", "mae", "wape", "masked_mape", "calibration", "top10_capture")
 
@@ -70,11 +72,7 @@ def markdown(result: dict[str, Any], figures: list[Path]) -> str:
 def plots(
     result: dict[str, Any], test: pd.DataFrame, preds: dict[str, np.ndarray], out_dir: Path
 ) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
     unit = result["unit_type"]
     paths = []
@@ -87,10 +85,7 @@ def plots(
     ax.set_ylabel("RMSE, pickups per 30 min")
     ax.set_title(f"Error by hour — {unit} units")
     ax.legend()
-    fig.tight_layout()
-    paths.append(out_dir / f"{unit}_rmse_by_hour.png")
-    fig.savefig(paths[-1])
-    plt.close(fig)
+    paths.append(save(fig, out_dir / f"{unit}_rmse_by_hour.png"))
 
     rate = test.groupby("unit_id")["unit_rate"].first()
     busy = set(rate.nlargest(max(1, len(rate) // 10)).index)
@@ -108,10 +103,7 @@ def plots(
     ax.set_ylabel("pickups in next 30 min, busiest 10% of units")
     ax.set_title(f"Predicted vs actual — busiest {len(busy)} {unit} units")
     ax.legend()
-    fig.tight_layout()
-    paths.append(out_dir / f"{unit}_busy_units.png")
-    fig.savefig(paths[-1])
-    plt.close(fig)
+    paths.append(save(fig, out_dir / f"{unit}_busy_units.png"))
 
     importance = result["details"].get("lightgbm", {}).get("importance", {})
     if importance:
@@ -120,8 +112,5 @@ def plots(
         ax.barh([k for k, _ in items], [v for _, v in items], color="#3b6ea5")
         ax.set_xlabel("share of total gain")
         ax.set_title(f"LightGBM feature importance — {unit} units")
-        fig.tight_layout()
-        paths.append(out_dir / f"{unit}_importance.png")
-        fig.savefig(paths[-1])
-        plt.close(fig)
+        paths.append(save(fig, out_dir / f"{unit}_importance.png"))
     return paths

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
 
+from taxinav.plotting import pyplot, save
 from taxinav.roads import RoadGraph
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def pickups_map(con: duckdb.DuckDBPyConnection, graph: RoadGraph, path: Path) -> Path:
@@ -25,7 +16,7 @@ def pickups_map(con: duckdb.DuckDBPyConnection, graph: RoadGraph, path: Path) ->
     from matplotlib.collections import LineCollection
     from matplotlib.colors import LogNorm
 
-    plt = _pyplot()
+    plt = pyplot()
     counts = np.zeros(graph.n_segments)
     for seg, n in con.execute(
         "SELECT segment_id, count(*) FROM trip_end_matches "
@@ -50,16 +41,12 @@ def pickups_map(con: duckdb.DuckDBPyConnection, graph: RoadGraph, path: Path) ->
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
     fig.colorbar(coll, ax=ax, label="pickups / km (log)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def spell_durations(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     """Distribution of time to find the next passenger (spells ending in a pickup)."""
-    plt = _pyplot()
+    plt = pyplot()
     minutes = np.array(
         [
             r[0]
@@ -77,8 +64,4 @@ def spell_durations(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     ax.set_xlabel("minutes from drop-off (or shift start) to the next pickup (60 = 60 or more)")
     ax.set_ylabel("vacant spells")
     ax.set_title("How long vacant taxis search for a passenger")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -16,17 +16,20 @@ import pyarrow as pa
 from taxinav.sim.events import Kind
 
 
+def _lifecycle(events: pa.Table) -> pa.Table:
+    """The events that change a vehicle's presence or occupancy, per vehicle in time order."""
+    kinds = pa.array([Kind.ENTER, Kind.LEAVE, Kind.PICKUP, Kind.DROPOFF], pa.string())
+    return events.filter(pa.compute.is_in(events["kind"], kinds)).sort_by(
+        [("vehicle", "ascending"), ("t", "ascending")]
+    )
+
+
 def _vacant_spells(
     events: pa.Table, starts_out: dict[int, list[float]] | None = None
 ) -> tuple[dict[int, list[float]], dict[int, int]]:
     """Per group: durations of spells ending in a pickup (and, into ``starts_out``, when each
     began); and the count of spells cut."""
-    rows = events.filter(
-        pa.compute.is_in(
-            events["kind"],
-            pa.array([Kind.ENTER, Kind.LEAVE, Kind.PICKUP, Kind.DROPOFF], pa.string()),
-        )
-    ).sort_by([("vehicle", "ascending"), ("t", "ascending")])
+    rows = _lifecycle(events)
     durations: dict[int, list[float]] = defaultdict(list)
     cut: dict[int, int] = defaultdict(int)
     start: dict[int, float] = {}
@@ -53,12 +56,7 @@ def _vacant_spells(
 
 def occupancy(events: pa.Table, horizon_s: float) -> dict[int, float]:
     """Per group: time carrying a passenger over time present in the area."""
-    rows = events.filter(
-        pa.compute.is_in(
-            events["kind"],
-            pa.array([Kind.ENTER, Kind.LEAVE, Kind.PICKUP, Kind.DROPOFF], pa.string()),
-        )
-    ).sort_by([("vehicle", "ascending"), ("t", "ascending")])
+    rows = _lifecycle(events)
     present: dict[int, float] = defaultdict(float)
     busy: dict[int, float] = defaultdict(float)
     since: dict[int, float] = {}

@@ -9,16 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from taxinav.plotting import pyplot, save
 from taxinav.sim.events import Kind
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def vacant_durations(events: pa.Table) -> dict[int, np.ndarray]:
@@ -31,7 +23,7 @@ def vacant_durations(events: pa.Table) -> dict[int, np.ndarray]:
 
 def plots(events: pa.Table, names: dict[int, str], mid_lat: np.ndarray, mid_lon: np.ndarray,
           out_dir: Path) -> list[Path]:  # fmt: skip
-    plt = _plt()
+    plt = pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
@@ -48,10 +40,7 @@ def plots(events: pa.Table, names: dict[int, str], mid_lat: np.ndarray, mid_lon:
     ax.set_ylabel("spells")
     ax.set_title("Simulated time to find a passenger")
     ax.legend()
-    fig.tight_layout()
-    paths.append(out_dir / "vacant_time.png")
-    fig.savefig(paths[-1])
-    plt.close(fig)
+    paths.append(save(fig, out_dir / "vacant_time.png"))
 
     fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
     kind = events["kind"]
@@ -69,10 +58,7 @@ def plots(events: pa.Table, names: dict[int, str], mid_lat: np.ndarray, mid_lon:
     ax.set_ylabel("requests")
     ax.set_title("Served and lost requests by hour")
     ax.legend()
-    fig.tight_layout()
-    paths.append(out_dir / "served_lost_by_hour.png")
-    fig.savefig(paths[-1])
-    plt.close(fig)
+    paths.append(save(fig, out_dir / "served_lost_by_hour.png"))
 
     moves = np.asarray(events["segment"].to_numpy()[np.asarray(pc.equal(kind, Kind.MOVE.value))])
     visits = np.bincount(moves, minlength=mid_lat.shape[0])
@@ -82,10 +68,7 @@ def plots(events: pa.Table, names: dict[int, str], mid_lat: np.ndarray, mid_lon:
     ax.set_aspect(1 / np.cos(np.radians(float(mid_lat.mean()))))
     ax.set_title("Where vacant taxis cruised (segment entries, log scale)")
     fig.colorbar(sc, ax=ax, label="log(1 + entries)")
-    fig.tight_layout()
-    paths.append(out_dir / "cruising_map.png")
-    fig.savefig(paths[-1])
-    plt.close(fig)
+    paths.append(save(fig, out_dir / "cruising_map.png"))
     return paths
 
 
