@@ -1,7 +1,13 @@
 """Forecasting features: calendar slots, neighbours, sources and the Ibis feature expression."""
 
 from taxinav.features.expressions import FEATURES, HORIZON_SLOTS, build_features
-from taxinav.features.sources import DemandInputs, counts_file_inputs, h3_inputs, road_inputs
+from taxinav.features.sources import (
+    DemandInputs,
+    counts_file_inputs,
+    data_period,
+    h3_inputs,
+    road_inputs,
+)
 
 __all__ = [
     "FEATURES",
@@ -9,6 +15,7 @@ __all__ = [
     "DemandInputs",
     "build_features",
     "counts_file_inputs",
+    "data_period",
     "h3_inputs",
     "road_inputs",
 ]

@@ -51,9 +51,10 @@ class DemandInputs:
         return math.floor((when - self.origin).total_seconds() / (60 * self.slot_minutes))
 
 
-def _period(
-    con: duckdb.DuckDBPyConnection, tz: ZoneInfo, slot_minutes: int
+def data_period(
+    con: duckdb.DuckDBPyConnection, tz: ZoneInfo, slot_minutes: int = 10
 ) -> tuple[datetime, int]:
+    """Local midnight of the first telemetry day, and how many slots reach the last fix."""
     lo, hi = con.execute("SELECT min(ts), max(ts) FROM telemetry").fetchall()[0]
     if lo is None:
         raise LookupError("no telemetry in the warehouse; run `taxinav ingest` first")
@@ -81,7 +82,7 @@ def road_inputs(
 ) -> DemandInputs:
     """Units are directed road segments; pickups and vacant vehicles come map-matched."""
     graph = read_graph(con)
-    origin, n_slots = _period(con, tz, slot_minutes)
+    origin, n_slots = data_period(con, tz, slot_minutes)
     counts = con.sql(f"""
         SELECT segment_id::VARCHAR AS unit_id, {_slot_sql(origin, slot_minutes)} AS slot,
                count(*)::BIGINT AS n
@@ -110,7 +111,7 @@ def h3_inputs(
 ) -> DemandInputs:
     """Units are the H3 cells covering the road network; all pickups inside them count."""
     graph = read_graph(con)
-    origin, n_slots = _period(con, tz, slot_minutes)
+    origin, n_slots = data_period(con, tz, slot_minutes)
     cells = sorted(
         {
             h3.latlng_to_cell(a, b, resolution)

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from taxinav import ingest, roads
+from taxinav.features import data_period
 from taxinav.pipeline import forecasting, matching, plots, report, steps
 from taxinav.settings import Settings
 from taxinav.warehouse import connect
@@ -235,8 +236,11 @@ def _simulate_baselines(con: duckdb.DuckDBPyConnection, settings: Settings) -> d
     """One simulated day, the first of the forecast test week, for each baseline policy."""
     from taxinav.pipeline import simulation
 
-    inputs = forecasting.demand_inputs(con, settings, "h3")
-    day = forecasting.last_full_days(inputs, settings.forecast.demo_test_days)
+    origin, n_slots = data_period(con, settings.tz, settings.forecast.slot_minutes)
+    day = forecasting.last_full_days(
+        origin, n_slots, settings.forecast.slot_minutes, settings.tz,
+        settings.forecast.demo_test_days,
+    )  # fmt: skip
     summary: dict[str, Any] = {"day": day.isoformat()}
     for policy in simulation.POLICIES:
         out = simulation.simulate(con, settings, day, 1, policy)

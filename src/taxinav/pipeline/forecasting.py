@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -29,12 +30,12 @@ def demand_inputs(
     raise ValueError(f"unknown unit type {unit!r}; use road or h3")
 
 
-def last_full_days(inputs: DemandInputs, days: int) -> date:
-    """First day of the last ``days`` complete local days of the data."""
-    per_day = 24 * 60 // inputs.slot_minutes
-    complete = inputs.n_slots // per_day
-    first = inputs.origin.astimezone(inputs.tz).date()
-    return first + timedelta(days=complete - days)
+def last_full_days(
+    origin: datetime, n_slots: int, slot_minutes: int, tz: ZoneInfo, days: int
+) -> date:
+    """First day of the last ``days`` complete local days of a period of slots."""
+    complete = n_slots // (24 * 60 // slot_minutes)
+    return origin.astimezone(tz).date() + timedelta(days=complete - days)
 
 
 def backtest(
@@ -50,7 +51,9 @@ def backtest(
     """Build features, run the backtest, write JSON and the report; return the JSON dict."""
     inputs = demand_inputs(con, settings, unit, counts)
     table = materialize(con, inputs)
-    start = test_start or last_full_days(inputs, test_days)
+    start = test_start or last_full_days(
+        inputs.origin, inputs.n_slots, inputs.slot_minutes, inputs.tz, test_days
+    )
     zero_keep = settings.forecast.road_zero_keep if inputs.unit_type == "road" else 1.0
     result, preds, test = run_backtest(
         con, table, inputs, start, test_days, default_models(settings.seed),
