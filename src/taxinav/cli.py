@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -184,7 +185,9 @@ def forecast_backtest(
 def simulate(
     start: Annotated[str, typer.Option(help="First simulated day, local date YYYY-MM-DD")],
     days: Annotated[int, typer.Option(min=1)] = 1,
-    policy: Annotated[str, typer.Option(help="random, historical or hotspot")] = "historical",
+    policy: Annotated[
+        str, typer.Option(help="random, historical, hotspot, guided or guided-independent")
+    ] = "historical",
     share: Annotated[float, typer.Option(min=0, max=1, help="Share of taxis on --policy")] = 1.0,
     other: Annotated[str | None, typer.Option(help="Policy of the other taxis")] = None,
     seeds: Annotated[int, typer.Option(min=1)] = 1,
@@ -197,8 +200,8 @@ def simulate(
     from taxinav.pipeline.batch import open_warehouse
 
     for name in (policy, other):
-        if name is not None and name not in simulation.POLICIES:
-            _fail(f"unknown policy {name!r}; choose from {', '.join(simulation.POLICIES)}")
+        if name is not None and name not in simulation.ALL_POLICIES:
+            _fail(f"unknown policy {name!r}; choose from {', '.join(simulation.ALL_POLICIES)}")
     try:
         first = date.fromisoformat(start)
     except ValueError:
@@ -235,6 +238,52 @@ def print_sim(out: dict[str, Any]) -> None:
     for row in kpi_rows(out["summary"]):
         table.add_row(*row)
     console.print(table)
+
+
+@app.command("recommend")
+def recommend(
+    at: Annotated[str, typer.Option(help="Moment, YYYY-MM-DDTHH:MM (city time if no offset)")],
+    geojson_out: Annotated[Path, typer.Option("--geojson", help="Write routes here.")],
+    vehicle: Annotated[str | None, typer.Option(help="Only this vehicle's route")] = None,
+) -> None:
+    """Coordinated cruising routes for every vacant taxi at a moment, as GeoJSON."""
+    import json
+    from datetime import datetime
+
+    from taxinav.pipeline.batch import open_warehouse
+    from taxinav.pipeline.recommend import geojson, recommend_at
+    from taxinav.roads import read_graph
+
+    settings = get_settings()
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        _fail(f"--at {at!r} is not a date-time (YYYY-MM-DDTHH:MM)")
+        return
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=settings.tz)
+    con = open_warehouse(settings)
+    with console.status("planning routes for the vacant fleet …"):
+        try:
+            rec = recommend_at(con, settings, moment)
+        except LookupError as exc:
+            _fail(str(exc))
+            return
+    if vehicle is not None:
+        if vehicle not in rec.routes:
+            _fail(f"vehicle {vehicle!r} is not vacant (or not on the network) at {moment}")
+        rec = dataclasses.replace(rec, routes={vehicle: rec.routes[vehicle]})
+    out = geojson(rec, read_graph(con))
+    geojson_out.parent.mkdir(parents=True, exist_ok=True)
+    geojson_out.write_text(json.dumps(out))
+    p = out["properties"]
+    console.print(
+        f"{len(rec.routes)} route(s) for {rec.vacant} vacant taxi(s) "
+        f"({rec.unplaced} off the network) in {rec.seconds:.2f} s; demand: "
+        f"{rec.demand_source}; mean chance of a passenger within "
+        f"{settings.routing.horizon_min:g} min: {p['mean_p_found']:.0%}; "
+        f"rejected routes: {rec.rejected or 'none'} → {geojson_out}"
+    )
 
 
 @app.command("demo")

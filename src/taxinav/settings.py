@@ -85,6 +85,38 @@ class SimSettings(BaseModel):
     traffic_speed: bool = Field(
         True, description="Scale free-flow speeds by the real speed of each hour of day."
     )
+    dispatch_share: float | None = Field(
+        None, ge=0, le=1,
+        description="Share of requests booked by phone (radio dispatch); unset: calibrated "
+        "on the days before each simulated period (pipeline/calibration.py).",
+    )  # fmt: skip
+    calibration_days: int = Field(3, ge=1, le=14, description="Days used to calibrate.")
+    dispatch_grid: tuple[float, ...] = Field(
+        (0.0, 0.15, 0.3, 0.45), description="Booking shares tried by the calibration."
+    )
+    return_limit_min: float = Field(
+        120.0, gt=0,
+        description="A cab that left with a passenger and came back within this many minutes "
+        "has its simulated twin stay in the area meanwhile.",
+    )  # fmt: skip
+
+
+class RoutingSettings(BaseModel):
+    """Cruising-route recommendation (routing/)."""
+
+    horizon_min: float = Field(15.0, gt=0, le=60, description="Route length in time.")
+    tick_s: float = Field(15.0, gt=0, le=120, description="Time step of the cruising MDP.")
+    temperature: float = Field(
+        0.05, ge=0, description="Dollars; spreads taxis over near-equal moves (0: greedy)."
+    )
+    cost_per_km: float = Field(0.25, ge=0, description="Cost of driving empty, dollars/km.")
+    iterations: int = Field(4, ge=1, le=50, description="Mean-field rounds per refresh.")
+    damping: float = Field(0.5, gt=0, le=1, description="Step of each mean-field round.")
+    refresh_s: float = Field(60.0, gt=0, description="How often the fleet plan is refreshed.")
+    near_demand: bool = Field(
+        True, description="Count hails within the match radius of a segment as reachable."
+    )
+    max_route_km: float = Field(20.0, gt=0, description="Longest route served.")
 
 
 class Settings(BaseSettings):
@@ -104,6 +136,7 @@ class Settings(BaseSettings):
     roads: RoadsSettings = Field(default_factory=RoadsSettings)
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
 
     @field_validator("timezone")
     @classmethod

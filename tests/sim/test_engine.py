@@ -92,7 +92,11 @@ def test_same_seed_gives_the_same_event_log() -> None:
 def test_occupancy_is_busy_time_over_present_time() -> None:
     # Same run as above: present 0-400 s, busy 30-130 s and 250-300 s → 150 / 400.
     log = _two_passengers()
-    assert summarize(log, horizon_s=400.0)["groups"][0]["occupancy"] == 150 / 400
+    g = summarize(log, horizon_s=400.0)["groups"][0]
+    assert g["occupancy"] == 150 / 400
+    # 2 pickups in 250 vacant seconds; $20.50 in 400 s present.
+    assert g["pickups_per_vacant_h"] == 2 / (250 / 3600)
+    assert g["revenue_per_present_h"] == 20.5 / (400 / 3600)
 
 
 def test_median_by_block_groups_spells_by_when_they_began() -> None:

@@ -9,6 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 from taxinav.features import DemandInputs, counts_file_inputs, h3_inputs, road_inputs
 from taxinav.features.materialize import materialize
@@ -28,6 +31,46 @@ def demand_inputs(
     if unit == "h3":
         return h3_inputs(con, settings.tz, f.h3_resolution, f.slot_minutes)
     raise ValueError(f"unknown unit type {unit!r}; use road or h3")
+
+
+SERVED_MODELS = ("lightgbm",)
+
+
+def store_forecasts(
+    con: duckdb.DuckDBPyConnection, inputs: DemandInputs, test: pd.DataFrame,
+    preds: dict[str, np.ndarray],
+) -> int:  # fmt: skip
+    """Replace this unit type's stored forecasts with the backtest's test predictions of the
+    served model(s), in one transaction; returns the rows written."""
+    step = timedelta(minutes=inputs.slot_minutes)
+    slots = test["slot"].to_numpy()
+    start_of = {int(s): inputs.origin + step * int(s) for s in np.unique(slots)}
+    tables = []
+    for model in SERVED_MODELS:
+        if model not in preds:
+            continue
+        tables.append(pa.table({
+            "unit_type": pa.array([inputs.unit_type] * len(test)),
+            "model": pa.array([model] * len(test)),
+            "unit_id": pa.array(test["unit_id"].astype(str).tolist()),
+            "slot_start": pa.array([start_of[s] for s in slots.tolist()],
+                                   pa.timestamp("us", tz="UTC")),
+            "yhat": pa.array(np.asarray(preds[model], dtype=np.float64)),
+        }))  # fmt: skip
+    if not tables:
+        return 0
+    rows = pa.concat_tables(tables)
+    con.begin()
+    try:
+        con.execute("DELETE FROM forecasts WHERE unit_type = ?", [inputs.unit_type])
+        con.register("incoming_forecasts", rows)
+        con.execute("INSERT INTO forecasts BY NAME SELECT * FROM incoming_forecasts")
+        con.unregister("incoming_forecasts")
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    return int(rows.num_rows)
 
 
 def last_full_days(
@@ -59,6 +102,7 @@ def backtest(
         con, table, inputs, start, test_days, default_models(settings.seed),
         zero_keep=zero_keep, valid_days=settings.forecast.valid_days,
     )  # fmt: skip
+    store_forecasts(con, inputs, test, preds)
     out = result.as_json()
     out_dir = settings.reports_dir / "forecast"
     figures = report.plots(out, test, preds, out_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from taxinav.features.calendar import local_midnight
+from taxinav.pipeline.guidance import GUIDED, GuidedFactory, guided_factory
 from taxinav.roads import RoadGraph, read_graph
+from taxinav.routing.guided import GuidedPolicy
 from taxinav.settings import Settings
 from taxinav.sim import Network, Policy, RandomWalk, SimConfig, Simulation, World, demand, summarize
 from taxinav.sim import report as sim_report
@@ -23,21 +26,26 @@ from taxinav.sim.learned import learn_historical, learn_hotspot
 from taxinav.sim.replay import build_network, hourly_counts, load_world, speed_factors
 
 POLICIES = ("random", "historical", "hotspot")
+ALL_POLICIES = (*POLICIES, *GUIDED)
 
 
 def make_policy(
     name: str, con: duckdb.DuckDBPyConnection, network: Network, before: datetime,
     settings: Settings,
-) -> Policy:  # fmt: skip
-    """A policy learned only from data before ``before`` (the start of the simulated period)."""
+) -> Policy | GuidedFactory:  # fmt: skip
+    """A policy learned only from data before ``before`` (the start of the simulated period);
+    guided policies come as a factory that makes a fresh one for each simulated day."""
     hour = before.astimezone(settings.tz).hour
+    if name in GUIDED:
+        behaviour = learn_historical(con, network, before, settings.timezone, hour)
+        return guided_factory(name, con, network, before, settings, behaviour)
     if name == "random":
         return RandomWalk(network)
     if name == "historical":
         return learn_historical(con, network, before, settings.timezone, hour)
     if name == "hotspot":
         return learn_hotspot(con, network, before, settings.timezone, hour)
-    raise ValueError(f"unknown policy {name!r}; choose from {', '.join(POLICIES)}")
+    raise ValueError(f"unknown policy {name!r}; choose from {', '.join(ALL_POLICIES)}")
 
 
 def real_kpis(
@@ -88,72 +96,117 @@ def _groups(world: World, share: float, seed: int) -> np.ndarray:
     return np.array([0 if in_a[v] else 1 for v in world.presence.vehicle.tolist()])
 
 
+@dataclass(frozen=True)
+class Period:
+    """What every day of a simulated period shares: the graph, the network, learned policies."""
+
+    graph: RoadGraph
+    network: Network
+    policies: list[Policy | GuidedFactory]
+    names: list[str]
+    speed: np.ndarray | None
+    boost: np.ndarray
+    estimated_unserved_share: float
+
+
+def prepare(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: date, names: list[str]
+) -> Period:
+    """Learn the policies and speeds once, only from data before ``start``."""
+    graph = read_graph(con)
+    first = local_midnight(start, settings.tz)
+    cfg = settings.sim
+    speed = speed_factors(con, graph, first, settings.timezone) if cfg.traffic_speed else None
+    reach = build_network(graph, cfg.match_radius_m)
+    policies = [make_policy(n, con, reach, first, settings) for n in names]
+    passes, pickups, n_days = hourly_counts(con, graph.n_segments, first, settings.timezone)
+    boost = demand.boost_factors(reach, passes, n_days, cfg.patience_s)
+    return Period(graph, reach, policies, names, speed, boost,
+                  demand.unserved_share(pickups, boost))  # fmt: skip
+
+
+def day_world(
+    con: duckdb.DuckDBPyConnection, settings: Settings, period: Period, day: date, index: int
+) -> World:
+    """The real requests and fleet presence of one local day."""
+    cfg = settings.sim
+    origin = local_midnight(day, settings.tz)
+    world = load_world(
+        con, period.graph, origin, 1, match_radius_m=cfg.match_radius_m,
+        gap_limit_s=settings.ingest.gap_limit_min * 60, speed_by_local_hour=period.speed,
+        origin_local_hour=origin.astimezone(settings.tz).hour, network=period.network,
+        return_limit_s=cfg.return_limit_min * 60,
+    )  # fmt: skip
+    if cfg.demand_boost:
+        rng = np.random.default_rng(settings.seed + index)
+        hour = origin.astimezone(settings.tz).hour
+        world = dataclasses.replace(
+            world, requests=demand.boosted(world.requests, period.boost, hour, rng)
+        )
+    return world
+
+
+def run_seed(
+    world: World, period: Period, settings: Settings, day: date, seed: int, share: float,
+    dispatch_share: float,
+) -> tuple[pa.Table, dict[str, Any], float]:  # fmt: skip
+    """One simulation: the event log, its KPIs (with planning statistics of guided
+    policies) and the seconds it took."""
+    t0 = time.perf_counter()
+    group = _groups(world, share if len(period.names) > 1 else 1.0, settings.seed + seed)
+    cfg = settings.sim
+    config = SimConfig(cfg.patience_s, cfg.tick_s, settings.seed + seed, dispatch_share)
+    origin = local_midnight(day, settings.tz)
+    policies: list[Policy] = [
+        p.for_day(origin, settings.seed + seed) if isinstance(p, GuidedFactory) else p
+        for p in period.policies
+    ]
+    events = Simulation(world, policies, group, config).run().table()
+    kpis = summarize(events, world.horizon_s)
+    for p in policies:
+        if isinstance(p, GuidedPolicy) and p.plan_seconds:
+            secs = np.array(p.plan_seconds)
+            kpis.setdefault("planning", {})[p.name] = {
+                "plans": int(secs.size),
+                "mean_s": float(secs.mean()),
+                "p95_s": float(np.quantile(secs, 0.95)),
+                "rejected_routes": dict(p.recommender.checker.failures),
+            }
+    return events, kpis, time.perf_counter() - t0
+
+
 def simulate(
     con: duckdb.DuckDBPyConnection, settings: Settings, start: date, days: int, policy: str,
     *, share: float = 1.0, other: str | None = None, seeds: int = 1,
     json_out: Path | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Run each day of the period with each seed; KPIs per group and the real ones."""
-    graph = read_graph(con)
-    first = local_midnight(start, settings.tz)
-    cfg = settings.sim
-    speed = speed_factors(con, graph, first, settings.timezone) if cfg.traffic_speed else None
-    reach = build_network(graph, cfg.match_radius_m)
     names = [policy] if other is None or share >= 1.0 else [policy, other]
     # Learned once from the days before the period; they keep no state between days.
-    policies = [make_policy(n, con, reach, first, settings) for n in names]
-    passes, pickups, n_days = hourly_counts(con, graph.n_segments, first, settings.timezone)
-    boost = demand.boost_factors(reach, passes, n_days, cfg.patience_s)
+    period = prepare(con, settings, start, names)
+    dispatch_share = resolve_dispatch_share(con, settings, start)
     runs: list[dict[str, Any]] = []
     first_log: pa.Table | None = None
-    first_names: dict[int, str] = {}
     for d in range(days):
-        origin = local_midnight(start + timedelta(days=d), settings.tz)
-        end = origin + timedelta(days=1)
-        world = load_world(
-            con, graph, origin, 1, match_radius_m=cfg.match_radius_m,
-            gap_limit_s=settings.ingest.gap_limit_min * 60, speed_by_local_hour=speed,
-            origin_local_hour=origin.astimezone(settings.tz).hour,
-            network=reach,
-        )  # fmt: skip
-        if cfg.demand_boost:
-            world = dataclasses.replace(
-                world,
-                requests=demand.boosted(
-                    world.requests,
-                    boost,
-                    origin.astimezone(settings.tz).hour,
-                    np.random.default_rng(settings.seed + d),
-                ),
-            )
-        real = real_kpis(con, graph, origin, end, settings.timezone)
+        day = start + timedelta(days=d)
+        world = day_world(con, settings, period, day, d)
+        origin = local_midnight(day, settings.tz)
+        real = real_kpis(con, period.graph, origin, origin + timedelta(days=1), settings.timezone)
         for seed in range(seeds):
-            t0 = time.perf_counter()
-            group = _groups(world, share if len(names) > 1 else 1.0, settings.seed + seed)
-            sim = Simulation(
-                world, policies, group, SimConfig(cfg.patience_s, cfg.tick_s, settings.seed + seed)
+            events, kpis, seconds = run_seed(
+                world, period, settings, day, seed, share, dispatch_share
             )
-            events = sim.run().table()
-            kpis = summarize(events, world.horizon_s)
             log_dir = settings.home / "sim" / policy
             log_dir.mkdir(parents=True, exist_ok=True)
-            day_name = (start + timedelta(days=d)).isoformat()
-            pq.write_table(events, log_dir / f"events_{day_name}_seed{seed}.parquet")
-            if d == 0 and seed == 0:
-                first_log, first_names = events, dict(enumerate(names))
-            runs.append(
-                {
-                    "day": (start + timedelta(days=d)).isoformat(),
-                    "seed": seed,
-                    "seconds": time.perf_counter() - t0,
-                    "real": real,
-                    **kpis,
-                    "group_policy": dict(enumerate(names)),
-                }
-            )
+            pq.write_table(events, log_dir / f"events_{day.isoformat()}_seed{seed}.parquet")
+            if first_log is None:
+                first_log = events
+            runs.append({"day": day.isoformat(), "seed": seed, "seconds": seconds,
+                         "real": real, **kpis, "group_policy": dict(enumerate(names))})  # fmt: skip
     out = {
-        "estimated_unserved_share": demand.unserved_share(pickups, boost),
-        "demand_boost": cfg.demand_boost,
+        "estimated_unserved_share": period.estimated_unserved_share,
+        "demand_boost": settings.sim.demand_boost,
+        "dispatch_share": dispatch_share,
         "start": start.isoformat(),
         "days": days,
         "policy": policy,
@@ -169,10 +222,22 @@ def simulate(
     target.write_text(json.dumps(out, indent=1, default=float))
     assert first_log is not None
     figures = sim_report.plots(
-        first_log, first_names, graph.mid_lat, graph.mid_lon, out_dir / policy
-    )
+        first_log, dict(enumerate(names)), period.graph.mid_lat, period.graph.mid_lon,
+        out_dir / policy,
+    )  # fmt: skip
     (out_dir / policy / "report.md").write_text(sim_report.markdown(out, figures))
     return out
+
+
+def resolve_dispatch_share(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: date
+) -> float:
+    """The configured booking share, or the one calibrated on the days before ``start``."""
+    if settings.sim.dispatch_share is not None:
+        return settings.sim.dispatch_share
+    from taxinav.pipeline.calibration import calibrated_dispatch_share
+
+    return calibrated_dispatch_share(con, settings, start)
 
 
 def _spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -189,6 +254,8 @@ def _spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "occupancy": [x["occupancy"] for x in rows],
             "empty_km_per_trip": [x["empty_km_per_trip"] for x in rows],
             "revenue_per_day": [x["revenue"] for x in rows],
+            "pickups_per_vacant_h": [x["pickups_per_vacant_h"] for x in rows],
+            "revenue_per_present_h": [x["revenue_per_present_h"] for x in rows],
         }
         out[name] = {
             k: {"mean": float(np.mean(v)), "min": float(np.min(v)), "max": float(np.max(v))}

@@ -3,11 +3,14 @@
 Vehicle states: ABSENT → (enter) VACANT | OCCUPIED → ... → GONE. A vacant vehicle moves along
 its segment at free-flow speed; on each segment it enters (and while it stays) it takes the
 oldest waiting request on any segment within the match radius. Requests wait ``patience_s``
-and are then lost. Every change is written to the event log.
+and are then lost. Booked requests (a configurable share) do not wait for a passing taxi:
+the dispatcher sends the vacant taxi that reaches them soonest (``sim/dispatch.py``). Every
+change is written to the event log.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections import deque
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from taxinav.sim.dispatch import Router, eta_s
 from taxinav.sim.events import EventLog, Kind
 from taxinav.sim.policies import WAIT_S, Policy
 from taxinav.sim.world import World
@@ -45,6 +49,7 @@ class SimConfig:
     patience_s: float = 300.0
     tick_s: float = 10.0
     seed: int = 0
+    dispatch_share: float = 0.0  # share of requests that are bookings (radio dispatch)
 
 
 class Simulation:
@@ -75,6 +80,15 @@ class Simulation:
         self.taken = np.zeros(len(world.requests), dtype=bool)
         self._next_vehicle = 0
         self._next_request = 0
+        # Bookings drawn from their own stream so the share does not shift cruising choices.
+        draw = np.random.default_rng([config.seed, 1]).random(len(world.requests))
+        self.booked = draw < config.dispatch_share
+        self.router = Router(self.net, config.patience_s) if self.booked.any() else None
+        self.route_to: dict[int, np.ndarray] = {}  # booking → free-flow seconds to reach it
+        self.pending: list[int] = []  # bookings without a taxi, in arrival order
+        self.assigned = np.full(n, -1, dtype=np.int64)  # vehicle → booking it drives to
+        # Policies that plan for their whole group (the recommender) see the fleet each tick.
+        self._observers = [(i, p) for i, p in enumerate(policies) if hasattr(p, "observe")]
 
     # -- arrivals --------------------------------------------------------------------------
     def _enter(self, now: float) -> None:
@@ -109,9 +123,48 @@ class Simulation:
         while self._next_request < len(r) and r.t[self._next_request] <= now:
             k = self._next_request
             self._next_request += 1
-            self.waiting.setdefault(int(r.segment[k]), deque()).append(k)
+            seg = int(r.segment[k])
+            if self.router is not None and self.booked[k]:
+                self.route_to[k] = self.router.time_to(self.router.served_from(seg))
+                self.pending.append(k)
+            else:
+                self.waiting.setdefault(seg, deque()).append(k)
             heapq.heappush(self.expiry, (float(r.t[k]) + self.config.patience_s, k))
-            self.log.add(float(r.t[k]), Kind.REQUEST, request=k, segment=int(r.segment[k]))
+            self.log.add(
+                float(r.t[k]), Kind.REQUEST, request=k, segment=seg, value=float(self.booked[k])
+            )
+
+    def _dispatch(self, now: float) -> None:
+        """Each waiting booking, oldest first, gets the free taxi with the shortest drive, if
+        it can arrive before the passenger gives up."""
+        if not self.pending:
+            return
+        free = np.flatnonzero((self.state == State.VACANT) & (self.assigned < 0))
+        speed = self.world.speed(now)
+        travel = self.net.travel_s[self.segment[free]] / speed
+        remaining = np.minimum(self.remaining[free], travel)  # a waiting taxi is at the end
+        r = self.world.requests
+        for k in list(self.pending):
+            if free.size == 0:
+                break
+            eta = eta_s(self.route_to[k] / speed, self.segment[free], remaining, travel)
+            i = int(np.argmin(eta))
+            if not eta[i] <= float(r.t[k]) + self.config.patience_s - now:
+                continue
+            v = int(free[i])
+            self.pending.remove(k)
+            self.assigned[v] = k
+            self.remaining[v] = remaining[i]
+            self.log.add(now, Kind.ASSIGN, vehicle=v, request=k, segment=int(r.segment[k]),
+                         group=int(self.group[v]), value=float(eta[i]))  # fmt: skip
+            free, travel, remaining = (np.delete(a, i) for a in (free, travel, remaining))
+
+    def _release(self, v: int) -> None:
+        """A vehicle leaving with a booking hands it back to the dispatcher."""
+        k = int(self.assigned[v])
+        if k >= 0:
+            self.assigned[v] = -1
+            bisect.insort(self.pending, k)
 
     def _expire(self, now: float) -> None:
         while self.expiry and self.expiry[0][0] <= now:
@@ -119,6 +172,11 @@ class Simulation:
             if not self.taken[k]:
                 self.taken[k] = True
                 self.log.add(now, Kind.LOST, request=k, segment=int(self.world.requests.segment[k]))
+                if k in self.route_to:
+                    del self.route_to[k]
+                    self.assigned[self.assigned == k] = -1
+                    if k in self.pending:
+                        self.pending.remove(k)
 
     # -- vehicles ---------------------------------------------------------------------------
     def _become_vacant(self, v: int, seg: int, when: float) -> None:
@@ -170,6 +228,7 @@ class Simulation:
     def _leave(self, now: float) -> None:
         gone = (self.state == State.VACANT) & (self.world.presence.leave_t <= now)
         for v in np.flatnonzero(gone):
+            self._release(int(v))
             self.state[v] = State.GONE
             self.log.add(
                 float(self.world.presence.leave_t[v]),
@@ -186,24 +245,22 @@ class Simulation:
                 k = queue.popleft()
                 if self.taken[k]:
                     continue
-                r = self.world.requests
-                when = max(now, float(r.t[k]))  # not before the passenger appeared
-                self.taken[k] = True
-                self.state[v] = State.OCCUPIED
-                self.busy_until[v] = when + float(r.duration_s[k])
-                self.drop_segment[v] = int(r.dropoff_segment[k])
-                self.trip_request[v] = k
-                self.log.add(
-                    when,
-                    Kind.PICKUP,
-                    vehicle=v,
-                    request=k,
-                    segment=int(s),
-                    group=int(self.group[v]),
-                    value=float(r.fare[k]),
-                )
+                self._board(v, k, int(s), now)
                 return True
         return False
+
+    def _board(self, v: int, k: int, segment: int, now: float) -> None:
+        r = self.world.requests
+        when = max(now, float(r.t[k]))  # not before the passenger appeared
+        self.taken[k] = True
+        self.route_to.pop(k, None)
+        self.assigned[v] = -1
+        self.state[v] = State.OCCUPIED
+        self.busy_until[v] = when + float(r.duration_s[k])
+        self.drop_segment[v] = int(r.dropoff_segment[k])
+        self.trip_request[v] = k
+        self.log.add(when, Kind.PICKUP, vehicle=v, request=k, segment=segment,
+                     group=int(self.group[v]), value=float(r.fare[k]))  # fmt: skip
 
     def _drive(self, v: int, now: float) -> None:
         """Spend one tick: pick up if possible, else move on, crossing segment ends."""
@@ -211,7 +268,12 @@ class Simulation:
         budget = now - t
         policy = self.policies[int(self.group[v])]
         while True:
-            if self._try_pickup(v, t):
+            k = int(self.assigned[v])
+            if k >= 0:
+                if self.route_to[k][int(self.segment[v])] == 0.0:
+                    self._board(v, k, int(self.world.requests.segment[k]), t)
+                    return
+            elif self._try_pickup(v, t):
                 return
             if self.remaining[v] > budget:
                 self.remaining[v] -= budget
@@ -219,7 +281,10 @@ class Simulation:
             budget -= self.remaining[v]
             t += self.remaining[v]
             seg = int(self.segment[v])
-            nxt = policy.choose(v, seg, t, self.rng)
+            if k >= 0 and self.router is not None:
+                nxt = self.router.next_toward(seg, self.route_to[k])
+            else:
+                nxt = policy.choose(v, seg, t, self.rng)
             if nxt == seg:
                 self.remaining[v] = WAIT_S
                 continue
@@ -234,6 +299,14 @@ class Simulation:
             self.segment[v] = nxt
             self.remaining[v] = self.world.travel_s(nxt, t)
 
+    def _observe(self, now: float) -> None:
+        if not self._observers:
+            return
+        free = np.flatnonzero((self.state == State.VACANT) & (self.assigned < 0))
+        for gi, policy in self._observers:
+            policy.observe(now, free, self.segment[free], self.remaining[free],
+                           self.group[free] == gi)  # fmt: skip
+
     def run(self) -> EventLog:
         horizon = self.world.horizon_s
         now = 0.0
@@ -244,6 +317,8 @@ class Simulation:
             self._dropoffs(now)
             self._returns(now)
             self._leave(now)
+            self._dispatch(now)
+            self._observe(now)
             for v in np.flatnonzero(self.state == State.VACANT):
                 self._drive(int(v), now)
             self._expire(now)

@@ -16,6 +16,7 @@ class Kind(StrEnum):
     LOST = "lost"  # a passenger gave up
     DROPOFF = "dropoff"  # a trip ends; vehicle vacant again (or leaves if outside)
     MOVE = "move"  # a vacant vehicle entered a segment
+    ASSIGN = "assign"  # the dispatcher sent a vacant vehicle to a booking (value: ETA s)
 
 
 EVENT_SCHEMA = pa.schema(
@@ -26,7 +27,8 @@ EVENT_SCHEMA = pa.schema(
         ("request", pa.int64()),  # -1 when not about a request
         ("segment", pa.int64()),
         ("group", pa.int64()),  # the vehicle's policy group (-1 for requests)
-        ("value", pa.float64()),  # metres driven for MOVE, fare for PICKUP, else 0
+        # metres driven for MOVE, fare for PICKUP, 1 for a booked REQUEST, ETA s for ASSIGN
+        ("value", pa.float64()),
     ]
 )
 

@@ -56,6 +56,11 @@ def _vacant_spells(
 
 def occupancy(events: pa.Table, horizon_s: float) -> dict[int, float]:
     """Per group: time carrying a passenger over time present in the area."""
+    return {g: busy / present for g, (present, busy) in present_and_busy(events, horizon_s).items()}
+
+
+def present_and_busy(events: pa.Table, horizon_s: float) -> dict[int, tuple[float, float]]:
+    """Per group: seconds present in the area, and of those, carrying a passenger."""
     rows = _lifecycle(events)
     present: dict[int, float] = defaultdict(float)
     busy: dict[int, float] = defaultdict(float)
@@ -81,7 +86,7 @@ def occupancy(events: pa.Table, horizon_s: float) -> dict[int, float]:
         present[group_of[v]] += horizon_s - t0
     for v, t0 in busy_since.items():
         busy[group_of[v]] += horizon_s - t0
-    return {g: busy[g] / present[g] for g in present if present[g] > 0}
+    return {g: (present[g], busy[g]) for g in present if present[g] > 0}
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -123,7 +128,7 @@ def summarize(events: pa.Table, horizon_s: float | None = None) -> dict[str, Any
     horizon = (
         horizon_s if horizon_s is not None else float(np.max(events["t"].to_numpy(), initial=0))
     )
-    occ = occupancy(events, horizon)
+    hours = present_and_busy(events, horizon)
     out: dict[str, Any] = {
         "requests": n_req,
         "served": n_pick,
@@ -134,14 +139,23 @@ def summarize(events: pa.Table, horizon_s: float | None = None) -> dict[str, Any
     for g in sorted({int(x) for x in group if x >= 0}):
         picks = (kind == Kind.PICKUP) & (group == g)
         empty_m = float(value[(kind == Kind.MOVE) & (group == g)].sum())
+        present_s, busy_s = hours.get(g, (0.0, 0.0))
+        revenue = float(value[picks].sum())
         out["groups"][g] = {
             "pickups": int(picks.sum()),
             "vacant_before_pickup": _stats(durations.get(g, [])),
             "vacant_median_by_block": median_by_block(durations.get(g, []), starts.get(g, [])),
             "spells_cut_by_leaving": cut.get(g, 0),
             "empty_km_per_trip": empty_m / 1000 / max(int(picks.sum()), 1),
-            "revenue": float(value[picks].sum()),
-            "occupancy": occ.get(g, float("nan")),
+            "revenue": revenue,
+            "occupancy": busy_s / present_s if present_s > 0 else float("nan"),
+            "present_h": present_s / 3600,
+            "pickups_per_vacant_h": picks.sum() / ((present_s - busy_s) / 3600)
+            if present_s > busy_s
+            else float("nan"),
+            "revenue_per_present_h": revenue / (present_s / 3600)
+            if present_s > 0
+            else float("nan"),
         }
     return out
 

@@ -17,6 +17,9 @@ WAIT_S = 60.0
 
 
 class Policy(Protocol):
+    """May also define ``observe(t, vehicle, segment, remaining, mine)``: the engine then
+    shows it every vacant, uncommitted taxi each tick (``mine``: in the policy's group)."""
+
     name: str
 
     def choose(self, vehicle: int, segment: int, t: float, rng: np.random.Generator) -> int:

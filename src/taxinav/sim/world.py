@@ -75,6 +75,12 @@ class World:
     # Real speed over free-flow speed for each simulated hour (index: hours since origin).
     speed_factor: FloatArray | None = None
 
+    def speed(self, t: float) -> float:
+        """Real over free-flow speed at ``t``."""
+        if self.speed_factor is None:
+            return 1.0
+        return float(self.speed_factor[min(int(t // 3600), self.speed_factor.shape[0] - 1)])
+
     def travel_s(self, segment: int, t: float) -> float:
         base = float(self.network.travel_s[segment])
         if self.speed_factor is None:

@@ -142,6 +142,15 @@ TABLES: dict[str, str] = {
             status VARCHAR NOT NULL,
             n_points INTEGER NOT NULL,
             n_segments INTEGER NOT NULL)""",
+    # grain: one unit × 10-minute slot × model; key: (unit_type, model, unit_id, slot_start).
+    # Forecast pickups in the 30 minutes from slot_start, as served to guidance.
+    "forecasts": """
+        CREATE TABLE IF NOT EXISTS forecasts (
+            unit_type VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            unit_id VARCHAR NOT NULL,
+            slot_start TIMESTAMPTZ NOT NULL,
+            yhat DOUBLE NOT NULL)""",
     # grain: one finished pipeline step; key: step. Lets a re-run skip unchanged work.
     "step_runs": """
         CREATE TABLE IF NOT EXISTS step_runs (
@@ -164,5 +173,6 @@ KEYS: dict[str, tuple[str, ...]] = {
     "trip_end_matches": ("trip_id", "end_kind"),
     "spell_paths": ("spell_id", "seq"),
     "spell_match_status": ("spell_id",),
+    "forecasts": ("unit_type", "model", "unit_id", "slot_start"),
     "step_runs": ("step",),
 }

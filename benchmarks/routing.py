@@ -1,0 +1,126 @@
+"""Cruising guidance in the simulator (needs `make demo` to have filled the warehouse).
+
+    python benchmarks/routing.py [--quick] [--days 2008-05-27,2008-05-29,2008-05-31]
+
+For each day (default: three days of the last week) and each of 3 seeds (--quick: 1 day,
+1 seed), prints:
+1. 20 % of the fleet guided (coordinated), the rest on historical behaviour, in the same
+   runs: median and mean vacant minutes before a pickup, pickups per vacant hour and
+   revenue per shift hour for both groups, and the relative differences.
+2. 100 % guided with coordination, 100 % guided without it, and 100 % historical behaviour:
+   passengers served.
+3. Planning time per refresh of the coordinated plan (target: well under a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from statistics import mean
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from taxinav.pipeline.batch import open_warehouse
+from taxinav.pipeline.simulation import simulate
+from taxinav.settings import get_settings
+
+DAYS = (date(2008, 5, 27), date(2008, 5, 29), date(2008, 5, 31))
+GROUP_KPIS = (
+    ("median vacant min", "vacant_median_min"),
+    ("mean vacant min", "vacant_mean_min"),
+    ("pickups / vacant h", "pickups_per_vacant_h"),
+    ("revenue / shift h ($)", "revenue_per_present_h"),
+)
+
+
+def _per_run(out: dict[str, Any], group: int, key: str) -> list[float]:
+    vals = []
+    for r in out["runs"]:
+        g = r["groups"][group]
+        if key == "vacant_median_min":
+            vals.append(g["vacant_before_pickup"]["median_min"])
+        elif key == "vacant_mean_min":
+            vals.append(g["vacant_before_pickup"]["mean_min"])
+        else:
+            vals.append(g[key])
+    return vals
+
+
+def _spread(values: list[float], fmt: str = ".2f") -> str:
+    return f"{mean(values):{fmt}} [{min(values):{fmt}}–{max(values):{fmt}}]"
+
+
+def mixed(runs: list[dict[str, Any]], console: Console) -> None:
+    table = Table(title="20 % guided (coordinated) vs 80 % historical behaviour, same runs: "
+                  "mean [min–max] over days × seeds")  # fmt: skip
+    for h in ("KPI", "guided", "historical", "guided vs historical (per run)", "target"):
+        table.add_column(h)
+    for label, key in GROUP_KPIS:
+        guided = [v for out in runs for v in _per_run(out, 0, key)]
+        hist = [v for out in runs for v in _per_run(out, 1, key)]
+        rel = [g / h - 1 for g, h in zip(guided, hist, strict=True)]
+        target = {"vacant_median_min": "≤ −20 %", "vacant_mean_min": "≤ −10 %"}.get(key, "≥ +10 %")
+        table.add_row(label, _spread(guided), _spread(hist),
+                      f"{mean(rel):+.1%} [{min(rel):+.1%} … {max(rel):+.1%}]", target)  # fmt: skip
+    console.print(table)
+
+
+def full_fleet(results: dict[str, list[dict[str, Any]]], console: Console) -> None:
+    table = Table(title="100 % of the fleet on one policy: passengers served per day")
+    for h in ("policy", "served", "served share", "median vacant min", "mean vacant min"):
+        table.add_column(h)
+    for name, outs in results.items():
+        runs = [r for out in outs for r in out["runs"]]
+        table.add_row(
+            name,
+            _spread([float(r["served"]) for r in runs], ".0f"),
+            _spread([r["served"] / r["requests"] for r in runs], ".3f"),
+            _spread([r["groups"][0]["vacant_before_pickup"]["median_min"] for r in runs]),
+            _spread([r["groups"][0]["vacant_before_pickup"]["mean_min"] for r in runs]),
+        )
+    console.print(table)
+
+
+def planning(outs: list[dict[str, Any]], console: Console) -> None:
+    table = Table(title="planning time per refresh (all vacant guided taxis)")
+    for h in ("run", "plans", "mean s", "p95 s", "rejected routes"):
+        table.add_column(h)
+    for out in outs:
+        for r in out["runs"]:
+            for name, p in r.get("planning", {}).items():
+                table.add_row(f"{r['day']} seed {r['seed']} {name}", str(p["plans"]),
+                              f"{p['mean_s']:.3f}", f"{p['p95_s']:.3f}",
+                              str(p["rejected_routes"] or 0))  # fmt: skip
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="1 day, 1 seed")
+    parser.add_argument("--days", help="comma-separated local dates")
+    args = parser.parse_args()
+    days = [date.fromisoformat(d) for d in args.days.split(",")] if args.days else list(DAYS)
+    seeds = 1 if args.quick else 3
+    if args.quick:
+        days = days[:1]
+    settings = get_settings()
+    con = open_warehouse(settings)
+    console = Console(width=200)
+    console.print(f"days {', '.join(map(str, days))}; {seeds} seed(s) each")
+    mixed_runs = [
+        simulate(con, settings, d, 1, "guided", share=0.2, other="historical", seeds=seeds)
+        for d in days
+    ]
+    mixed(mixed_runs, console)
+    fleet = {
+        name: [simulate(con, settings, d, 1, name, seeds=seeds) for d in days]
+        for name in ("guided", "guided-independent", "historical")
+    }
+    full_fleet(fleet, console)
+    planning(mixed_runs + fleet["guided"], console)
+
+
+if __name__ == "__main__":
+    main()

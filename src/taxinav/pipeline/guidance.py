@@ -1,0 +1,179 @@
+"""Guidance from the warehouse: demand rates, fares and drivers' habits for the recommender,
+and the guided policies the simulator runs (``guided``, ``guided-independent``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from taxinav.features import HORIZON_SLOTS
+from taxinav.routing.coordination import Demand, PlanConfig
+from taxinav.routing.guided import GuidedPolicy
+from taxinav.routing.mdp import FloatArray, TimeGraph
+from taxinav.routing.recommender import Recommender
+from taxinav.routing.route import RouteChecker, RouteLimits
+from taxinav.settings import Settings
+from taxinav.sim.learned import BLOCK_H, HistoricalBehaviour
+from taxinav.sim.replay import hourly_counts
+from taxinav.sim.world import Network
+
+GUIDED = ("guided", "guided-independent")
+FARE_SHRINK = 20.0  # trips' worth of weight the city-wide mean fare gets per segment
+
+
+def segment_fares(con: duckdb.DuckDBPyConnection, n: int, before: datetime) -> FloatArray:
+    """Mean meter fare of rides picked up on each segment before ``before`` (the meter
+    approximation of ``sim.kpi.meter_fare``), shrunk towards the overall mean."""
+    rows = con.sql(
+        """SELECT p.segment_id, count(*),
+                  sum(3.10 + 0.45 * 5 * greatest(t.distance_m / 1609.344 - 0.2, 0))
+           FROM trips t JOIN trip_end_matches p ON p.trip_id = t.trip_id
+            AND p.end_kind = 'pickup' AND p.status = 'matched'
+           WHERE t.pickup_ts < $before GROUP BY 1""",
+        params={"before": before},
+    ).fetchall()
+    count, total = np.zeros(n), np.zeros(n)
+    for seg, c, f in rows:
+        count[int(seg)], total[int(seg)] = c, f
+    overall = total.sum() / max(count.sum(), 1.0) if count.any() else 10.0
+    out: FloatArray = (total + FARE_SHRINK * overall) / (count + FARE_SHRINK)
+    return out
+
+
+def habit_edge_probs(behaviour: HistoricalBehaviour, network: Network) -> FloatArray:
+    """Drivers' next-segment frequencies on every edge (CSR order), per 4-hour block."""
+    n_blocks = 24 // BLOCK_H
+    indptr, succ = network.succ_indptr, network.succ_indices
+    out = np.zeros((n_blocks, succ.shape[0]))
+    for b in range(n_blocks):
+        for s in range(network.n_segments):
+            lo, hi = int(indptr[s]), int(indptr[s + 1])
+            found = behaviour.transitions.get((b, s)) or behaviour.transitions.get((-1, s))
+            if found is None:
+                out[b, lo:hi] = 1.0 / (hi - lo)
+                continue
+            nxt, cum = found
+            counts = np.diff(np.r_[0.0, cum])
+            weight = dict(zip(nxt.tolist(), counts.tolist(), strict=True))
+            w = np.array([weight.get(int(x), 0.0) for x in succ[lo:hi]]) + 0.1
+            out[b, lo:hi] = w / w.sum()
+    return out
+
+
+@dataclass(frozen=True)
+class DayDemand:
+    """Pickups per second on each segment over one local day, by forecast slot."""
+
+    origin: datetime
+    slot_s: float
+    rate: FloatArray  # [slots, segments]
+    source: str  # "forecast" or "historical average"
+
+    def at(self, t: float) -> FloatArray:
+        out: FloatArray = self.rate[min(int(t // self.slot_s), self.rate.shape[0] - 1)]
+        return out
+
+
+def day_demand(
+    con: duckdb.DuckDBPyConnection, settings: Settings, n: int, origin: datetime,
+    hourly: FloatArray,
+) -> DayDemand:  # fmt: skip
+    """The stored road forecasts (served model) for the day; hours without any use the
+    per-hour historical mean ``hourly`` [24, n] (pickups per hour)."""
+    slot_min = settings.forecast.slot_minutes
+    n_slots = 24 * 60 // slot_min
+    rate = np.full((n_slots, n), np.nan)
+    rows = con.sql(
+        """SELECT unit_id::BIGINT, (epoch(slot_start) - epoch($o::TIMESTAMPTZ)) // $step, yhat
+           FROM forecasts WHERE unit_type = 'road' AND model = 'lightgbm'
+             AND slot_start >= $o AND slot_start < $e""",
+        params={"o": origin, "e": origin + timedelta(days=1), "step": slot_min * 60},
+    ).fetchnumpy()
+    unit, slot, yhat = (np.asarray(v) for v in rows.values())
+    horizon_s = HORIZON_SLOTS * slot_min * 60
+    if unit.size:
+        have = np.unique(slot.astype(np.int64))
+        rate[have] = 0.0
+        rate[slot.astype(np.int64), unit.astype(np.int64)] = yhat / horizon_s
+    hour0 = origin.astimezone(settings.tz).hour
+    missing = np.isnan(rate[:, 0])
+    for k in np.flatnonzero(missing):
+        rate[k] = hourly[(hour0 + k * slot_min // 60) % 24] / 3600.0
+    source = "forecast" if not missing.all() else "historical average"
+    return DayDemand(origin, slot_min * 60.0, rate, source)
+
+
+@dataclass
+class GuidedFactory:
+    """What guided policies share over a period; ``for_day`` makes a fresh policy per run."""
+
+    name: str
+    con: duckdb.DuckDBPyConnection
+    settings: Settings
+    network: Network
+    fares: FloatArray
+    habits: FloatArray  # [block, edge]
+    hourly: FloatArray  # [24, n] pickups per hour, before the period
+    origin_hour: int
+
+    def for_day(self, origin: datetime, seed: int) -> GuidedPolicy:
+        rec, demand_at, habits_at = self.parts(origin, seed)
+        return GuidedPolicy(rec, demand_at, habits_at, self.settings.routing.refresh_s, self.name)
+
+    def parts(
+        self, origin: datetime, seed: int
+    ) -> tuple[Recommender, Callable[[float], Demand], Callable[[float], FloatArray]]:
+        """A fresh recommender, and demand and drivers' habits as functions of the seconds
+        since ``origin`` (a local midnight)."""
+        r = self.settings.routing
+        net = self.network
+        graph = TimeGraph.build(net.succ_indptr, net.succ_indices, net.travel_s, r.tick_s)
+        config = PlanConfig(
+            horizon_s=r.horizon_min * 60, tick_s=r.tick_s, patience_s=self.settings.sim.patience_s,
+            temperature=r.temperature, cost_per_km=r.cost_per_km, iterations=r.iterations,
+            damping=r.damping, coordinate=self.name == "guided",
+        )  # fmt: skip
+        checker = RouteChecker(
+            net.succ_indptr, net.succ_indices, net.length_m, np.ones(net.n_segments, dtype=bool),
+            RouteLimits(max_length_m=r.max_route_km * 1000, max_duration_s=config.horizon_s * 3),
+        )  # fmt: skip
+        rec = Recommender(graph, checker, config, seed=seed)
+        demand = day_demand(self.con, self.settings, net.n_segments, origin, self.hourly)
+        reach = _near_matrix(net) if r.near_demand else None
+        hour0 = origin.astimezone(self.settings.tz).hour
+
+        def demand_at(t: float) -> Demand:
+            rate = demand.at(t)
+            return Demand(reach @ rate if reach is not None else rate, self.fares, net.length_m)
+
+        def habits_at(t: float) -> FloatArray:
+            out: FloatArray = self.habits[((hour0 + int(t // 3600)) % 24) // BLOCK_H]
+            return out
+
+        return rec, demand_at, habits_at
+
+
+def _near_matrix(net: Network) -> csr_matrix:
+    """Row s sums the segments whose hails a taxi on s can take (within the match radius)."""
+    n = net.n_segments
+    rows = np.repeat(np.arange(n), np.diff(net.near_indptr))
+    return csr_matrix((np.ones(rows.shape[0]), (rows, net.near_indices)), shape=(n, n))
+
+
+def guided_factory(
+    name: str, con: duckdb.DuckDBPyConnection, network: Network, before: datetime,
+    settings: Settings, behaviour: HistoricalBehaviour,
+) -> GuidedFactory:  # fmt: skip
+    """Everything guidance learns from the days before ``before``."""
+    _, pickups, days = hourly_counts(con, network.n_segments, before, settings.timezone)
+    return GuidedFactory(
+        name=name, con=con, settings=settings, network=network,
+        fares=segment_fares(con, network.n_segments, before),
+        habits=habit_edge_probs(behaviour, network), hourly=pickups / max(days, 1.0),
+        origin_hour=before.astimezone(settings.tz).hour,
+    )  # fmt: skip

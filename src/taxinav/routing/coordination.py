@@ -1,0 +1,111 @@
+"""Fleet-wide coordination: a mean-field equilibrium between guided taxis and the demand.
+
+Independent routing gives every guided taxi the same value function, so all taxis near a
+hot segment head for it. Here the guided fleet is a flow: solve the MDP with the competition
+known so far, propagate every guided taxi through the resulting (randomised) policy to get
+its expected passes of each segment, add those passes to the competition, and re-solve —
+damped, until the competition stops moving. The drivers who are not guided are propagated
+once through their own habits (historical next-segment frequencies). Iterations are warm-
+started from the previous refresh, so a steady fleet converges over refreshes too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from taxinav.routing.chance import find_probability
+from taxinav.routing.mdp import FloatArray, IntArray, Solution, TimeGraph, propagate, solve
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    horizon_s: float = 900.0
+    tick_s: float = 15.0
+    patience_s: float = 300.0
+    temperature: float = 0.05  # dollars; 0 = deterministic greedy
+    cost_per_km: float = 0.25  # fuel and wear of empty driving, dollars
+    iterations: int = 4  # mean-field rounds per refresh
+    damping: float = 0.5
+    coordinate: bool = True
+
+    @property
+    def horizon_ticks(self) -> int:
+        return int(round(self.horizon_s / self.tick_s))
+
+
+@dataclass
+class Demand:
+    """Inputs of one refresh, per segment."""
+
+    rate: FloatArray  # expected pickups per second
+    fare: FloatArray  # expected fare of a ride starting there
+    length_m: FloatArray
+
+
+@dataclass
+class Fleet:
+    """Vacant taxis when planning: the guided ones and the others, where they will decide."""
+
+    guided_segment: IntArray
+    guided_tick: IntArray
+    other_segment: IntArray
+    other_tick: IntArray
+
+
+@dataclass
+class Coordinator:
+    graph: TimeGraph
+    config: PlanConfig
+    other_edge_probs: FloatArray | None = None  # habits of unguided drivers (None: uniform)
+    guided_competition: FloatArray | None = field(default=None, repr=False)
+    rounds: int = 0
+
+    def plan(self, demand: Demand, fleet: Fleet, habits: FloatArray | None = None) -> Solution:
+        """``habits``: unguided drivers' edge probabilities now (default: the constructor's)."""
+        cfg, g = self.config, self.graph
+        n = g.n
+        others = self._others(demand, fleet, habits if habits is not None else
+                              self.other_edge_probs)  # fmt: skip
+        guided = self.guided_competition
+        if guided is None or not cfg.coordinate:
+            guided = np.zeros(n)
+        n_guided = max(fleet.guided_segment.size, 1)
+        sol = self._solve(demand, others + guided * (n_guided - 1) / n_guided)
+        if not cfg.coordinate or fleet.guided_segment.size == 0:
+            return sol
+        others_share = (n_guided - 1) / n_guided  # each competes with the others, not itself
+        for _ in range(cfg.iterations):
+            passes = propagate(
+                g, sol.p, sol.pi, cfg.horizon_ticks, fleet.guided_tick, fleet.guided_segment,
+                np.ones(n_guided),
+            )  # fmt: skip
+            guided = (1 - cfg.damping) * guided + cfg.damping * passes / cfg.horizon_s
+            sol = self._solve(demand, others + guided * others_share)
+            self.rounds += 1
+        self.guided_competition = guided
+        return sol
+
+    def _solve(self, demand: Demand, competition: FloatArray) -> Solution:
+        cfg, g = self.config, self.graph
+        p = find_probability(demand.rate, g.travel_s, competition, cfg.patience_s)
+        reward = p * demand.fare - cfg.cost_per_km * demand.length_m / 1000.0
+        return solve(g, p, reward, cfg.horizon_ticks, cfg.temperature)
+
+    def _others(self, demand: Demand, fleet: Fleet, probs: FloatArray | None) -> FloatArray:
+        """Passes per second of the unguided vacant taxis, from their habits."""
+        g = self.graph
+        if fleet.other_segment.size == 0:
+            return np.zeros(g.n)
+        if probs is None:
+            probs = 1.0 / np.diff(g.succ_indptr)[g.src].astype(np.float64)
+        # Their survival uses the demand without competition: a slight overestimate of how
+        # long they stay vacant, i.e. of the competition, which errs on the safe side.
+        cfg = self.config
+        p = find_probability(demand.rate, g.travel_s, np.zeros(g.n), cfg.patience_s)
+        passes = propagate(
+            g, p, probs, cfg.horizon_ticks, fleet.other_tick, fleet.other_segment,
+            np.ones(fleet.other_segment.size),
+        )  # fmt: skip
+        return passes / cfg.horizon_s

@@ -1,0 +1,117 @@
+"""A recommended route and the checks every route passes before it is served."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from taxinav.routing.mdp import FloatArray, IntArray
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Segments to drive in order, from the end of the vehicle's current segment."""
+
+    vehicle_id: str
+    start_segment: int
+    segments: IntArray
+    eta_s: FloatArray  # seconds from now until each segment is entered
+    p_step: FloatArray  # chance of a passenger on each segment, if none was found before
+    length_m: float
+    duration_s: float
+
+    @property
+    def p_cumulative(self) -> FloatArray:
+        """Chance of having found a passenger by the end of each step."""
+        out: FloatArray = 1.0 - np.cumprod(1.0 - self.p_step)
+        return out
+
+    def geojson(self, shape: Any) -> dict[str, Any]:
+        """A GeoJSON Feature; ``shape(s)`` gives a segment's latitudes and longitudes."""
+        coords: list[list[float]] = []
+        for s in self.segments.tolist():
+            lat, lon = shape(int(s))
+            pts = [[round(float(x), 6), round(float(y), 6)] for y, x in zip(lat, lon, strict=True)]
+            coords.extend(pts[1:] if coords and coords[-1] == pts[0] else pts)
+        return {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": coords},
+            "properties": {
+                "vehicle_id": self.vehicle_id,
+                "segments": self.segments.tolist(),
+                "eta_s": [round(float(x), 1) for x in self.eta_s],
+                "p_step": [round(float(x), 4) for x in self.p_step],
+                "p_cumulative": [round(float(x), 4) for x in self.p_cumulative],
+                "length_m": round(self.length_m, 1),
+                "duration_s": round(self.duration_s, 1),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class RouteLimits:
+    max_length_m: float = 20_000.0
+    max_duration_s: float = 1_800.0
+
+
+@dataclass
+class RouteChecker:
+    """Connected, legal (the graph's moves only), inside the mapped area, within bounds."""
+
+    succ_indptr: IntArray
+    succ_indices: IntArray
+    length_m: FloatArray
+    inside: np.ndarray  # per segment: lies in the mapped area
+    limits: RouteLimits = field(default_factory=RouteLimits)
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def problem(self, route: Route) -> str | None:
+        """Why the route must not be served, or None."""
+        return self._path_problem(route) or self._step_problem(route)
+
+    def _path_problem(self, route: Route) -> str | None:
+        n = self.length_m.shape[0]
+        segs = route.segments
+        if segs.size == 0:
+            return "empty"
+        if (segs < 0).any() or (segs >= n).any() or not 0 <= route.start_segment < n:
+            return "unknown_segment"
+        if not self.inside[segs].all():
+            return "outside_area"
+        prev = np.r_[route.start_segment, segs[:-1]]
+        for a, b in zip(prev.tolist(), segs.tolist(), strict=True):
+            if b not in self.succ_indices[self.succ_indptr[a] : self.succ_indptr[a + 1]]:
+                return f"illegal_move:{a}->{b}"
+        return None
+
+    def _step_problem(self, route: Route) -> str | None:
+        segs = route.segments
+        if len(route.eta_s) != segs.size or len(route.p_step) != segs.size:
+            return "inconsistent_steps"
+        if (np.diff(route.eta_s) <= 0).any() or route.eta_s[0] < 0:
+            return "eta_not_increasing"
+        if not np.isclose(route.length_m, float(self.length_m[segs].sum())):
+            return "length_mismatch"
+        if route.length_m > self.limits.max_length_m:
+            return "too_long"
+        if not 0 < route.duration_s <= self.limits.max_duration_s:
+            return "duration_out_of_bounds"
+        if ((route.p_step < 0) | (route.p_step > 1)).any():
+            return "probability_out_of_range"
+        return None
+
+    def admit(self, route: Route) -> bool:
+        """True if the route may be served; otherwise count and log the reason."""
+        reason = self.problem(route)
+        if reason is None:
+            return True
+        kind = reason.split(":")[0]
+        self.failures[kind] += 1
+        log.warning("route for vehicle %s rejected: %s", route.vehicle_id, reason)
+        return False

@@ -1,0 +1,59 @@
+"""Every route is checked before it is served: broken routes are fed in on purpose."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from taxinav.routing.route import Route, RouteLimits
+from tests.routing.tiny import checker
+
+
+def _route(segs: list[int], start: int = 0, eta: list[float] | None = None,
+           length: float | None = None, duration: float = 60.0,
+           p: list[float] | None = None) -> Route:  # fmt: skip
+    lengths = {0: 100.0, 1: 100.0, 2: 200.0}
+    return Route(
+        vehicle_id="cab", start_segment=start, segments=np.array(segs, dtype=np.int64),
+        eta_s=np.array(eta if eta is not None else [10.0 * i for i in range(len(segs))]),
+        p_step=np.array(p if p is not None else [0.1] * len(segs)),
+        length_m=length if length is not None else sum(lengths.get(s, 0) for s in segs),
+        duration_s=duration,
+    )  # fmt: skip
+
+
+def test_a_legal_route_passes() -> None:
+    c = checker()
+    assert c.problem(_route([1, 0, 2])) is None
+    assert c.admit(_route([1, 0, 2])) and not c.failures
+
+
+@pytest.mark.parametrize(
+    ("route", "reason"),
+    [
+        (_route([]), "empty"),
+        (_route([1, 7]), "unknown_segment"),
+        (_route([2], start=1), "illegal_move:1->2"),  # not connected to where the taxi is
+        (_route([1, 2]), "illegal_move:1->2"),  # 1 only leads back to 0
+        (_route([1, 0], eta=[10.0, 5.0]), "eta_not_increasing"),
+        (_route([1, 0], length=5.0), "length_mismatch"),
+        (_route([1, 0], duration=0.0), "duration_out_of_bounds"),
+        (_route([1, 0], p=[0.2, 1.5]), "probability_out_of_range"),
+    ],
+)
+def test_broken_routes_are_refused_with_their_reason(route: Route, reason: str) -> None:
+    c = checker()
+    assert c.problem(route) == reason
+    assert not c.admit(route)
+    assert c.failures[reason.split(":")[0]] == 1
+
+
+def test_a_route_leaving_the_mapped_area_is_refused() -> None:
+    assert checker([True, True, False]).problem(_route([1, 0, 2])) == "outside_area"
+
+
+def test_length_and_duration_limits() -> None:
+    c = checker()
+    c.limits = RouteLimits(max_length_m=250.0, max_duration_s=30.0)
+    assert c.problem(_route([1, 0, 2])) == "too_long"
+    assert c.problem(_route([1], duration=31.0)) == "duration_out_of_bounds"
