@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/forecast.py
 	$(BIN)/python benchmarks/sim.py
+	$(BIN)/python benchmarks/routing.py
 
 # Regenerate the lock from pyproject's ranges (run by a maintainer, not by CI).
 lock:

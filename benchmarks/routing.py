@@ -1,9 +1,9 @@
 """Cruising guidance in the simulator (needs `make demo` to have filled the warehouse).
 
-    python benchmarks/routing.py [--quick] [--days 2008-05-27,2008-05-29,2008-05-31]
+    python benchmarks/routing.py [--quick] [--start 2008-05-26] [--days 3] [--part mixed|fleet]
 
-For each day (default: three days of the last week) and each of 3 seeds (--quick: 1 day,
-1 seed), prints:
+For each day (default: the first three days of the last week, whose simulator calibration
+is shared) and each of 3 seeds (--quick: 1 day, 1 seed), prints:
 1. 20 % of the fleet guided (coordinated), the rest on historical behaviour, in the same
    runs: median and mean vacant minutes before a pickup, pickups per vacant hour and
    revenue per shift hour for both groups, and the relative differences.
@@ -26,7 +26,7 @@ from taxinav.pipeline.batch import open_warehouse
 from taxinav.pipeline.simulation import simulate
 from taxinav.settings import get_settings
 
-DAYS = (date(2008, 5, 27), date(2008, 5, 29), date(2008, 5, 31))
+START = date(2008, 5, 26)
 GROUP_KPIS = (
     ("median vacant min", "vacant_median_min"),
     ("mean vacant min", "vacant_mean_min"),
@@ -99,27 +99,30 @@ def planning(outs: list[dict[str, Any]], console: Console) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="1 day, 1 seed")
-    parser.add_argument("--days", help="comma-separated local dates")
+    parser.add_argument("--start", default=START.isoformat(), help="first local date")
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--part", choices=("mixed", "fleet"), help="only one of the two parts")
     args = parser.parse_args()
-    days = [date.fromisoformat(d) for d in args.days.split(",")] if args.days else list(DAYS)
-    seeds = 1 if args.quick else 3
-    if args.quick:
-        days = days[:1]
+    start = date.fromisoformat(args.start)
+    days, seeds = (1, 1) if args.quick else (args.days, 3)
     settings = get_settings()
     con = open_warehouse(settings)
     console = Console(width=200)
-    console.print(f"days {', '.join(map(str, days))}; {seeds} seed(s) each")
-    mixed_runs = [
-        simulate(con, settings, d, 1, "guided", share=0.2, other="historical", seeds=seeds)
-        for d in days
-    ]
-    mixed(mixed_runs, console)
-    fleet = {
-        name: [simulate(con, settings, d, 1, name, seeds=seeds) for d in days]
-        for name in ("guided", "guided-independent", "historical")
-    }
-    full_fleet(fleet, console)
-    planning(mixed_runs + fleet["guided"], console)
+    console.print(f"{days} day(s) from {start}; {seeds} seed(s) each")
+    runs: list[dict[str, Any]] = []
+    if args.part in (None, "mixed"):
+        out = simulate(con, settings, start, days, "guided", share=0.2, other="historical",
+                       seeds=seeds)  # fmt: skip
+        mixed([out], console)
+        runs.append(out)
+    if args.part in (None, "fleet"):
+        fleet = {
+            name: [simulate(con, settings, start, days, name, seeds=seeds)]
+            for name in ("guided", "guided-independent", "historical")
+        }
+        full_fleet(fleet, console)
+        runs += fleet["guided"]
+    planning(runs, console)
 
 
 if __name__ == "__main__":

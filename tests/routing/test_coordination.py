@@ -43,7 +43,7 @@ def test_others_compete_through_their_habits() -> None:
         assert succ[np.argmax(prob)] == best
     # Sanity of the competition: all ten pass segment 1 once at k=0 (survival aside).
     p0 = np.zeros(3)
-    assert propagate(hub(), p0, habits, 1, np.zeros(10, dtype=np.int64),
+    assert propagate(hub(), p0, hub().padded(habits), 1, np.zeros(10, dtype=np.int64),
                      np.zeros(10, dtype=np.int64), np.ones(10))[1] == 10.0  # fmt: skip
 
 

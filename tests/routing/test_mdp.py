@@ -43,7 +43,7 @@ def test_propagation_of_a_fixed_policy_by_hand() -> None:
     # k=0: enters 1 (0.5) and 2 (0.5); 0.25 survives on 1 (done at k=1), 0.5 on 2 (k=2).
     # k=1: 0.25 enters 0 (done at k=2). k=2: from 0, 0.125 each to 1 and 2; 0.5 enters 0.
     g = hub()
-    passes = propagate(g, np.array([0.0, 0.5, 0.0]), np.array([0.5, 0.5, 1.0, 1.0]), 3,
+    passes = propagate(g, np.array([0.0, 0.5, 0.0]), g.padded(np.array([0.5, 0.5, 1.0, 1.0])), 3,
                        np.array([0]), np.array([0]), np.array([1.0]))  # fmt: skip
     assert passes.tolist() == pytest.approx([0.75, 0.625, 0.625])
 
@@ -55,7 +55,61 @@ def test_rollout_follows_the_greedy_policy() -> None:
     assert segs.tolist() == [1, 0, 2] and ticks.tolist() == [0, 1, 2]
 
 
+def test_padded_layout_of_the_moves() -> None:
+    g = hub()
+    # [slot, segment]: first moves of 0, 1, 2; then the second moves (only 0 has one); then
+    # "wait here", allowed nowhere by default.
+    assert g.pad.tolist() == [[1, 0, 0], [2, 0, 0], [0, 1, 2]]
+    assert g.mask.tolist() == [[True, True, True], [True, False, False], [False] * 3]
+    assert g.padded(np.array([0.3, 0.7, 1.0, 1.0])).tolist() == [
+        [0.3, 1, 1],
+        [0.7, 0, 0],
+        [0, 0, 0],
+    ]
+
+
 def test_a_segment_without_successor_is_refused() -> None:
     with pytest.raises(ValueError, match="segment 2 has no legal successor"):
         TimeGraph.build(np.array([0, 1, 2, 2]), np.array([1, 2]), TRAVEL_S, 10.0)
     assert SUCC_INDICES.shape[0] == SUCC_INDPTR[-1]
+
+
+def test_waiting_where_allowed_by_hand() -> None:
+    # Only segment 1 allows waiting: a tick there finds a passenger with chance 0.5 ($10).
+    # k=1 on 1: wait = 5 + 0.5 · V2(1) = 5 beats driving to 0 (0). k=0 on 1: wait =
+    # 5 + 0.5 · 5 = 7.5.
+    g = TimeGraph.build(SUCC_INDPTR, SUCC_INDICES, TRAVEL_S, 10.0,
+                        can_wait=np.array([False, True, False]))  # fmt: skip
+    p_wait = np.array([0.5, 0.5, 0.5])
+    sol = solve(g, np.zeros(3), np.zeros(3), 2, 0.0, p_wait, p_wait * 10.0)
+    assert sol.value[1].tolist() == [0.0, 5.0, 0.0]
+    assert sol.value[0, 1] == pytest.approx(7.5)
+    succ, prob = sol.choices(0, 1)
+    assert succ.tolist() == [0, 1] and prob.tolist() == [0.0, 1.0]
+    # Segment 0 may not wait even though waiting would pay there too.
+    assert sol.choices(0, 0)[0].tolist() == [1, 2]
+    # The drawn route waits two ticks on 1.
+    segs, ticks = rollout(sol, 1, 0, np.random.default_rng(0))
+    assert segs.tolist() == [1, 1] and ticks.tolist() == [0, 1]
+
+
+def test_a_waiting_tick_counts_as_a_pass_and_keeps_the_taxi_there() -> None:
+    g = TimeGraph.build(SUCC_INDPTR, SUCC_INDICES, TRAVEL_S, 10.0,
+                        can_wait=np.array([False, True, False]))  # fmt: skip
+    stay = np.zeros(g.pad.shape)
+    stay[-1, 1] = 1.0  # on 1: always wait
+    stay[0, 0] = stay[0, 2] = 1.0
+    # Waiting 3 ticks on 1 with chance 0.5 each: 1 + 0.5 + 0.25 passes.
+    passes = propagate(g, np.zeros(3), stay, 3, np.array([0]), np.array([1]), np.array([1.0]),
+                       np.array([0.0, 0.5, 0.0]))  # fmt: skip
+    assert passes.tolist() == pytest.approx([0.0, 1.75, 0.0])
+
+
+def test_a_discount_values_sooner_fares_more() -> None:
+    # γ = 0.5 per minute: a 10-s tick is worth 0.5^(1/6). With the rewards of the first
+    # test: k=1: q(0) = γ1 · V2(0) = 3 γ1, so V1(1) = 3 γ1; k=0: q(1) = 1 + γ1 · 3 γ1.
+    g1 = 0.5 ** (10 / 60)
+    sol = solve(hub(), np.zeros(3), np.array([0.0, 1.0, 3.0]), 3, 0.0, discount_per_min=0.5)
+    assert sol.q[1, 0] == pytest.approx(3 * g1)
+    assert sol.q[0, 1] == pytest.approx(1 + 3 * g1 * g1)
+    assert sol.q[0, 2] == pytest.approx(3.0)  # 3 + γ2 · V2(2) with V2(2) = 0

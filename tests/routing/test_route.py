@@ -57,3 +57,12 @@ def test_length_and_duration_limits() -> None:
     c.limits = RouteLimits(max_length_m=250.0, max_duration_s=30.0)
     assert c.problem(_route([1, 0, 2])) == "too_long"
     assert c.problem(_route([1], duration=31.0)) == "duration_out_of_bounds"
+
+
+def test_waiting_is_legal_only_where_taxis_may_stand() -> None:
+    c = checker()
+    wait_on_1 = _route([1, 1, 0], eta=[0.0, 10.0, 25.0], length=200.0)
+    assert c.problem(wait_on_1) == "illegal_wait:1"
+    c.can_wait = np.array([False, True, False])
+    assert c.problem(wait_on_1) is None
+    assert wait_on_1.waits.tolist() == [False, True, False]

@@ -22,6 +22,4 @@ def hub() -> TimeGraph:
 
 
 def checker(inside: list[bool] | None = None) -> RouteChecker:
-    return RouteChecker(
-        SUCC_INDPTR, SUCC_INDICES, LENGTH_M, np.array(inside or [True, True, True])
-    )
+    return RouteChecker(SUCC_INDPTR, SUCC_INDICES, LENGTH_M, np.array(inside or [True, True, True]))

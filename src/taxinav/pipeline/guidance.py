@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 import numpy as np
+from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 
 from taxinav.features import HORIZON_SLOTS
@@ -19,6 +20,7 @@ from taxinav.routing.recommender import Recommender
 from taxinav.routing.route import RouteChecker, RouteLimits
 from taxinav.settings import Settings
 from taxinav.sim.learned import BLOCK_H, HistoricalBehaviour
+from taxinav.sim.policies import WAIT_S
 from taxinav.sim.replay import hourly_counts
 from taxinav.sim.world import Network
 
@@ -120,6 +122,7 @@ class GuidedFactory:
     habits: FloatArray  # [block, edge]
     hourly: FloatArray  # [24, n] pickups per hour, before the period
     origin_hour: int
+    stands: NDArray[np.bool_]  # segments where guided taxis may wait
 
     def for_day(self, origin: datetime, seed: int) -> GuidedPolicy:
         rec, demand_at, habits_at = self.parts(origin, seed)
@@ -132,15 +135,19 @@ class GuidedFactory:
         since ``origin`` (a local midnight)."""
         r = self.settings.routing
         net = self.network
-        graph = TimeGraph.build(net.succ_indptr, net.succ_indices, net.travel_s, r.tick_s)
+        graph = TimeGraph.build(net.succ_indptr, net.succ_indices, net.travel_s, r.tick_s,
+                                self.stands if r.wait_at_stands else None)  # fmt: skip
         config = PlanConfig(
-            horizon_s=r.horizon_min * 60, tick_s=r.tick_s, patience_s=self.settings.sim.patience_s,
+            horizon_s=r.lookahead_min * 60, route_s=r.horizon_min * 60, tick_s=r.tick_s,
+            patience_s=self.settings.sim.patience_s,
             temperature=r.temperature, cost_per_km=r.cost_per_km, iterations=r.iterations,
+            discount_per_min=r.discount_per_min,
             damping=r.damping, coordinate=self.name == "guided",
         )  # fmt: skip
         checker = RouteChecker(
             net.succ_indptr, net.succ_indices, net.length_m, np.ones(net.n_segments, dtype=bool),
-            RouteLimits(max_length_m=r.max_route_km * 1000, max_duration_s=config.horizon_s * 3),
+            RouteLimits(max_length_m=r.max_route_km * 1000, max_duration_s=config.route_s * 2),
+            can_wait=graph.mask[-1],
         )  # fmt: skip
         rec = Recommender(graph, checker, config, seed=seed)
         demand = day_demand(self.con, self.settings, net.n_segments, origin, self.hourly)
@@ -176,4 +183,14 @@ def guided_factory(
         fares=segment_fares(con, network.n_segments, before),
         habits=habit_edge_probs(behaviour, network), hourly=pickups / max(days, 1.0),
         origin_hour=before.astimezone(settings.tz).hour,
+        stands=stands(behaviour, settings.routing.stand_min_wait_s),
     )  # fmt: skip
+
+
+def stands(behaviour: HistoricalBehaviour, min_wait_s: float) -> NDArray[np.bool_]:
+    """Segments where vacant drivers stand, on average, at least ``min_wait_s`` beyond the
+    drive through (in some 4-hour block): taxi stands, hotel ranks, known waiting spots."""
+    # p_wait = extra / (extra + WAIT_S), so extra ≥ m  ⇔  p_wait ≥ m / (m + WAIT_S).
+    threshold = min_wait_s / (min_wait_s + WAIT_S)
+    out: NDArray[np.bool_] = (behaviour.p_wait >= threshold).any(axis=0)
+    return out

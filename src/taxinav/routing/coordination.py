@@ -21,18 +21,24 @@ from taxinav.routing.mdp import FloatArray, IntArray, Solution, TimeGraph, propa
 
 @dataclass(frozen=True)
 class PlanConfig:
-    horizon_s: float = 900.0
+    horizon_s: float = 480.0  # look-ahead of the MDP
+    route_s: float = 900.0  # length of the routes drawn (receding horizon beyond look-ahead)
     tick_s: float = 15.0
     patience_s: float = 300.0
-    temperature: float = 0.05  # dollars; 0 = deterministic greedy
+    temperature: float = 0.2  # dollars; 0 = deterministic greedy
+    discount_per_min: float = 1.0
     cost_per_km: float = 0.25  # fuel and wear of empty driving, dollars
-    iterations: int = 4  # mean-field rounds per refresh
+    iterations: int = 2  # mean-field rounds per refresh (warm-started across refreshes)
     damping: float = 0.5
     coordinate: bool = True
 
     @property
     def horizon_ticks(self) -> int:
         return int(round(self.horizon_s / self.tick_s))
+
+    @property
+    def route_ticks(self) -> int:
+        return int(round(self.route_s / self.tick_s))
 
 
 @dataclass
@@ -79,7 +85,7 @@ class Coordinator:
         for _ in range(cfg.iterations):
             passes = propagate(
                 g, sol.p, sol.pi, cfg.horizon_ticks, fleet.guided_tick, fleet.guided_segment,
-                np.ones(n_guided),
+                np.ones(n_guided), sol.p_wait,
             )  # fmt: skip
             guided = (1 - cfg.damping) * guided + cfg.damping * passes / cfg.horizon_s
             sol = self._solve(demand, others + guided * others_share)
@@ -91,21 +97,25 @@ class Coordinator:
         cfg, g = self.config, self.graph
         p = find_probability(demand.rate, g.travel_s, competition, cfg.patience_s)
         reward = p * demand.fare - cfg.cost_per_km * demand.length_m / 1000.0
-        return solve(g, p, reward, cfg.horizon_ticks, cfg.temperature)
+        # Waiting catches only new passengers: the ones already there were found on arrival.
+        p_wait = -np.expm1(-demand.rate * cfg.tick_s)
+        return solve(g, p, reward, cfg.horizon_ticks, cfg.temperature, p_wait,
+                     p_wait * demand.fare, cfg.discount_per_min)  # fmt: skip
 
     def _others(self, demand: Demand, fleet: Fleet, probs: FloatArray | None) -> FloatArray:
         """Passes per second of the unguided vacant taxis, from their habits."""
         g = self.graph
         if fleet.other_segment.size == 0:
             return np.zeros(g.n)
-        if probs is None:
-            probs = 1.0 / np.diff(g.succ_indptr)[g.src].astype(np.float64)
+        if probs is None:  # no habits known: any legal move alike
+            probs = 1.0 / np.diff(g.succ_indptr)[g.src]
+        moves = g.padded(probs)
         # Their survival uses the demand without competition: a slight overestimate of how
         # long they stay vacant, i.e. of the competition, which errs on the safe side.
         cfg = self.config
         p = find_probability(demand.rate, g.travel_s, np.zeros(g.n), cfg.patience_s)
         passes = propagate(
-            g, p, probs, cfg.horizon_ticks, fleet.other_tick, fleet.other_segment,
+            g, p, moves, cfg.horizon_ticks, fleet.other_tick, fleet.other_segment,
             np.ones(fleet.other_segment.size),
         )  # fmt: skip
         return passes / cfg.horizon_s

@@ -26,6 +26,7 @@ class GuidedPolicy:
         self.habits_at = habits_at
         self.refresh_s = refresh_s
         self.name = name
+        self.wait_s = recommender.graph.tick_s  # a planned wait lasts one tick
         self.last_plan = -np.inf
         self.plan_seconds: list[float] = []
         self._route: dict[int, list[int]] = {}
@@ -59,12 +60,11 @@ class GuidedPolicy:
         planned = self._route.get(vehicle)
         if planned:
             nxt = planned.pop()
-            if nxt in succ:
+            if nxt in succ or nxt == segment:  # the same segment: wait there
                 return nxt
             self._route.pop(vehicle, None)
         sol = rec.solution
         if sol is None:
             return int(succ[rng.integers(succ.shape[0])])
-        k = int((t - rec.plan_t) // g.tick_s)
-        options, prob = sol.choices(k, segment)
+        options, prob = sol.choices(0, segment)  # receding horizon: full look-ahead
         return int(options[rng.choice(options.shape[0], p=prob)])

@@ -2,13 +2,17 @@
 
 State: the segment a vacant taxi is finishing and the clock tick k (of ``tick_s`` seconds).
 Action: a legal successor s' (the graph's moves: one-way streets respected, U-turns only at
-dead ends). Driving s' takes ``ticks[s']`` ticks, earns ``reward[s']`` in expectation (chance
-of a passenger there × expected fare − driving cost) and, without a passenger, continues
-from (s', k + ticks[s']):
+dead ends), or — where drivers are seen to stand (taxi stands, hotel ranks) — waiting there
+one tick, which catches the passengers appearing meanwhile. Driving s' takes ``ticks[s']``
+ticks, earns ``reward[s']`` in expectation (chance of a passenger there × expected fare −
+driving cost) and, without a passenger, continues from (s', k + ticks[s']):
 
-    q_k(s')  = reward(s') + (1 − p(s')) · V_{k + ticks(s')}(s'),   V_k = 0 for k ≥ K
-    π_k(s'|s) ∝ exp(q_k(s') / temperature) over successors s' of s
-    V_k(s)   = Σ π_k(s'|s) · q_k(s')
+    q_k(s')  = reward(s') + (1 − p(s')) · γ(s') · V_{k + ticks(s')}(s'),   V_k = 0 for k ≥ K
+    w_k(s)   = p_wait(s) · fare(s) + (1 − p_wait(s)) · γ₁ · V_{k + 1}(s)    (waiting, if allowed)
+
+with γ the discount over the time the move takes: a fare found sooner is worth more.
+    π_k(·|s) ∝ exp(q / temperature) over the moves of s
+    V_k(s)   = Σ π_k(·|s) · q
 
 A temperature of 0 is the plain greedy optimum; a positive one (in dollars) spreads taxis
 over near-equivalent moves, and ``V`` is then the value of that randomised policy, which is
@@ -36,17 +40,37 @@ class TimeGraph:
     ticks: IntArray  # ticks to drive each segment (≥ 1)
     travel_s: FloatArray
     tick_s: float
+    # Successors as a padded [slot, segment] table: the out-degree is at most a handful, and
+    # reducing over a short leading axis is much faster in numpy than CSR segment reductions.
+    # The last row is "wait here": pad = the segment itself, allowed where ``can_wait``.
+    pad: IntArray
+    mask: NDArray[np.bool_]  # real moves
+    slot: IntArray  # slot of each CSR edge
 
     @classmethod
     def build(cls, succ_indptr: IntArray, succ_indices: IntArray, travel_s: FloatArray,
-              tick_s: float) -> TimeGraph:  # fmt: skip
+              tick_s: float, can_wait: NDArray[np.bool_] | None = None) -> TimeGraph:  # fmt: skip
         counts = np.diff(succ_indptr)
         if (counts == 0).any():
             bad = int(np.flatnonzero(counts == 0)[0])
             raise ValueError(f"segment {bad} has no legal successor (not strongly connected)")
         ticks = np.maximum(np.rint(travel_s / tick_s), 1).astype(np.int64)
-        src = np.repeat(np.arange(counts.shape[0]), counts)
-        return cls(succ_indptr, succ_indices, src, ticks, travel_s, tick_s)
+        n = counts.shape[0]
+        src = np.repeat(np.arange(n), counts)
+        col = np.arange(succ_indices.shape[0]) - succ_indptr[src]
+        pad = np.repeat(succ_indices[succ_indptr[:-1]][None, :], int(counts.max()) + 1, axis=0)
+        pad[col, src] = succ_indices
+        pad[-1] = np.arange(n)
+        mask = np.zeros(pad.shape, dtype=bool)
+        mask[col, src] = True
+        mask[-1] = can_wait if can_wait is not None else False
+        return cls(succ_indptr, succ_indices, src, ticks, travel_s, tick_s, pad, mask, col)
+
+    def padded(self, edge_values: FloatArray) -> FloatArray:
+        """Per-edge values (CSR order) laid out like ``pad`` (0 where there is no move)."""
+        out = np.zeros(self.pad.shape)
+        out[self.slot, self.src] = edge_values
+        return out
 
     @property
     def n(self) -> int:
@@ -57,11 +81,12 @@ class TimeGraph:
 class Solution:
     graph: TimeGraph
     q: FloatArray  # [K, n]: value of moving onto s' when deciding at tick k
-    pi: FloatArray  # [K, edges]: π_k of every edge
+    pi: FloatArray  # [K, slot, segment]: π_k of every move, laid out like ``graph.pad``
     value: FloatArray  # [K + max ticks + 1, n]: V_k(s), zero from K on
     p: FloatArray  # chance of a passenger while driving each segment
     reward: FloatArray
     temperature: float
+    p_wait: FloatArray  # chance of a passenger while waiting one tick on each segment
 
     @property
     def horizon(self) -> int:
@@ -70,75 +95,117 @@ class Solution:
     def choices(self, k: int, segment: int) -> tuple[IntArray, FloatArray]:
         """Successors of ``segment`` and their probabilities at tick k."""
         g = self.graph
-        lo, hi = g.succ_indptr[segment], g.succ_indptr[segment + 1]
-        return g.succ_indices[lo:hi], self.pi[min(k, self.horizon - 1), lo:hi]
+        m = g.mask[:, segment]
+        return g.pad[m, segment], self.pi[min(k, self.horizon - 1), m, segment]
 
 
-def _edge_policy(g: TimeGraph, q: FloatArray, temperature: float) -> FloatArray:
-    qe = q[g.succ_indices]
-    top = np.maximum.reduceat(qe, g.succ_indptr[:-1])[g.src]
+def _move_policy(g: TimeGraph, qe: FloatArray, temperature: float) -> FloatArray:
+    """π over each segment's moves, given the value ``qe`` of each move (padded layout)."""
+    qe = np.where(g.mask, qe, -np.inf)
+    top = qe.max(axis=0, keepdims=True)
     if temperature <= 0:
         w = (qe == top).astype(np.float64)
     else:
         w = np.exp((qe - top) / temperature)
-    out: FloatArray = w / np.add.reduceat(w, g.succ_indptr[:-1])[g.src]
+    out: FloatArray = w / w.sum(axis=0, keepdims=True)
     return out
 
 
 def solve(
-    g: TimeGraph, p: FloatArray, reward: FloatArray, horizon_ticks: int, temperature: float
-) -> Solution:
-    """Backward induction over ``horizon_ticks`` ticks (one pass over the edges per tick)."""
+    g: TimeGraph, p: FloatArray, reward: FloatArray, horizon_ticks: int, temperature: float,
+    p_wait: FloatArray | None = None, wait_reward: FloatArray | None = None,
+    discount_per_min: float = 1.0,
+) -> Solution:  # fmt: skip
+    """Backward induction over ``horizon_ticks`` ticks (one pass over the moves per tick).
+    ``discount_per_min`` < 1 values a fare found sooner more than one found later."""
+    p_wait = p_wait if p_wait is not None else np.zeros(g.n)
+    wait_reward = wait_reward if wait_reward is not None else np.zeros(g.n)
     n = g.n
     value = np.zeros((horizon_ticks + int(g.ticks.max()) + 1, n))
     q = np.empty((horizon_ticks, n))
-    pi = np.empty((horizon_ticks, g.succ_indices.shape[0]))
+    pi = np.empty((horizon_ticks, *g.pad.shape))
     idx = np.arange(n)
-    survive = 1.0 - p
+    later = discount_per_min ** (g.ticks * g.tick_s / 60.0)  # per segment driven
+    survive = (1.0 - p) * later
+    stay = (1.0 - p_wait) * discount_per_min ** (g.tick_s / 60.0)
     for k in range(horizon_ticks - 1, -1, -1):
         q[k] = reward + survive * value[k + g.ticks, idx]
-        pi[k] = _edge_policy(g, q[k], temperature)
-        value[k] = np.add.reduceat(pi[k] * q[k][g.succ_indices], g.succ_indptr[:-1])
-    return Solution(g, q, pi, value, p, reward, temperature)
+        qe = q[k][g.pad]
+        qe[-1] = wait_reward + stay * value[k + 1]
+        pi[k] = _move_policy(g, qe, temperature)
+        value[k] = (pi[k] * qe).sum(axis=0)
+    return Solution(g, q, pi, value, p, reward, temperature, p_wait)
 
 
 def propagate(
     g: TimeGraph, p: FloatArray, policy: FloatArray, horizon: int, start_tick: IntArray,
-    start_segment: IntArray, weight: FloatArray,
+    start_segment: IntArray, weight: FloatArray, p_wait: FloatArray | None = None,
 ) -> FloatArray:  # fmt: skip
     """Expected passes of each segment by vacant taxis that finish ``start_segment`` at
-    ``start_tick`` and then move by ``policy`` — edge probabilities per tick ([K, edges], a
-    solution's π) or fixed ([edges], drivers' own habits) — over K ticks; a taxi stops once
-    it finds a passenger (chance ``p`` per segment driven)."""
+    ``start_tick`` and then move by ``policy`` — move probabilities per tick (a solution's π,
+    [K, slot, segment]) or fixed ([slot, segment], drivers' own habits; see
+    ``TimeGraph.padded``) — over K ticks; a taxi stops once it finds a passenger (chance
+    ``p`` per segment driven, ``p_wait`` per tick waited). A tick of waiting counts as a pass:
+    it takes whoever is waiting there, as a passing taxi would."""
     n = g.n
     mass = np.zeros((horizon + int(g.ticks.max()) + 1, n))
     np.add.at(mass, (np.minimum(start_tick, horizon), start_segment), weight)
     passes = np.zeros(n)
     idx = np.arange(n)
     survive = 1.0 - p
+    stay_survive = 1.0 - (p_wait if p_wait is not None else np.zeros(n))
+    moves = g.pad[:-1].ravel()
     for k in range(horizon):
         here = mass[k]
         if not here.any():
             continue
-        pi = policy[min(k, policy.shape[0] - 1)] if policy.ndim == 2 else policy
-        arrive = np.bincount(g.succ_indices, weights=here[g.src] * pi, minlength=n)
-        passes += arrive
+        pi = policy[min(k, policy.shape[0] - 1)] if policy.ndim == 3 else policy
+        arrive = np.bincount(moves, weights=(here[None, :] * pi[:-1]).ravel(), minlength=n)
+        stay = here * pi[-1]
+        passes += arrive + stay
         mass[k + g.ticks, idx] += arrive * survive
+        mass[k + 1] += stay * stay_survive
     return passes
+
+
+def rollouts(
+    sol: Solution, segment: IntArray, start_tick: IntArray, rng: np.random.Generator,
+    until_tick: int | None = None, receding: bool = False,
+) -> list[tuple[IntArray, IntArray]]:  # fmt: skip
+    """One route per taxi drawn from the policy, all taxis stepped together: for each, the
+    segments entered (the same segment again: one tick of waiting) and the tick each step
+    begins, until ``until_tick`` (default: the horizon). ``receding``: every step uses the
+    full look-ahead policy π_0 (re-planning at every step), so routes may be longer than the
+    look-ahead."""
+    g = sol.graph
+    end = until_tick if until_tick is not None else sol.horizon
+    s, k = segment.astype(np.int64).copy(), start_tick.astype(np.int64).copy()
+    steps: list[tuple[IntArray, IntArray, IntArray]] = []
+    active = np.flatnonzero(k < end)
+    while active.size:
+        at = np.zeros(active.size, dtype=np.int64) if receding else np.minimum(
+            k[active], sol.horizon - 1)  # fmt: skip
+        prob = sol.pi[at, :, s[active]]  # [taxi, slot]
+        u = rng.random(active.size)[:, None]
+        pick = np.minimum((u >= prob.cumsum(axis=1)).sum(axis=1), g.pad.shape[0] - 1)
+        # Never a padding slot, even when rounding leaves the cumulative sum just below u.
+        pick = np.where(g.mask[pick, s[active]], pick, prob.argmax(axis=1))
+        nxt = g.pad[pick, s[active]]
+        steps.append((active, nxt, k[active].copy()))
+        s[active] = nxt
+        waited = pick == g.pad.shape[0] - 1
+        k[active] += np.where(waited, 1, g.ticks[nxt])
+        active = active[k[active] < end]
+    out: list[tuple[list[int], list[int]]] = [([], []) for _ in range(segment.shape[0])]
+    for who, nxt, tick in steps:
+        for i, a, b in zip(who.tolist(), nxt.tolist(), tick.tolist(), strict=True):
+            out[i][0].append(a)
+            out[i][1].append(b)
+    return [(np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)) for a, b in out]
 
 
 def rollout(
     sol: Solution, segment: int, start_tick: int, rng: np.random.Generator
 ) -> tuple[IntArray, IntArray]:
     """One route drawn from the policy: the segments entered and the tick each is entered."""
-    g = sol.graph
-    segs: list[int] = []
-    ticks: list[int] = []
-    k, s = start_tick, segment
-    while k < sol.horizon:
-        succ, prob = sol.choices(k, s)
-        s = int(succ[0] if succ.shape[0] == 1 else succ[rng.choice(succ.shape[0], p=prob)])
-        segs.append(s)
-        ticks.append(k)
-        k += int(g.ticks[s])
-    return np.array(segs, dtype=np.int64), np.array(ticks, dtype=np.int64)
+    return rollouts(sol, np.array([segment]), np.array([start_tick]), rng)[0]

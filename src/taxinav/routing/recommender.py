@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from taxinav.routing.coordination import Coordinator, Demand, Fleet, PlanConfig
-from taxinav.routing.mdp import FloatArray, Solution, TimeGraph, rollout
+from taxinav.routing.mdp import FloatArray, Solution, TimeGraph, rollouts
 from taxinav.routing.route import Route, RouteChecker
 
 
@@ -55,9 +54,12 @@ class Recommender:
         )
         sol = self.coordinator.plan(state.demand, fleet, state.habits)
         self.solution, self.plan_t = sol, state.t
+        rng = np.random.default_rng([self.seed, int(state.t)])
+        drawn = rollouts(sol, fleet.guided_segment, fleet.guided_tick, rng,
+                         until_tick=self.config.route_ticks, receding=True)  # fmt: skip
         routes: dict[str, Route] = {}
-        for v, tick in zip(guided, fleet.guided_tick.tolist(), strict=True):
-            route = self._route(sol, v, int(tick), state)
+        for v, (segs, _) in zip(guided, drawn, strict=True):
+            route = self._route(sol, v, segs)
             if self.checker.admit(route):
                 routes[v.vehicle_id] = route
         self.routes = routes
@@ -68,17 +70,19 @@ class Recommender:
         return self.routes.get(vehicle_id)
 
     def _ticks(self, vehicles: list[VehicleState]) -> np.ndarray:
+        """The tick at which each vehicle next decides (one still busy with its segment when
+        the route would end still gets its first move)."""
         rem = np.array([v.remaining_s for v in vehicles], dtype=np.float64)
-        return np.ceil(rem / self.config.tick_s - 1e-9).astype(np.int64).clip(0)
+        ticks = np.ceil(rem / self.config.tick_s - 1e-9).astype(np.int64)
+        return ticks.clip(0, self.config.route_ticks - 1)
 
-    def _route(self, sol: Solution, v: VehicleState, tick: int, state: FleetState) -> Route:
-        key = zlib.crc32(v.vehicle_id.encode())
-        rng = np.random.default_rng([self.seed, key, int(state.t)])
-        segs, _ = rollout(sol, v.segment, tick, rng)
-        travel = self.graph.travel_s[segs]
-        eta = v.remaining_s + np.concatenate([[0.0], np.cumsum(travel)[:-1]])
+    def _route(self, sol: Solution, v: VehicleState, segs: np.ndarray) -> Route:
+        wait = segs == np.r_[v.segment, segs[:-1]]
+        step_s = np.where(wait, self.graph.tick_s, self.graph.travel_s[segs])
+        eta = v.remaining_s + np.concatenate([[0.0], np.cumsum(step_s)[:-1]])
         return Route(
             vehicle_id=v.vehicle_id, start_segment=v.segment, segments=segs, eta_s=eta,
-            p_step=sol.p[segs], length_m=float(self.checker.length_m[segs].sum()),
-            duration_s=float(eta[-1] + travel[-1]) if segs.size else 0.0,
+            p_step=np.where(wait, sol.p_wait[segs], sol.p[segs]),
+            length_m=float(self.checker.length_m[segs[~wait]].sum()),
+            duration_s=float(eta[-1] + step_s[-1]) if segs.size else 0.0,
         )  # fmt: skip

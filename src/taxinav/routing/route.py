@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from taxinav.routing.mdp import FloatArray, IntArray
 
@@ -25,6 +26,13 @@ class Route:
     p_step: FloatArray  # chance of a passenger on each segment, if none was found before
     length_m: float
     duration_s: float
+
+    @property
+    def waits(self) -> NDArray[np.bool_]:
+        """Steps that wait a tick where the previous step ended (the segment repeats)."""
+        prev = np.r_[self.start_segment, self.segments[:-1]]
+        out: NDArray[np.bool_] = self.segments == prev
+        return out
 
     @property
     def p_cumulative(self) -> FloatArray:
@@ -45,6 +53,7 @@ class Route:
             "properties": {
                 "vehicle_id": self.vehicle_id,
                 "segments": self.segments.tolist(),
+                "wait": self.waits.tolist(),
                 "eta_s": [round(float(x), 1) for x in self.eta_s],
                 "p_step": [round(float(x), 4) for x in self.p_step],
                 "p_cumulative": [round(float(x), 4) for x in self.p_cumulative],
@@ -69,6 +78,7 @@ class RouteChecker:
     length_m: FloatArray
     inside: np.ndarray  # per segment: lies in the mapped area
     limits: RouteLimits = field(default_factory=RouteLimits)
+    can_wait: np.ndarray | None = None  # per segment: a taxi may stand there
     failures: Counter[str] = field(default_factory=Counter)
 
     def problem(self, route: Route) -> str | None:
@@ -86,7 +96,10 @@ class RouteChecker:
             return "outside_area"
         prev = np.r_[route.start_segment, segs[:-1]]
         for a, b in zip(prev.tolist(), segs.tolist(), strict=True):
-            if b not in self.succ_indices[self.succ_indptr[a] : self.succ_indptr[a + 1]]:
+            if a == b:
+                if self.can_wait is None or not self.can_wait[a]:
+                    return f"illegal_wait:{a}"
+            elif b not in self.succ_indices[self.succ_indptr[a] : self.succ_indptr[a + 1]]:
                 return f"illegal_move:{a}->{b}"
         return None
 
@@ -96,7 +109,7 @@ class RouteChecker:
             return "inconsistent_steps"
         if (np.diff(route.eta_s) <= 0).any() or route.eta_s[0] < 0:
             return "eta_not_increasing"
-        if not np.isclose(route.length_m, float(self.length_m[segs].sum())):
+        if not np.isclose(route.length_m, float(self.length_m[segs[~route.waits]].sum())):
             return "length_mismatch"
         if route.length_m > self.limits.max_length_m:
             return "too_long"

@@ -286,7 +286,7 @@ class Simulation:
             else:
                 nxt = policy.choose(v, seg, t, self.rng)
             if nxt == seg:
-                self.remaining[v] = WAIT_S
+                self.remaining[v] = getattr(policy, "wait_s", WAIT_S)
                 continue
             self.log.add(
                 t,

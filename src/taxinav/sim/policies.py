@@ -1,7 +1,7 @@
 """Cruising policies: given a vacant taxi at the end of a segment, choose what to do next.
 
 A policy returns the next segment, which must be a legal successor, or the current segment to
-wait there for ``WAIT_S`` seconds before choosing again.
+wait there for ``WAIT_S`` seconds (or the policy's own ``wait_s``) before choosing again.
 """
 
 from __future__ import annotations
