@@ -54,7 +54,7 @@ def _spread(values: list[float], fmt: str = ".2f") -> str:
 
 def mixed(runs: list[dict[str, Any]], console: Console) -> None:
     table = Table(title="20 % guided (coordinated) vs 80 % historical behaviour, same runs: "
-                  "mean [min–max] over days × seeds")  # fmt: skip
+                  "mean \\[min–max] over days × seeds")  # fmt: skip
     for h in ("KPI", "guided", "historical", "guided vs historical (per run)", "target"):
         table.add_column(h)
     for label, key in GROUP_KPIS:

@@ -70,7 +70,7 @@ def calibration(out: dict[str, Any], console: Console) -> None:
     """Historical policy vs real, every simulated day, spread over seeds."""
     overall = Table(
         title=f"historical policy vs real, {out['seeds']} seeds per day, booking share "
-        f"{out['dispatch_share']:.2f} (calibrated on earlier days): sim mean [min–max] vs "
+        f"{out['dispatch_share']:.2f} (calibrated on earlier days): sim mean \\[min–max] vs "
         "real (ratio); targets ±20 %, served ≥ 80 %"
     )
     for h in ("day", "median vacant min", "mean vacant min", "occupancy", "served (per seed)",
@@ -93,7 +93,7 @@ def week(con: duckdb.DuckDBPyConnection, settings: Settings, seeds: int, days: i
          console: Console) -> None:  # fmt: skip
     table = Table(
         title=f"baseline policies from {WEEK_START}, {days} days, {seeds} seed(s): "
-        "mean [min–max] over days × seeds"
+        "mean \\[min–max] over days × seeds"
     )
     for c in ("policy", *KPI_COLUMNS):
         table.add_column(c)

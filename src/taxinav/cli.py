@@ -251,7 +251,7 @@ def recommend(
     from datetime import datetime
 
     from taxinav.pipeline.batch import open_warehouse
-    from taxinav.pipeline.recommend import geojson, recommend_at
+    from taxinav.pipeline.recommend import geojson, recommend_at, route_map
     from taxinav.roads import read_graph
 
     settings = get_settings()
@@ -273,16 +273,18 @@ def recommend(
         if vehicle not in rec.routes:
             _fail(f"vehicle {vehicle!r} is not vacant (or not on the network) at {moment}")
         rec = dataclasses.replace(rec, routes={vehicle: rec.routes[vehicle]})
-    out = geojson(rec, read_graph(con))
+    graph = read_graph(con)
+    out = geojson(rec, graph)
     geojson_out.parent.mkdir(parents=True, exist_ok=True)
     geojson_out.write_text(json.dumps(out))
+    picture = route_map(rec, graph, geojson_out.with_suffix(".png"))
     p = out["properties"]
     console.print(
         f"{len(rec.routes)} route(s) for {rec.vacant} vacant taxi(s) "
         f"({rec.unplaced} off the network) in {rec.seconds:.2f} s; demand: "
         f"{rec.demand_source}; mean chance of a passenger within "
         f"{settings.routing.horizon_min:g} min: {p['mean_p_found']:.0%}; "
-        f"rejected routes: {rec.rejected or 'none'} → {geojson_out}"
+        f"rejected routes: {rec.rejected or 'none'} → {geojson_out}, {picture}"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rich.console import Console
 
@@ -150,3 +151,38 @@ def test_simulating_a_real_day_replays_its_matched_pickups(
         assert run["served"] + run["lost"] <= run["requests"]
     assert (settings.reports_dir / "sim" / "sim_historical.json").is_file()
     assert 0.0 <= out["estimated_unserved_share"] < 1.0
+
+
+def test_recommended_routes_are_legal_and_last_the_horizon(
+    settings: Settings, first_run: str
+) -> None:
+    from taxinav.pipeline.recommend import geojson, recommend_at
+    from taxinav.roads import read_graph
+
+    con = connect(settings.warehouse_path)
+    graph = read_graph(con)
+    moments = [r[0] for r in con.execute(
+        "SELECT ts FROM telemetry WHERE NOT occupied AND ts >= '2008-05-20 07:00:00+00' "
+        "ORDER BY ts LIMIT 400"
+    ).fetchall()[::40]]  # fmt: skip
+    recs = []
+    for m in moments:
+        try:
+            recs.append(recommend_at(con, settings, m))
+        except LookupError as exc:  # the cabs were vacant off the mapped network then
+            assert "no vacant vehicle on the road network" in str(exc)
+    con.close()
+    routes = [r for rec in recs for r in rec.routes.values()]
+    assert routes, "no vacant cab on the network at any of the moments"
+    for r in routes:
+        prev = r.start_segment
+        for s in r.segments.tolist():
+            assert s in graph.successors(prev).tolist()  # legal, connected, no waiting
+            prev = s
+        assert (np.diff(r.eta_s) > 0).all()
+        p = r.p_cumulative
+        assert (np.diff(p) >= 0).all() and 0 <= p[0] and p[-1] <= 1
+        # Steps run until 15 minutes of driving.
+        assert 15 * 60 <= r.duration_s <= 15 * 60 + r.eta_s[0] + graph.travel_time_s.max()
+    feature = geojson(recs[0], graph)["features"]
+    assert all(len(f["geometry"]["coordinates"]) >= 2 for f in feature)

@@ -50,9 +50,9 @@ def test_propagation_of_a_fixed_policy_by_hand() -> None:
 
 def test_rollout_follows_the_greedy_policy() -> None:
     sol = solve(hub(), np.zeros(3), np.array([0.0, 1.0, 3.0]), 3, temperature=0.0)
-    segs, ticks = rollout(sol, 0, 0, np.random.default_rng(0))
-    # k=0 → 1 (enters at tick 0), k=1 → 0, k=2 → 2; then the horizon is reached.
-    assert segs.tolist() == [1, 0, 2] and ticks.tolist() == [0, 1, 2]
+    segs, starts = rollout(sol, 0, 0.0, np.random.default_rng(0))
+    # k=0 → 1 (enters at 0 s), k=1 → 0 (10 s), k=2 → 2 (20 s); then the 30-s horizon.
+    assert segs.tolist() == [1, 0, 2] and starts.tolist() == [0.0, 10.0, 20.0]
 
 
 def test_padded_layout_of_the_moves() -> None:
@@ -89,8 +89,8 @@ def test_waiting_where_allowed_by_hand() -> None:
     # Segment 0 may not wait even though waiting would pay there too.
     assert sol.choices(0, 0)[0].tolist() == [1, 2]
     # The drawn route waits two ticks on 1.
-    segs, ticks = rollout(sol, 1, 0, np.random.default_rng(0))
-    assert segs.tolist() == [1, 1] and ticks.tolist() == [0, 1]
+    segs, starts = rollout(sol, 1, 0.0, np.random.default_rng(0))
+    assert segs.tolist() == [1, 1] and starts.tolist() == [0.0, 10.0]
 
 
 def test_a_waiting_tick_counts_as_a_pass_and_keeps_the_taxi_there() -> None:

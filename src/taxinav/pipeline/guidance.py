@@ -139,7 +139,7 @@ class GuidedFactory:
                                 self.stands if r.wait_at_stands else None)  # fmt: skip
         config = PlanConfig(
             horizon_s=r.lookahead_min * 60, route_s=r.horizon_min * 60, tick_s=r.tick_s,
-            patience_s=self.settings.sim.patience_s,
+            patience_s=r.hail_window_s or self.settings.sim.patience_s,
             temperature=r.temperature, cost_per_km=r.cost_per_km, iterations=r.iterations,
             discount_per_min=r.discount_per_min,
             damping=r.damping, coordinate=self.name == "guided",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -76,7 +77,10 @@ def recommend_at(con: duckdb.DuckDBPyConnection, settings: Settings,
     rec, demand_at, habits_at = factory.parts(origin, settings.seed)
     vehicles, unplaced = vacant_vehicles(con, graph, at)
     if not vehicles:
-        raise LookupError(f"no vacant vehicle reported in the {LIVE_WINDOW_MIN:g} min before {at}")
+        raise LookupError(
+            f"no vacant vehicle on the road network in the {LIVE_WINDOW_MIN:g} min before {at}"
+            f" ({unplaced} vacant elsewhere)"
+        )
     t = (at - origin).total_seconds()
     started = time.perf_counter()
     routes = rec.plan(FleetState(t, vehicles, demand_at(t), habits_at(t)))
@@ -102,3 +106,37 @@ def geojson(rec: Recommendation, graph: RoadGraph) -> dict[str, Any]:
             else 0.0,
         },
     }
+
+
+def route_map(rec: Recommendation, graph: RoadGraph, path: Path) -> Path:
+    """The road network in grey and every route coloured by the chance of having found a
+    passenger along it; a dot where each taxi starts."""
+    from matplotlib.collections import LineCollection
+
+    from taxinav.plotting import pyplot, save
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    roads = [np.column_stack(graph.shape(s)[::-1]) for s in range(graph.n_segments)]
+    ax.add_collection(LineCollection(roads, colors="#ccc", linewidths=0.5))
+    lines, chance = [], []
+    for r in rec.routes.values():
+        for s, p in zip(r.segments.tolist(), r.p_cumulative.tolist(), strict=True):
+            lines.append(np.column_stack(graph.shape(s)[::-1]))
+            chance.append(p)
+    if lines:
+        coll = LineCollection(lines, array=np.array(chance), cmap="viridis", linewidths=1.6)
+        coll.set_clim(0, 1)
+        ax.add_collection(coll)
+        fig.colorbar(coll, ax=ax, label="chance of a passenger so far")
+        start = np.array([graph.shape(r.start_segment) for r in rec.routes.values()],
+                         dtype=object)  # fmt: skip
+        ax.scatter([s[1][-1] for s in start], [s[0][-1] for s in start], s=8, c="#c33",
+                   zorder=3, label="vacant taxi")  # fmt: skip
+        ax.legend(loc="lower left")
+    ax.autoscale()
+    ax.set_aspect(1 / np.cos(np.radians(float(graph.mid_lat.mean()))))
+    ax.set_title(f"coordinated routes at {rec.at:%Y-%m-%d %H:%M} ({len(rec.routes)} taxis)")
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    return save(fig, path)

@@ -36,10 +36,6 @@ class PlanConfig:
     def horizon_ticks(self) -> int:
         return int(round(self.horizon_s / self.tick_s))
 
-    @property
-    def route_ticks(self) -> int:
-        return int(round(self.route_s / self.tick_s))
-
 
 @dataclass
 class Demand:

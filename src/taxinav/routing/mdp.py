@@ -169,43 +169,44 @@ def propagate(
 
 
 def rollouts(
-    sol: Solution, segment: IntArray, start_tick: IntArray, rng: np.random.Generator,
-    until_tick: int | None = None, receding: bool = False,
-) -> list[tuple[IntArray, IntArray]]:  # fmt: skip
+    sol: Solution, segment: IntArray, start_s: FloatArray, rng: np.random.Generator,
+    until_s: float | None = None, receding: bool = False,
+) -> list[tuple[IntArray, FloatArray]]:  # fmt: skip
     """One route per taxi drawn from the policy, all taxis stepped together: for each, the
-    segments entered (the same segment again: one tick of waiting) and the tick each step
-    begins, until ``until_tick`` (default: the horizon). ``receding``: every step uses the
-    full look-ahead policy π_0 (re-planning at every step), so routes may be longer than the
-    look-ahead."""
+    segments entered (the same segment again: one tick of waiting) and the second each step
+    begins (``start_s``: when the taxi reaches the end of its current segment), until
+    ``until_s`` (default: the horizon). Time runs in real drive seconds, not in rounded
+    ticks. ``receding``: every step uses the full look-ahead policy π_0 (re-planning at
+    every step), so routes may be longer than the look-ahead."""
     g = sol.graph
-    end = until_tick if until_tick is not None else sol.horizon
-    s, k = segment.astype(np.int64).copy(), start_tick.astype(np.int64).copy()
-    steps: list[tuple[IntArray, IntArray, IntArray]] = []
-    active = np.flatnonzero(k < end)
+    end = until_s if until_s is not None else sol.horizon * g.tick_s
+    s, t = segment.astype(np.int64).copy(), start_s.astype(np.float64).copy()
+    steps: list[tuple[IntArray, IntArray, FloatArray]] = []
+    active = np.flatnonzero(t < end)
     while active.size:
-        at = np.zeros(active.size, dtype=np.int64) if receding else np.minimum(
-            k[active], sol.horizon - 1)  # fmt: skip
+        tick = np.minimum((t[active] // g.tick_s).astype(np.int64), sol.horizon - 1)
+        at = np.zeros(active.size, dtype=np.int64) if receding else tick
         prob = sol.pi[at, :, s[active]]  # [taxi, slot]
         u = rng.random(active.size)[:, None]
         pick = np.minimum((u >= prob.cumsum(axis=1)).sum(axis=1), g.pad.shape[0] - 1)
         # Never a padding slot, even when rounding leaves the cumulative sum just below u.
         pick = np.where(g.mask[pick, s[active]], pick, prob.argmax(axis=1))
         nxt = g.pad[pick, s[active]]
-        steps.append((active, nxt, k[active].copy()))
+        steps.append((active, nxt, t[active].copy()))
         s[active] = nxt
         waited = pick == g.pad.shape[0] - 1
-        k[active] += np.where(waited, 1, g.ticks[nxt])
-        active = active[k[active] < end]
-    out: list[tuple[list[int], list[int]]] = [([], []) for _ in range(segment.shape[0])]
-    for who, nxt, tick in steps:
-        for i, a, b in zip(who.tolist(), nxt.tolist(), tick.tolist(), strict=True):
+        t[active] += np.where(waited, g.tick_s, g.travel_s[nxt])
+        active = active[t[active] < end]
+    out: list[tuple[list[int], list[float]]] = [([], []) for _ in range(segment.shape[0])]
+    for who, nxt, when in steps:
+        for i, a, b in zip(who.tolist(), nxt.tolist(), when.tolist(), strict=True):
             out[i][0].append(a)
             out[i][1].append(b)
-    return [(np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)) for a, b in out]
+    return [(np.array(a, dtype=np.int64), np.array(b, dtype=np.float64)) for a, b in out]
 
 
 def rollout(
-    sol: Solution, segment: int, start_tick: int, rng: np.random.Generator
-) -> tuple[IntArray, IntArray]:
-    """One route drawn from the policy: the segments entered and the tick each is entered."""
-    return rollouts(sol, np.array([segment]), np.array([start_tick]), rng)[0]
+    sol: Solution, segment: int, start_s: float, rng: np.random.Generator
+) -> tuple[IntArray, FloatArray]:
+    """One route drawn from the policy: the segments entered and when each step begins."""
+    return rollouts(sol, np.array([segment]), np.array([start_s]), rng)[0]

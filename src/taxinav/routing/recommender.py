@@ -55,8 +55,10 @@ class Recommender:
         sol = self.coordinator.plan(state.demand, fleet, state.habits)
         self.solution, self.plan_t = sol, state.t
         rng = np.random.default_rng([self.seed, int(state.t)])
-        drawn = rollouts(sol, fleet.guided_segment, fleet.guided_tick, rng,
-                         until_tick=self.config.route_ticks, receding=True)  # fmt: skip
+        # A vehicle still busy with its segment when the route would end gets its first move.
+        start = np.array([min(v.remaining_s, self.config.route_s - 1.0) for v in guided])
+        drawn = rollouts(sol, fleet.guided_segment, start, rng, until_s=self.config.route_s,
+                         receding=True)  # fmt: skip
         routes: dict[str, Route] = {}
         for v, (segs, _) in zip(guided, drawn, strict=True):
             route = self._route(sol, v, segs)
@@ -70,11 +72,10 @@ class Recommender:
         return self.routes.get(vehicle_id)
 
     def _ticks(self, vehicles: list[VehicleState]) -> np.ndarray:
-        """The tick at which each vehicle next decides (one still busy with its segment when
-        the route would end still gets its first move)."""
+        """The tick at which each vehicle next decides."""
         rem = np.array([v.remaining_s for v in vehicles], dtype=np.float64)
         ticks = np.ceil(rem / self.config.tick_s - 1e-9).astype(np.int64)
-        return ticks.clip(0, self.config.route_ticks - 1)
+        return ticks.clip(0, self.config.horizon_ticks)
 
     def _route(self, sol: Solution, v: VehicleState, segs: np.ndarray) -> Route:
         wait = segs == np.r_[v.segment, segs[:-1]]
