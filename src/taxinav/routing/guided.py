@@ -8,6 +8,7 @@ ran out) it draws its next move from the latest solution's policy.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -36,8 +37,6 @@ class GuidedPolicy:
         """All vacant, uncommitted taxis at ``t``; ``mine`` marks this policy's group."""
         if t - self.last_plan < self.refresh_s or not mine.any():
             return
-        import time
-
         started = time.perf_counter()
         self.last_plan = t
         state = FleetState(
