@@ -129,6 +129,11 @@ class RoutingSettings(BaseModel):
         "trial concentrated guided taxis on dense clusters: 38 % fewer pickups per vacant hour).",
     )
     max_route_km: float = Field(20.0, gt=0, description="Longest route served.")
+    fare_by_segment: bool = Field(
+        True,
+        description="Weigh the chance of a passenger by the segment's expected fare "
+        "(off: every ride is worth the city-wide mean fare).",
+    )
     hail_window_s: float | None = Field(
         None, gt=0, description="How long a hail is assumed to wait when planning "
         "(unset: the simulator's patience).",

@@ -153,10 +153,11 @@ class GuidedFactory:
         demand = day_demand(self.con, self.settings, net.n_segments, origin, self.hourly)
         reach = _near_matrix(net) if r.near_demand else None
         hour0 = origin.astimezone(self.settings.tz).hour
+        fares = self.fares if r.fare_by_segment else np.full_like(self.fares, self.fares.mean())
 
         def demand_at(t: float) -> Demand:
             rate = demand.at(t)
-            return Demand(reach @ rate if reach is not None else rate, self.fares, net.length_m)
+            return Demand(reach @ rate if reach is not None else rate, fares, net.length_m)
 
         def habits_at(t: float) -> FloatArray:
             out: FloatArray = self.habits[((hour0 + int(t // 3600)) % 24) // BLOCK_H]
