@@ -157,7 +157,9 @@ class GuidedFactory:
 
         def demand_at(t: float) -> Demand:
             rate = demand.at(t)
-            return Demand(reach @ rate if reach is not None else rate, fares, net.length_m)
+            if reach is None:
+                return Demand(rate, fares, net.length_m)
+            return Demand(reach @ rate, fares, net.length_m, reach)
 
         def habits_at(t: float) -> FloatArray:
             out: FloatArray = self.habits[((hour0 + int(t // 3600)) % 24) // BLOCK_H]

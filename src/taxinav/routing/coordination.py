@@ -12,6 +12,7 @@ started from the previous refresh, so a steady fleet converges over refreshes to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,9 @@ class Demand:
     rate: FloatArray  # expected pickups per second
     fare: FloatArray  # expected fare of a ride starting there
     length_m: FloatArray
+    # Optional [segment, segment] matrix: which segments' passes also take hails here (the
+    # hail radius); when given, competition is pooled over it like the rate should be.
+    reach: Any = None
 
 
 @dataclass
@@ -91,6 +95,8 @@ class Coordinator:
 
     def _solve(self, demand: Demand, competition: FloatArray) -> Solution:
         cfg, g = self.config, self.graph
+        if demand.reach is not None:
+            competition = demand.reach @ competition
         p = find_probability(demand.rate, g.travel_s, competition, cfg.patience_s)
         reward = p * demand.fare - cfg.cost_per_km * demand.length_m / 1000.0
         # Waiting catches only new passengers: the ones already there were found on arrival.
