@@ -115,6 +115,10 @@ def markdown(out: dict[str, Any], figures: list[Path]) -> str:
         f" demand boost {'on' if out.get('demand_boost') else 'off'}"
         " (`TAXINAV_SIM__DEMAND_BOOST`).",
         "",
+        f"A share of {out.get('dispatch_share', 0.0):.0%} of requests are radio bookings sent to"
+        " the vacant taxi with the shortest drive (calibrated on the days before the period"
+        " unless `TAXINAV_SIM__DISPATCH_SHARE` is set).",
+        "",
         "| group | " + " | ".join(KPI_COLUMNS) + " |",
         "|---" * (len(KPI_COLUMNS) + 1) + "|",
         *("| " + " | ".join(row) + " |" for row in kpi_rows(out["summary"])),
