@@ -148,6 +148,19 @@ class RoutingSettings(BaseModel):
     )
 
 
+class MonitoringSettings(BaseModel):
+    """Accuracy monitoring and alerts (mlops/monitoring.py)."""
+
+    consecutive_windows: int = Field(
+        3, ge=1, description="Hours the champion must trail the base model before an alert."
+    )
+    margin: float = Field(0.0, ge=0, description="Share by which 'worse' must exceed the base.")
+    late_after_min: float = Field(15.0, gt=0, description="Telemetry this old is late.")
+    webhook_url: str | None = Field(
+        None, description="Slack-compatible webhook for alerts (unset: log only)."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable. Artifacts all live under ``home``."""
 
@@ -166,6 +179,7 @@ class Settings(BaseSettings):
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     @field_validator("timezone")
     @classmethod
