@@ -49,3 +49,28 @@ def test_matching_without_a_network_explains_what_to_run() -> None:
     result = runner.invoke(app, ["roads", "match"])
     assert result.exit_code == 1
     assert "taxinav roads load" in result.output
+
+
+def test_model_commands_promote_list_and_roll_back(tmp_path: Path) -> None:
+    import mlflow
+
+    from taxinav.mlops.registry import Registry, tracking_uri
+
+    uri = tracking_uri(tmp_path / "var")
+    reg = Registry(uri)
+    versions = []
+    for _ in range(2):
+        with mlflow.start_run() as run:
+            mlflow.log_dict({"kind": "test model"}, "model/meta.json")
+        versions.append(reg.register("road", run.info.run_id))
+    assert runner.invoke(app, ["model", "rollback"]).exit_code == 1  # nothing to roll back to
+    for v in versions:
+        assert runner.invoke(app, ["model", "promote", v]).exit_code == 0
+    listed = runner.invoke(app, ["model", "list"])
+    assert listed.exit_code == 0 and "v2  champion,challenger" in listed.output
+    result = runner.invoke(app, ["model", "rollback"])
+    assert result.exit_code == 0 and "rolled back to v1" in result.output
+    assert reg.alias("road", "champion") == "1"
+    assert runner.invoke(app, ["model", "list", "--unit", "h3"]).exit_code == 1
+    missing = runner.invoke(app, ["model", "promote", "9"])
+    assert missing.exit_code == 1 and "has no version 9" in missing.output

@@ -20,6 +20,8 @@ app.add_typer(ingest_app, name="ingest")
 forecast_app = typer.Typer(help="Demand forecasting and backtests.", no_args_is_help=True)
 app.add_typer(roads_app, name="roads")
 app.add_typer(forecast_app, name="forecast")
+model_app = typer.Typer(help="The model registry: champion and challenger per unit type.")
+app.add_typer(model_app, name="model")
 
 console = Console(soft_wrap=True)  # never break a file:line message across lines
 
@@ -286,6 +288,52 @@ def recommend(
         f"{settings.routing.horizon_min:g} min: {p['mean_p_found']:.0%}; "
         f"rejected routes: {rec.rejected or 'none'} → {geojson_out}, {picture}"
     )
+
+
+def _registry() -> Any:
+    from taxinav.mlops.registry import Registry, tracking_uri
+
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return Registry(tracking_uri(settings.home, settings.mlops.tracking_uri))
+
+
+UnitOption = Annotated[str, typer.Option(help="road or h3")]
+
+
+@model_app.command("list")
+def model_list(unit: UnitOption = "road") -> None:
+    """Registered versions with their aliases and gate decisions."""
+    try:
+        rows = _registry().versions(unit)
+    except LookupError as exc:
+        _fail(str(exc))
+        return
+    for r in rows:
+        console.print(f"v{r['version']}  {','.join(r['aliases']) or '-':<20} "
+                      f"{r['decision'] or '-':<9} run {r['run_id']}")  # fmt: skip
+
+
+@model_app.command("promote")
+def model_promote(version: str, unit: UnitOption = "road") -> None:
+    """Make VERSION the champion (recorded)."""
+    try:
+        _registry().promote(unit, version)
+    except LookupError as exc:
+        _fail(str(exc))
+        return
+    console.print(f"taxinav-{unit} champion → v{version}")
+
+
+@model_app.command("rollback")
+def model_rollback(unit: UnitOption = "road") -> None:
+    """Champion back to the previous champion (recorded)."""
+    try:
+        version = _registry().rollback(unit)
+    except LookupError as exc:
+        _fail(str(exc))
+        return
+    console.print(f"taxinav-{unit} champion rolled back to v{version}")
 
 
 @app.command("demo")

@@ -148,6 +148,17 @@ class RoutingSettings(BaseModel):
     )
 
 
+class MlopsSettings(BaseModel):
+    """Experiment tracking and the model registry (mlops/registry.py)."""
+
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking server (unset: SQLite store under TAXINAV_HOME)."
+    )
+    promotion_margin: float = Field(
+        0.02, ge=0, lt=1, description="RMSE share a challenger must win by to be promoted."
+    )
+
+
 class MonitoringSettings(BaseModel):
     """Accuracy monitoring and alerts (mlops/monitoring.py)."""
 
@@ -180,6 +191,7 @@ class Settings(BaseSettings):
     sim: SimSettings = Field(default_factory=SimSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    mlops: MlopsSettings = Field(default_factory=MlopsSettings)
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,60 @@
+"""The promotion gate by hand, and champion / challenger / rollback on a local MLflow store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from taxinav.mlops.registry import CHALLENGER, CHAMPION, Registry, gate, tracking_uri
+
+
+def test_gate_needs_to_beat_base_and_champion_by_the_margin() -> None:
+    assert gate(0.20, None, 0.22, 0.05).promote  # 0.20 ≤ 0.22 × 0.95 = 0.209
+    assert not gate(0.21, None, 0.22, 0.05).promote  # 0.21 > 0.209
+    rejected = gate(0.19, 0.195, 0.22, 0.05)  # beats the base, not the champion (0.185)
+    assert not rejected.promote and "champion" in rejected.reason
+
+
+def _run(uri: str) -> str:
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run() as run:
+        mlflow.log_dict({"kind": "test model"}, "model/meta.json")
+    return str(run.info.run_id)
+
+
+@pytest.fixture()
+def registry(tmp_path: Path) -> Registry:
+    return Registry(tracking_uri(tmp_path))
+
+
+def test_a_degraded_challenger_is_not_promoted_and_rollback_restores(registry: Registry) -> None:
+    uri = registry.client._tracking_client.tracking_uri
+    v1 = registry.register("road", _run(uri))
+    assert registry.decide("road", v1, 0.20, None, 0.22, 0.02).promote
+    assert registry.alias("road", CHAMPION) == v1
+
+    v2 = registry.register("road", _run(uri))  # degraded: worse than champion and base
+    d = registry.decide("road", v2, 0.25, 0.20, 0.22, 0.02)
+    assert not d.promote
+    assert registry.alias("road", CHAMPION) == v1 and registry.alias("road", CHALLENGER) == v2
+    tags = registry.client.get_model_version(registry.name("road"), v2).tags
+    assert tags["gate_decision"] == "rejected"
+
+    v3 = registry.register("road", _run(uri))
+    assert registry.decide("road", v3, 0.18, 0.20, 0.22, 0.02).promote
+    assert registry.alias("road", CHAMPION) == v3
+    assert registry.history("road") == [v1, v3]
+
+    assert registry.rollback("road") == v1
+    assert registry.alias("road", CHAMPION) == v1
+    assert [e["event"] for e in registry.events("road")] == ["promote", "promote", "rollback"]
+    assert "rolled_back_at" in registry.client.get_model_version(registry.name("road"), v3).tags
+    with pytest.raises(LookupError, match="no previous champion"):
+        registry.rollback("road")
+    rows = registry.versions("road")
+    assert [r["version"] for r in rows] == [v1, v2, v3]
+    # The latest registered version stays the challenger after its rollback.
+    assert [r["aliases"] for r in rows] == [[CHAMPION], [], [CHALLENGER]]
