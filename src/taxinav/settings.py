@@ -157,6 +157,7 @@ class MlopsSettings(BaseModel):
     promotion_margin: float = Field(
         0.02, ge=0, lt=1, description="RMSE share a challenger must win by to be promoted."
     )
+    track: bool = Field(True, description="Log forecast training runs and register models.")
 
 
 class MonitoringSettings(BaseModel):

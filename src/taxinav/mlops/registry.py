@@ -75,6 +75,15 @@ class Registry:
         self.client.set_registered_model_alias(name, CHALLENGER, mv.version)
         return str(mv.version)
 
+    def register_uri(self, unit_type: str, model_uri: str, run_id: str) -> str:
+        """A new version from a logged model's URI, made the challenger."""
+        import mlflow
+
+        mv = mlflow.register_model(model_uri, self.name(unit_type))
+        self.client.set_model_version_tag(self.name(unit_type), mv.version, "run_id", run_id)
+        self.client.set_registered_model_alias(self.name(unit_type), CHALLENGER, mv.version)
+        return str(mv.version)
+
     def alias(self, unit_type: str, alias: str) -> str | None:
         from mlflow.exceptions import MlflowException
 

@@ -25,7 +25,7 @@ from taxinav.warehouse import connect
 # Bump a step's version when its logic changes so finished runs of the old logic are redone.
 BAR_STEPS = frozenset({"ingest", "spells"})  # these draw their own progress bars
 STEP_VERSIONS = {
-    "ingest": 2, "derive": 2, "roads": 1, "snap": 1, "spells": 2, "forecast": 2, "simulate": 3,
+    "ingest": 2, "derive": 2, "roads": 1, "snap": 1, "spells": 2, "forecast": 3, "simulate": 3,
 }  # fmt: skip
 
 
@@ -273,6 +273,11 @@ def print_backtest(console: Console, result: dict[str, Any]) -> None:
         table.add_row(*row)
     console.print(table)
     console.print(f"[bold]{fc_report.headline(result)}[/bold]")
+    m = result.get("mlflow")
+    if m:
+        verdict = "promoted to champion" if m["promoted"] else f"kept as challenger ({m['reason']})"
+        console.print(f"MLflow run {m['run_id']}: taxinav-{result['unit_type']} v{m['version']} "
+                      f"{verdict}; champion v{m['champion']}")  # fmt: skip
 
 
 def print_sections(console: Console, sections: list[report.Section]) -> None:

@@ -17,6 +17,8 @@ from taxinav.features import DemandInputs, counts_file_inputs, h3_inputs, road_i
 from taxinav.features.materialize import materialize
 from taxinav.forecast import report
 from taxinav.forecast.backtest import default_models, run_backtest
+from taxinav.forecast.base import Forecaster
+from taxinav.forecast.gbm import LightGbmForecaster
 from taxinav.settings import Settings
 
 
@@ -34,6 +36,18 @@ def demand_inputs(
 
 
 SERVED_MODELS = ("lightgbm",)
+
+
+def _track(settings: Settings, out: dict[str, Any], models: list[Forecaster],
+           test: pd.DataFrame, figures: list[Path]) -> dict[str, Any]:  # fmt: skip
+    """Log the run to MLflow, register the model and gate it; what the report shows of it."""
+    from taxinav.mlops.tracking import data_checksum, log_training
+
+    gbm = next(m for m in models if isinstance(m, LightGbmForecaster))
+    checksum = data_checksum(test[["unit_id", "slot", "y"]])
+    rec = log_training(settings, out, gbm, test, checksum, figures)
+    return {"run_id": rec.run_id, "version": rec.version, "champion": rec.champion,
+            "promoted": rec.decision.promote, "reason": rec.decision.reason}  # fmt: skip
 
 
 def store_forecasts(
@@ -98,8 +112,9 @@ def backtest(
         inputs.origin, inputs.n_slots, inputs.slot_minutes, inputs.tz, test_days
     )
     zero_keep = settings.forecast.road_zero_keep if inputs.unit_type == "road" else 1.0
+    models = default_models(settings.seed)
     result, preds, test = run_backtest(
-        con, table, inputs, start, test_days, default_models(settings.seed),
+        con, table, inputs, start, test_days, models,
         zero_keep=zero_keep, valid_days=settings.forecast.valid_days,
     )  # fmt: skip
     store_forecasts(con, inputs, test, preds)
@@ -110,4 +125,6 @@ def backtest(
     target = json_out or out_dir / f"backtest_{inputs.unit_type}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(out, indent=1, sort_keys=True))
+    if settings.mlops.track:  # after the report: run ids would make it differ run to run
+        out["mlflow"] = _track(settings, out, models, test, figures)
     return out
