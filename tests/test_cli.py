@@ -22,7 +22,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_help_lists_the_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("ingest", "roads", "demo", "settings"):
+    for command in ("ingest", "roads", "demo", "settings", "model", "tracking", "recommend"):
         assert command in result.output
 
 

@@ -22,6 +22,8 @@ app.add_typer(roads_app, name="roads")
 app.add_typer(forecast_app, name="forecast")
 model_app = typer.Typer(help="The model registry: champion and challenger per unit type.")
 app.add_typer(model_app, name="model")
+tracking_app = typer.Typer(help="Experiment tracking (MLflow).")
+app.add_typer(tracking_app, name="tracking")
 
 console = Console(soft_wrap=True)  # never break a file:line message across lines
 
@@ -334,6 +336,22 @@ def model_rollback(unit: UnitOption = "road") -> None:
         _fail(str(exc))
         return
     console.print(f"taxinav-{unit} champion rolled back to v{version}")
+
+
+@tracking_app.command("ui")
+def tracking_ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 5000) -> None:
+    """Start the MLflow UI on the local store, to compare runs side by side."""
+    import subprocess
+    import sys
+
+    from taxinav.mlops.registry import tracking_uri
+
+    settings = get_settings()
+    uri = tracking_uri(settings.home, settings.mlops.tracking_uri)
+    console.print(f"MLflow UI on http://127.0.0.1:{port} for {uri} (Ctrl-C stops it)")
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+           "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    raise typer.Exit(subprocess.run(cmd, check=False).returncode)
 
 
 @app.command("demo")
