@@ -148,6 +148,36 @@ def roads_match() -> None:
     console.print(match_spells(con, settings, graph, settings.osm_path, console))
 
 
+@forecast_app.command("tune")
+def forecast_tune(
+    unit: Annotated[str, typer.Option(help="road or h3")] = "h3",
+    trials: Annotated[int, typer.Option(min=1)] = 20,
+    test_start: Annotated[
+        str | None, typer.Option(help="First test day (default: last days)")
+    ] = None,
+    test_days: Annotated[int, typer.Option(min=1)] = 7,
+) -> None:
+    """Optuna search of LightGBM parameters on the validation days; the best are used next."""
+    from datetime import date
+
+    from taxinav.pipeline.batch import open_warehouse
+    from taxinav.pipeline.forecasting import tune
+
+    if unit not in ("road", "h3"):
+        _fail(f"--unit must be road or h3, not {unit!r}")
+    try:
+        start = date.fromisoformat(test_start) if test_start else None
+    except ValueError:
+        _fail(f"--test-start {test_start!r} is not a date (YYYY-MM-DD)")
+        return
+    settings = get_settings()
+    con = open_warehouse(settings)
+    with console.status(f"tuning {unit} with {trials} trials …"):
+        out = tune(con, settings, unit, trials, start, test_days)
+    console.print(f"best validation RMSE {out['best_valid_rmse']:.4f} over {trials} trials "
+                  f"(MLflow run {out['run_id']}); saved to {out['saved']}")  # fmt: skip
+
+
 @forecast_app.command("backtest")
 def forecast_backtest(
     unit: Annotated[str, typer.Option(help="road or h3")] = "h3",

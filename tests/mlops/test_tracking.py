@@ -13,14 +13,7 @@ from taxinav.forecast.gbm import GbmParams, LightGbmForecaster
 from taxinav.mlops.registry import Registry, tracking_uri
 from taxinav.mlops.tracking import data_checksum, log_training
 from taxinav.settings import Settings
-
-FEATURES = ("lag_1", "hour_sin")
-
-
-def _frame(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    lag = rng.poisson(3.0, n).astype(float)
-    return pd.DataFrame({"lag_1": lag, "hour_sin": rng.random(n), "y": rng.poisson(lag + 0.5)})
+from tests.mlops.frames import FEATURES, demand_frame
 
 
 def _result(model: LightGbmForecaster, test: pd.DataFrame) -> dict[str, object]:
@@ -43,7 +36,7 @@ def _model(train: pd.DataFrame, valid: pd.DataFrame) -> LightGbmForecaster:
 @pytest.mark.model
 def test_runs_are_logged_and_only_a_better_model_becomes_champion(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "var")
-    train, valid, test = _frame(3000, 1), _frame(500, 2), _frame(800, 3)
+    train, valid, test = demand_frame(3000, 1), demand_frame(500, 2), demand_frame(800, 3)
     good = _model(train, valid)
     first = log_training(settings, _result(good, test), good, test, data_checksum(train), [])
     assert first.decision.promote and first.champion == first.version == "1"
@@ -65,6 +58,6 @@ def test_runs_are_logged_and_only_a_better_model_becomes_champion(tmp_path: Path
 
 
 def test_data_checksum_ignores_row_order() -> None:
-    f = _frame(50, 0)
+    f = demand_frame(50, 0)
     assert data_checksum(f) == data_checksum(f.iloc[::-1])
     assert data_checksum(f) != data_checksum(f.assign(y=f["y"] + 1))

@@ -81,7 +81,7 @@ def make_split(
     return Split((warmup_days * per_day, v0 - gap), (v0, t0 - gap), (t0, t1))
 
 
-def _frame(
+def load_frame(
     con: duckdb.DuckDBPyConnection, table: str, lo: int, hi: int, zero_keep: float = 1.0
 ) -> pd.DataFrame:
     cols = ", ".join(("unit_id", "slot", "y", *FEATURES))
@@ -95,12 +95,12 @@ def _frame(
     return frame
 
 
-def default_models(seed: int = 0) -> list[Forecaster]:
+def default_models(seed: int = 0, gbm: GbmParams | None = None) -> list[Forecaster]:
     return [
         HistoricalAverage(),
         SeasonalNaive(),
         Persistence(),
-        LightGbmForecaster(GbmParams(seed=seed)),
+        LightGbmForecaster(gbm or GbmParams(seed=seed)),
     ]
 
 
@@ -143,9 +143,9 @@ def run_backtest(
     models = models if models is not None else default_models()
     split = make_split(inputs, test_start, test_days, valid_days)
     started = time.perf_counter()
-    train = _frame(con, table, *split.train, zero_keep=zero_keep)
-    valid = _frame(con, table, *split.valid)
-    test = _frame(con, table, *split.test)
+    train = load_frame(con, table, *split.train, zero_keep=zero_keep)
+    valid = load_frame(con, table, *split.valid)
+    test = load_frame(con, table, *split.test)
     if test.empty:
         raise ValueError("the test period has no complete 30-minute targets")
     result = BacktestResult(

@@ -49,7 +49,8 @@ def data_checksum(frame: pd.DataFrame) -> str:
     return f"{int(np.bitwise_xor.reduce(hashed)):016x}-{len(frame)}"
 
 
-def _experiment(settings: Settings, unit_type: str) -> str:
+def experiment_id(settings: Settings, unit_type: str) -> str:
+    """The unit type's experiment, created with its artifacts under ``TAXINAV_HOME``."""
     import mlflow
 
     name = f"taxinav-{unit_type}"
@@ -74,7 +75,7 @@ def log_training(
     registry = Registry(tracking_uri(settings.home, settings.mlops.tracking_uri))
     x = test[list(model.features)].astype(np.float32)
     y = test["y"].to_numpy(dtype=np.float64)
-    with mlflow.start_run(experiment_id=_experiment(settings, unit),
+    with mlflow.start_run(experiment_id=experiment_id(settings, unit),
                           run_name=f"{unit} test {result['test_start']}") as run:  # fmt: skip
         mlflow.log_params({"unit_type": unit, "test_start": result["test_start"],
                            "test_days": result["test_days"], "seed": settings.seed,

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from taxinav import ingest, roads
 from taxinav.features import data_period
+from taxinav.mlops.tuning import params_path
 from taxinav.pipeline import forecasting, matching, plots, report, steps
 from taxinav.settings import Settings
 from taxinav.warehouse import connect
@@ -164,8 +165,10 @@ def run_batch(settings: Settings, console: Console) -> Path:
     _run_step(
         con, console, "spells", fp_spells, lambda: match_spells(con, settings, graph, osm, console)
     )
+    tuned = [p.read_text() if p.exists() else "" for p in (
+        params_path(settings.home, u) for u in settings.forecast.demo_units)]  # fmt: skip
     fp_forecast = steps.fingerprint(
-        v["forecast"], fp_snap, fp_spells, settings.forecast.model_dump(), settings.seed
+        v["forecast"], fp_snap, fp_spells, settings.forecast.model_dump(), settings.seed, tuned
     )
     for unit in settings.forecast.demo_units:
         work = functools.partial(_forecast, con, settings, unit)

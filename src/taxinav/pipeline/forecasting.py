@@ -13,12 +13,19 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from taxinav.features import DemandInputs, counts_file_inputs, h3_inputs, road_inputs
+from taxinav.features import (
+    FEATURES,
+    DemandInputs,
+    counts_file_inputs,
+    h3_inputs,
+    road_inputs,
+)
 from taxinav.features.materialize import materialize
 from taxinav.forecast import report
 from taxinav.forecast.backtest import default_models, run_backtest
 from taxinav.forecast.base import Forecaster
-from taxinav.forecast.gbm import LightGbmForecaster
+from taxinav.forecast.gbm import GbmParams, LightGbmForecaster
+from taxinav.mlops.tuning import best_params
 from taxinav.settings import Settings
 
 
@@ -112,7 +119,9 @@ def backtest(
         inputs.origin, inputs.n_slots, inputs.slot_minutes, inputs.tz, test_days
     )
     zero_keep = settings.forecast.road_zero_keep if inputs.unit_type == "road" else 1.0
-    models = default_models(settings.seed)
+    models = default_models(
+        settings.seed, best_params(settings.home, inputs.unit_type, GbmParams(seed=settings.seed))
+    )
     result, preds, test = run_backtest(
         con, table, inputs, start, test_days, models,
         zero_keep=zero_keep, valid_days=settings.forecast.valid_days,
@@ -128,3 +137,35 @@ def backtest(
     if settings.mlops.track:  # after the report: run ids would make it differ run to run
         out["mlflow"] = _track(settings, out, models, test, figures)
     return out
+
+
+def tune(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str, trials: int,
+         test_start: date | None, test_days: int) -> dict[str, Any]:  # fmt: skip
+    """Search LightGBM parameters on the validation days before the test period (an MLflow
+    run with one nested run per trial); save the best for the next training."""
+    import mlflow
+
+    from taxinav.forecast.backtest import load_frame, make_split
+    from taxinav.mlops.registry import tracking_uri
+    from taxinav.mlops.tracking import experiment_id
+    from taxinav.mlops.tuning import save_best
+    from taxinav.mlops.tuning import tune as search
+
+    inputs = demand_inputs(con, settings, unit)
+    table = materialize(con, inputs)
+    start = test_start or last_full_days(
+        inputs.origin, inputs.n_slots, inputs.slot_minutes, inputs.tz, test_days
+    )
+    split = make_split(inputs, start, test_days, settings.forecast.valid_days)
+    zero_keep = settings.forecast.road_zero_keep if inputs.unit_type == "road" else 1.0
+    train = load_frame(con, table, *split.train, zero_keep=zero_keep)
+    valid = load_frame(con, table, *split.valid)
+    mlflow.set_tracking_uri(tracking_uri(settings.home, settings.mlops.tracking_uri))
+    exp = experiment_id(settings, inputs.unit_type)
+    base = GbmParams(seed=settings.seed)
+    with mlflow.start_run(experiment_id=exp, run_name=f"tune {unit} ({trials} trials)") as run:
+        best, rmse, history = search(train, valid, trials, settings.seed, FEATURES, base, exp)
+        mlflow.log_metric("best_valid_rmse", rmse)
+    path = save_best(settings.home, inputs.unit_type, best, rmse)
+    return {"run_id": run.info.run_id, "best_valid_rmse": rmse, "trials": history,
+            "saved": str(path)}  # fmt: skip
