@@ -27,6 +27,7 @@ from taxinav.forecast.base import Forecaster
 from taxinav.forecast.gbm import GbmParams, LightGbmForecaster
 from taxinav.mlops.tuning import best_params
 from taxinav.settings import Settings
+from taxinav.warehouse import replace_rows
 
 
 def demand_inputs(
@@ -81,16 +82,7 @@ def store_forecasts(
     if not tables:
         return 0
     rows = pa.concat_tables(tables)
-    con.begin()
-    try:
-        con.execute("DELETE FROM forecasts WHERE unit_type = ?", [inputs.unit_type])
-        con.register("incoming_forecasts", rows)
-        con.execute("INSERT INTO forecasts BY NAME SELECT * FROM incoming_forecasts")
-        con.unregister("incoming_forecasts")
-        con.commit()
-    except Exception:
-        con.rollback()
-        raise
+    replace_rows(con, {"forecasts": rows}, "unit_type = ?", [inputs.unit_type])
     return int(rows.num_rows)
 
 

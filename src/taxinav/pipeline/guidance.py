@@ -124,15 +124,18 @@ class GuidedFactory:
     origin_hour: int
     stands: NDArray[np.bool_]  # segments where guided taxis may wait
 
+    def day_demand(self, origin: datetime) -> DayDemand:
+        return day_demand(self.con, self.settings, self.network.n_segments, origin, self.hourly)
+
     def for_day(self, origin: datetime, seed: int) -> GuidedPolicy:
         rec, demand_at, habits_at = self.parts(origin, seed)
         return GuidedPolicy(rec, demand_at, habits_at, self.settings.routing.refresh_s, self.name)
 
     def parts(
-        self, origin: datetime, seed: int
+        self, origin: datetime, seed: int, demand: DayDemand | None = None
     ) -> tuple[Recommender, Callable[[float], Demand], Callable[[float], FloatArray]]:
-        """A fresh recommender, and demand and drivers' habits as functions of the seconds
-        since ``origin`` (a local midnight)."""
+        """A fresh recommender, and demand (``demand``, or the day's loaded from the
+        warehouse) and drivers' habits as functions of the seconds since ``origin``."""
         r = self.settings.routing
         net = self.network
         graph = TimeGraph.build(net.succ_indptr, net.succ_indices, net.travel_s, r.tick_s,
@@ -150,7 +153,8 @@ class GuidedFactory:
             can_wait=graph.mask[-1],
         )  # fmt: skip
         rec = Recommender(graph, checker, config, seed=seed)
-        demand = day_demand(self.con, self.settings, net.n_segments, origin, self.hourly)
+        if demand is None:
+            demand = self.day_demand(origin)
         reach = _near_matrix(net) if r.near_demand else None
         hour0 = origin.astimezone(self.settings.tz).hour
         fares = self.fares if r.fare_by_segment else np.full_like(self.fares, self.fares.mean())

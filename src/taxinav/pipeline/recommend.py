@@ -12,7 +12,7 @@ import duckdb
 import numpy as np
 
 from taxinav.features.calendar import local_midnight
-from taxinav.pipeline.guidance import day_demand, guided_factory
+from taxinav.pipeline.guidance import guided_factory
 from taxinav.roads import RoadGraph, SegmentIndex, read_graph
 from taxinav.routing.recommender import FleetState, VehicleState
 from taxinav.routing.route import Route
@@ -74,7 +74,8 @@ def recommend_at(con: duckdb.DuckDBPyConnection, settings: Settings,
     hour = origin.astimezone(settings.tz).hour
     behaviour = learn_historical(con, network, origin, settings.timezone, hour)
     factory = guided_factory("guided", con, network, origin, settings, behaviour)
-    rec, demand_at, habits_at = factory.parts(origin, settings.seed)
+    demand = factory.day_demand(origin)
+    rec, demand_at, habits_at = factory.parts(origin, settings.seed, demand)
     vehicles, unplaced = vacant_vehicles(con, graph, at)
     if not vehicles:
         raise LookupError(
@@ -84,8 +85,7 @@ def recommend_at(con: duckdb.DuckDBPyConnection, settings: Settings,
     t = (at - origin).total_seconds()
     started = time.perf_counter()
     routes = rec.plan(FleetState(t, vehicles, demand_at(t), habits_at(t)))
-    source = day_demand(con, settings, graph.n_segments, origin, factory.hourly).source
-    return Recommendation(at, routes, len(vehicles), unplaced, source,
+    return Recommendation(at, routes, len(vehicles), unplaced, demand.source,
                           time.perf_counter() - started, dict(rec.checker.failures))  # fmt: skip
 
 

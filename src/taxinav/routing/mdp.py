@@ -9,10 +9,10 @@ driving cost) and, without a passenger, continues from (s', k + ticks[s']):
 
     q_k(s')  = reward(s') + (1 − p(s')) · γ(s') · V_{k + ticks(s')}(s'),   V_k = 0 for k ≥ K
     w_k(s)   = p_wait(s) · fare(s) + (1 − p_wait(s)) · γ₁ · V_{k + 1}(s)    (waiting, if allowed)
-
-with γ the discount over the time the move takes: a fare found sooner is worth more.
     π_k(·|s) ∝ exp(q / temperature) over the moves of s
     V_k(s)   = Σ π_k(·|s) · q
+
+with γ the discount over the time the move takes: a fare found sooner is worth more.
 
 A temperature of 0 is the plain greedy optimum; a positive one (in dollars) spreads taxis
 over near-equivalent moves, and ``V`` is then the value of that randomised policy, which is
@@ -26,8 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
+from taxinav.roads.graph import FloatArray, IntArray
+
+__all__ = ["FloatArray", "IntArray", "Solution", "TimeGraph", "propagate", "rollout", "rollouts",
+           "solve"]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -50,14 +50,18 @@ def key_is_unique(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return int(row[0]) == 0
 
 
-def replace_rows(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
-    """Replace the full contents of each named table, all in one transaction."""
+def replace_rows(
+    con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], where: str | None = None,
+    params: list[object] | None = None,
+) -> None:  # fmt: skip
+    """Replace the full contents of each named table — or only its rows matching ``where``
+    (a SQL condition with ``params``) — all in one transaction."""
     con.begin()
     try:
         for name, table in tables.items():
             if name not in TABLES:
                 raise KeyError(f"unknown table {name!r}")
-            con.execute(f"DELETE FROM {name}")
+            con.execute(f"DELETE FROM {name}" + (f" WHERE {where}" if where else ""), params)
             con.register("incoming_rows", table)
             con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming_rows")
             con.unregister("incoming_rows")
