@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from taxinav.cli_pipeline import pipeline_app
 from taxinav.settings import get_settings
 
 app = typer.Typer(
@@ -24,6 +25,8 @@ model_app = typer.Typer(help="The model registry: champion and challenger per un
 app.add_typer(model_app, name="model")
 tracking_app = typer.Typer(help="Experiment tracking (MLflow).")
 app.add_typer(tracking_app, name="tracking")
+
+app.add_typer(pipeline_app, name="pipeline")
 
 console = Console(soft_wrap=True)  # never break a file:line message across lines
 

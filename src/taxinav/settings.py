@@ -6,6 +6,7 @@ Nothing here runs at import: call :func:`get_settings`.
 
 from __future__ import annotations
 
+from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -173,6 +174,28 @@ class MonitoringSettings(BaseModel):
     )
 
 
+class PipelineSettings(BaseModel):
+    """The daily-partitioned Dagster pipeline (pipeline/assets.py) and its quality gates."""
+
+    first_day: date = Field(
+        date(2008, 5, 17), description="First daily partition (local date of the fleet's city)."
+    )
+    context_hours: float = Field(
+        24.0, ge=1, description="Telemetry read either side of a day to close its trips/spells."
+    )
+    forecast_units: tuple[str, ...] = Field(
+        ("h3",), description="Unit types forecast per partition with the champion."
+    )
+    min_rows_ratio: float = Field(
+        0.3, ge=0, le=1, description="A day's fixes below this share of the recent median fail."
+    )
+    min_matched_share: float = Field(
+        0.4, ge=0, le=1, description="Share of pickups snapped to a road below which a day fails."
+    )
+    daily_at: time = Field(time(0, 30), description="Local time yesterday's partition runs.")
+    retrain_cron: str = Field("0 3 * * 1", description="When the models retrain.")
+
+
 class Settings(BaseSettings):
     """Everything configurable. Artifacts all live under ``home``."""
 
@@ -193,6 +216,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     mlops: MlopsSettings = Field(default_factory=MlopsSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -210,6 +234,15 @@ class Settings(BaseSettings):
     @property
     def warehouse_path(self) -> Path:
         return self.home / "warehouse.duckdb"
+
+    @property
+    def landing_path(self) -> Path:
+        """Validated telemetry as it arrives (files, API), before daily partitions."""
+        return self.home / "landing.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
 
     @property
     def reports_dir(self) -> Path:

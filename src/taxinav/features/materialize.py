@@ -15,8 +15,11 @@ def feature_table_name(unit_type: str) -> str:
     return f"features_{unit_type}"
 
 
-def materialize(con: duckdb.DuckDBPyConnection, inputs: DemandInputs) -> str:
-    """(Re)build ``features_<unit_type>`` (grain: unit × slot; key: unit_id, slot)."""
+def materialize(
+    con: duckdb.DuckDBPyConnection, inputs: DemandInputs, name: str | None = None
+) -> str:
+    """(Re)build ``name`` — by default ``features_<unit_type>`` — (grain: unit × slot; key:
+    unit_id, slot)."""
     backend = ibis.duckdb.from_connection(con)
     tables = {
         name: backend.create_table(
@@ -25,7 +28,7 @@ def materialize(con: duckdb.DuckDBPyConnection, inputs: DemandInputs) -> str:
         for name in _INPUTS
     }
     expr = build_features(*(tables[n] for n in _INPUTS))
-    name = feature_table_name(inputs.unit_type)
+    name = name or feature_table_name(inputs.unit_type)
     sql = ibis.to_sql(expr, dialect="duckdb")
     con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql} ORDER BY slot, unit_id")
     for n in _INPUTS:

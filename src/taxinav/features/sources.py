@@ -67,7 +67,7 @@ def _slot_sql(origin: datetime, slot_minutes: int, col: str = "ts") -> str:
     return f"floor((epoch({col}) - {origin.timestamp()}) / {60 * slot_minutes})::BIGINT"
 
 
-def _cells(lat: np.ndarray, lon: np.ndarray, res: int) -> np.ndarray:
+def cells_of(lat: np.ndarray, lon: np.ndarray, res: int) -> np.ndarray:
     """H3 cell per point, computed once per distinct ~1 m rounded location."""
     keys = np.round(lat, 5) * 1e6 + np.round(lon, 5)
     uniq, inverse = np.unique(keys, return_inverse=True)
@@ -75,6 +75,11 @@ def _cells(lat: np.ndarray, lon: np.ndarray, res: int) -> np.ndarray:
     first[inverse] = np.arange(lat.shape[0])
     cells = np.array([h3.latlng_to_cell(lat[i], lon[i], res) for i in first], dtype=object)
     return cells[inverse]
+
+
+def network_cells(lat: np.ndarray, lon: np.ndarray, resolution: int) -> list[str]:
+    """The sorted H3 cells holding the midpoints of the road segments: the h3 units."""
+    return sorted({h3.latlng_to_cell(a, b, resolution) for a, b in zip(lat, lon, strict=True)})
 
 
 def road_inputs(
@@ -112,12 +117,7 @@ def h3_inputs(
     """Units are the H3 cells covering the road network; all pickups inside them count."""
     graph = read_graph(con)
     origin, n_slots = data_period(con, tz, slot_minutes)
-    cells = sorted(
-        {
-            h3.latlng_to_cell(a, b, resolution)
-            for a, b in zip(graph.mid_lat, graph.mid_lon, strict=True)
-        }
-    )
+    cells = network_cells(graph.mid_lat, graph.mid_lon, resolution)
     known = pa.array(cells, pa.string())
     bounds = [
         float(graph.shape_lat.min()) - 0.01,
@@ -130,7 +130,7 @@ def h3_inputs(
         t = con.sql(sql, params=bounds).to_arrow_table()
         lat = t.column("lat").to_numpy()
         lon = t.column("lon").to_numpy()
-        t = t.append_column("unit_id", pa.array(_cells(lat, lon, resolution), pa.string()))
+        t = t.append_column("unit_id", pa.array(cells_of(lat, lon, resolution), pa.string()))
         t = t.filter(pc.is_in(t.column("unit_id"), known))
         return t.group_by(["unit_id", "slot"]).aggregate([(value, "count_distinct")])
 

@@ -7,7 +7,7 @@ from taxinav.ingest.cabspotting import list_files as list_cabspotting_files
 from taxinav.ingest.errors import FileFormatError
 from taxinav.ingest.load import LoadCounts
 from taxinav.ingest.service import IngestReport, SourceKind, ingest_files
-from taxinav.ingest.trips import derive_trips_and_spells
+from taxinav.ingest.trips import derive_day, derive_trips_and_spells
 from taxinav.ingest.validate import Rules
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "LoadCounts",
     "Rules",
     "SourceKind",
+    "derive_day",
     "derive_trips_and_spells",
     "ingest_files",
     "list_cabspotting_files",

@@ -10,6 +10,8 @@ Path distances sum great-circle hops between consecutive fixes of the run.
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+
 import duckdb
 
 _STATES = """
@@ -20,7 +22,7 @@ WITH base AS (
         lag(occupied) OVER w AS prev_occ,
         lag(lat) OVER w AS plat, lag(lon) OVER w AS plon,
         lead(lat) OVER w AS nlat, lead(lon) OVER w AS nlon
-    FROM telemetry WINDOW w AS (PARTITION BY vehicle_id ORDER BY ts)
+    FROM {source} WINDOW w AS (PARTITION BY vehicle_id ORDER BY ts)
 ), flagged AS (
     SELECT *,
         prev_ts IS NULL OR epoch(ts - prev_ts) > $gap AS run_start,
@@ -59,43 +61,53 @@ FROM agg WINDOW w AS (PARTITION BY vehicle_id ORDER BY state_id)
 """
 
 _TRIPS = """
-INSERT INTO trips
 SELECT vehicle_id || ':' || epoch(start_ts)::BIGINT, vehicle_id,
     start_ts, start_lat, start_lon, start_heading,
     next_ts, next_lat, next_lon, next_heading,
     epoch(next_ts - start_ts), distance_m, n_fixes
-FROM states WHERE occupied AND prev_same_run AND next_same_run
+FROM states WHERE occupied AND prev_same_run AND next_same_run AND {keep}
 """
 
 _SPELLS = """
-INSERT INTO vacant_spells
 SELECT vehicle_id || ':' || epoch(start_ts)::BIGINT, vehicle_id,
     start_ts, start_lat, start_lon,
     CASE WHEN coalesce(prev_same_run, false) THEN 'dropoff' ELSE 'shift_start' END,
     CASE WHEN next_same_run THEN next_ts ELSE last_ts END,
     CASE WHEN next_same_run THEN next_lat ELSE last_lat END,
     CASE WHEN next_same_run THEN next_lon ELSE last_lon END,
-    CASE WHEN next_same_run THEN 'pickup' WHEN has_next THEN 'gap' ELSE 'end_of_data' END,
+    CASE WHEN next_same_run THEN 'pickup' WHEN has_next THEN 'gap' ELSE 'end_of_data' END
+        AS end_reason,
     epoch(CASE WHEN next_same_run THEN next_ts ELSE last_ts END - start_ts),
     distance_m, n_fixes
-FROM states WHERE NOT occupied
+FROM states WHERE NOT occupied AND {keep}
 """
 
 _COUNTS = """
-INSERT INTO derivation_counts
-SELECT 'trip', reason, count(*) FROM (
+SELECT 'trip' AS kind, reason, count(*) FROM (
     SELECT CASE
         WHEN prev_same_run AND next_same_run THEN 'complete'
         WHEN NOT coalesce(prev_same_run, false) AND has_prev THEN 'pickup_cut_by_gap'
         WHEN NOT coalesce(prev_same_run, false) THEN 'pickup_before_data'
         WHEN has_next THEN 'dropoff_cut_by_gap'
         ELSE 'dropoff_after_data' END AS reason
-    FROM states WHERE occupied) GROUP BY reason
+    FROM states WHERE occupied AND {keep}) GROUP BY reason
 UNION ALL
-SELECT 'spell', end_reason, count(*) FROM vacant_spells GROUP BY end_reason
+SELECT 'spell', end_reason, count(*) FROM ({spells}) GROUP BY end_reason
 UNION ALL
-SELECT 'gap', 'runs_cut_by_gap', count(*) FROM (
-    SELECT DISTINCT vehicle_id, run_id FROM states) WHERE run_id > 1
+SELECT 'gap', 'runs_cut_by_gap', count(*) FROM states
+WHERE {keep} AND run_id > 1 AND NOT coalesce(prev_same_run, false)
+"""
+
+# A day's fixes with context, plus each vehicle's nearest fix beyond the context on either
+# side, so "is there data before/after" is answered as for the whole table.
+_WINDOW = """(
+    SELECT * FROM telemetry WHERE ts >= $lo_ctx AND ts < $hi_ctx
+    UNION ALL
+    SELECT vehicle_id, max(ts), arg_max(lat, ts), arg_max(lon, ts), arg_max(occupied, ts)
+    FROM telemetry WHERE ts < $lo_ctx GROUP BY vehicle_id
+    UNION ALL
+    SELECT vehicle_id, min(ts), arg_min(lat, ts), arg_min(lon, ts), arg_min(occupied, ts)
+    FROM telemetry WHERE ts >= $hi_ctx GROUP BY vehicle_id)
 """
 
 
@@ -107,19 +119,69 @@ def derive_trips_and_spells(con: duckdb.DuckDBPyConnection, gap_limit_min: float
     """
     con.begin()
     try:
-        con.execute(_STATES, {"gap": gap_limit_min * 60.0})
+        con.execute(_STATES.format(source="telemetry"), {"gap": gap_limit_min * 60.0})
         for table in ("trips", "vacant_spells", "derivation_counts"):
             con.execute(f"DELETE FROM {table}")
-        con.execute(_TRIPS)
-        con.execute(_SPELLS)
-        con.execute(_COUNTS)
+        con.execute("INSERT INTO trips " + _TRIPS.format(keep="true"))
+        con.execute("INSERT INTO vacant_spells " + _SPELLS.format(keep="true"))
+        con.execute("INSERT INTO derivation_counts " + _counts("true"))
         con.execute("DROP TABLE states")
         con.commit()
     except Exception:
         con.rollback()
         raise
-    out = {}
-    for table in ("trips", "vacant_spells"):
-        row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
-        out[table] = int(row[0]) if row else 0
-    return out
+    return {t: _rows(con, f"SELECT count(*) FROM {t}") for t in ("trips", "vacant_spells")}
+
+
+def _counts(keep: str) -> str:
+    return _COUNTS.format(keep=keep, spells=_SPELLS.format(keep=keep))
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
+    row = con.execute(sql, params).fetchall()[0]
+    return int(row[0]) if row else 0
+
+
+def derive_day(
+    con: duckdb.DuckDBPyConnection, day: date, start: datetime, end: datetime,
+    gap_limit_min: float, context_hours: float,
+) -> dict[str, int]:  # fmt: skip
+    """Replace the trips, spells and derivation counts that *start* in [start, end) — one
+    local day — in one transaction.
+
+    Fixes from ``context_hours`` either side are read so that a state crossing midnight is
+    cut exactly as in :func:`derive_trips_and_spells` (unless it lasts longer than that).
+    """
+    pad = timedelta(hours=context_hours)
+    keep = "start_ts >= $lo AND start_ts < $hi"
+    params = {"lo": start, "hi": end}
+    con.begin()
+    try:
+        con.execute(
+            _STATES.format(source=_WINDOW),
+            {"gap": gap_limit_min * 60.0, "lo_ctx": start - pad, "hi_ctx": end + pad},
+        )
+        con.execute("DELETE FROM trips WHERE pickup_ts >= $lo AND pickup_ts < $hi", params)
+        con.execute("DELETE FROM vacant_spells WHERE start_ts >= $lo AND start_ts < $hi", params)
+        con.execute("DELETE FROM daily_derivation_counts WHERE day = ?", [day])
+        con.execute("INSERT INTO trips " + _TRIPS.format(keep=keep) + " ORDER BY 1", params)
+        con.execute("INSERT INTO vacant_spells " + _SPELLS.format(keep=keep) + " ORDER BY 1",
+                    params)  # fmt: skip
+        con.execute("INSERT INTO daily_derivation_counts SELECT $day, * FROM ("
+                    + _counts(keep) + ") ORDER BY ALL", {**params, "day": day})  # fmt: skip
+        # The whole-period view the report reads, summed over the days derived so far.
+        con.execute("DELETE FROM derivation_counts")
+        con.execute("""INSERT INTO derivation_counts SELECT kind, reason, sum(n)
+                       FROM daily_derivation_counts GROUP BY ALL ORDER BY ALL""")
+        con.execute("DROP TABLE states")
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    between = "WHERE {} >= ? AND {} < ?"
+    return {
+        "trips": _rows(con, "SELECT count(*) FROM trips " + between.format(
+            "pickup_ts", "pickup_ts"), [start, end]),
+        "vacant_spells": _rows(con, "SELECT count(*) FROM vacant_spells " + between.format(
+            "start_ts", "start_ts"), [start, end]),
+    }  # fmt: skip

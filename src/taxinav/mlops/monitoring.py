@@ -121,6 +121,10 @@ class Monitor:
         self._late = Episode(1)
         self._quality: dict[str, Episode] = {}
 
+    def reset_accuracy(self) -> None:
+        """Forget the accuracy streak (before replaying stored windows from the start)."""
+        self._accuracy = Episode(self.consecutive_windows)
+
     def accuracy_window(self, at: str, champion_rmse: float, base_rmse: float) -> Alert | None:
         worse = champion_rmse > base_rmse * (1 + self.margin)
         if not self._accuracy.update(worse):

@@ -62,7 +62,7 @@ def store_forecasts(
     con: duckdb.DuckDBPyConnection, inputs: DemandInputs, test: pd.DataFrame,
     preds: dict[str, np.ndarray],
 ) -> int:  # fmt: skip
-    """Replace this unit type's stored forecasts with the backtest's test predictions of the
+    """Replace this unit type's stored backtest forecasts with the test predictions of the
     served model(s), in one transaction; returns the rows written."""
     step = timedelta(minutes=inputs.slot_minutes)
     slots = test["slot"].to_numpy()
@@ -82,7 +82,10 @@ def store_forecasts(
     if not tables:
         return 0
     rows = pa.concat_tables(tables)
-    replace_rows(con, {"forecasts": rows}, "unit_type = ?", [inputs.unit_type])
+    # Only the backtest's own rows: the daily pipeline's champion/base forecasts stay.
+    served = ", ".join(f"'{m}'" for m in SERVED_MODELS)
+    replace_rows(con, {"forecasts": rows}, f"unit_type = ? AND model IN ({served})",
+                 [inputs.unit_type])  # fmt: skip
     return int(rows.num_rows)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -27,16 +28,21 @@ def _floats(table: pa.Table, name: str) -> np.ndarray:
 
 
 def snap_trip_ends(
-    con: duckdb.DuckDBPyConnection, graph: RoadGraph, *, radius_m: float, heading_weight_m: float
-) -> dict[str, int]:
-    """Rebuild ``trip_end_matches``: every pickup and drop-off, matched or not."""
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, *, radius_m: float, heading_weight_m: float,
+    between: tuple[datetime, datetime] | None = None,
+) -> dict[str, int]:  # fmt: skip
+    """Rebuild ``trip_end_matches``: every pickup and drop-off, matched or not — of every trip,
+    or only of the trips picked up in ``between`` (with matches of vanished trips dropped)."""
     index = SegmentIndex(graph)
     parts = []
+    which = "pickup_ts >= $1 AND pickup_ts < $2" if between else "true"
+    params = list(between) if between else None
     for kind in ("pickup", "dropoff"):
         t = con.sql(
             f"""SELECT trip_id, vehicle_id, {kind}_ts AS ts, {kind}_lat AS lat,
                        {kind}_lon AS lon, {kind}_heading AS heading
-                FROM trips ORDER BY trip_id"""
+                FROM trips WHERE {which} ORDER BY trip_id""",
+            params=params,
         ).to_arrow_table()
         snap = index.snap(
             _floats(t, "lat"),
@@ -62,9 +68,14 @@ def snap_trip_ends(
                 }
             )
         )
-    replace_rows(con, {"trip_end_matches": pa.concat_tables(parts)})
+    stale = ("trip_id IN (SELECT trip_id FROM trips WHERE pickup_ts >= ? AND pickup_ts < ?) "
+             "OR trip_id NOT IN (SELECT trip_id FROM trips)")  # fmt: skip
+    replace_rows(con, {"trip_end_matches": pa.concat_tables(parts)}, stale if between else None,
+                 list(params) if params else None)  # fmt: skip
     rows = con.execute(
-        "SELECT end_kind || ':' || status, count(*) FROM trip_end_matches GROUP BY ALL"
+        "SELECT end_kind || ':' || status, count(*) FROM trip_end_matches WHERE trip_id IN "
+        f"(SELECT trip_id FROM trips WHERE {which}) GROUP BY ALL ORDER BY 1",
+        params,
     ).fetchall()
     return {str(k): int(n) for k, n in rows}
 

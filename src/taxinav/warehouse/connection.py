@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from taxinav.warehouse.schema import KEYS, MACROS, TABLES
+from taxinav.warehouse.schema import KEYS, MACROS, MIGRATIONS, TABLES
 
 
 def connect(
@@ -24,7 +24,7 @@ def connect(
     con.execute("SET preserve_insertion_order = false")
     con.execute(MACROS)
     if not read_only:
-        for ddl in TABLES.values():
+        for ddl in (*TABLES.values(), *MIGRATIONS):
             con.execute(ddl)
     return con
 

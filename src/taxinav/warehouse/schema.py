@@ -150,7 +150,45 @@ TABLES: dict[str, str] = {
             model VARCHAR NOT NULL,
             unit_id VARCHAR NOT NULL,
             slot_start TIMESTAMPTZ NOT NULL,
-            yhat DOUBLE NOT NULL)""",
+            yhat DOUBLE NOT NULL,
+            model_version VARCHAR)""",
+    # grain: one local day × outcome of deriving trips/spells; key: (day, kind, reason).
+    "daily_derivation_counts": """
+        CREATE TABLE IF NOT EXISTS daily_derivation_counts (
+            day DATE NOT NULL,
+            kind VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            n BIGINT NOT NULL)""",
+    # grain: one unit × 10-minute slot with pickups or vacant vehicles;
+    # key: (unit_type, unit_id, slot_start). Absent rows mean zero.
+    "demand_counts": """
+        CREATE TABLE IF NOT EXISTS demand_counts (
+            unit_type VARCHAR NOT NULL,
+            unit_id VARCHAR NOT NULL,
+            slot_start TIMESTAMPTZ NOT NULL,
+            pickups BIGINT NOT NULL,
+            vacant BIGINT NOT NULL)""",
+    # grain: one unit × slot of the daily pipeline; key: (unit_type, unit_id, slot_start).
+    # x holds the forecasting features in the order of features.FEATURES.
+    "unit_features": """
+        CREATE TABLE IF NOT EXISTS unit_features (
+            unit_type VARCHAR NOT NULL,
+            unit_id VARCHAR NOT NULL,
+            slot_start TIMESTAMPTZ NOT NULL,
+            y DOUBLE NOT NULL,
+            y_complete INTEGER NOT NULL,
+            x DOUBLE[] NOT NULL)""",
+    # grain: one unit type × model × local hour of realised accuracy; key: all but metrics.
+    "forecast_accuracy": """
+        CREATE TABLE IF NOT EXISTS forecast_accuracy (
+            unit_type VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            model_version VARCHAR NOT NULL,
+            hour_start TIMESTAMPTZ NOT NULL,
+            n BIGINT NOT NULL,
+            rmse DOUBLE NOT NULL,
+            mae DOUBLE NOT NULL,
+            masked_mape DOUBLE)""",
     # grain: one finished pipeline step; key: step. Lets a re-run skip unchanged work.
     "step_runs": """
         CREATE TABLE IF NOT EXISTS step_runs (
@@ -159,6 +197,9 @@ TABLES: dict[str, str] = {
             finished_at TIMESTAMPTZ NOT NULL,
             summary JSON)""",
 }
+
+# Columns added after a table was first released, for warehouses created before.
+MIGRATIONS = ("ALTER TABLE forecasts ADD COLUMN IF NOT EXISTS model_version VARCHAR",)
 
 # The key of each table, used by checksums and tests that prove idempotency.
 KEYS: dict[str, tuple[str, ...]] = {
@@ -175,4 +216,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "spell_match_status": ("spell_id",),
     "forecasts": ("unit_type", "model", "unit_id", "slot_start"),
     "step_runs": ("step",),
+    "daily_derivation_counts": ("day", "kind", "reason"),
+    "demand_counts": ("unit_type", "unit_id", "slot_start"),
+    "unit_features": ("unit_type", "unit_id", "slot_start"),
+    "forecast_accuracy": ("unit_type", "model", "hour_start"),
 }

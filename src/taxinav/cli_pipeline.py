@@ -1,0 +1,118 @@
+"""``taxinav pipeline …``: the Dagster pipeline in-process, and its UI."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from taxinav.settings import get_settings
+
+pipeline_app = typer.Typer(help="The daily-partitioned Dagster pipeline.", no_args_is_help=True)
+console = Console(soft_wrap=True)
+
+DateOption = Annotated[str, typer.Option(help="Local date of the partition, YYYY-MM-DD.")]
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        console.print(f"[red]error:[/red] {option} {text!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(code=1) from None
+
+
+def _print_runs(runs: list[object]) -> None:
+    from taxinav.pipeline.runner import DayRun
+
+    table = Table(title="pipeline runs")
+    for h in ("day", "assets", "seconds", "result"):
+        table.add_column(h)
+    for r in runs:
+        assert isinstance(r, DayRun)
+        verdict = "ok" if r.success else f"[red]blocked by {', '.join(r.failed_checks)}[/red]"
+        table.add_row(r.day.isoformat(), ", ".join(r.assets), f"{r.seconds:.1f}", verdict)
+    console.print(table)
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    day: Annotated[str, typer.Option("--date", help="Local date of the partition, YYYY-MM-DD.")],
+    asset: Annotated[
+        list[str] | None, typer.Option(help="Only these assets (e.g. a middle step); repeatable.")
+    ] = None,
+    sources: Annotated[bool, typer.Option(help="Refresh landing and roads first.")] = False,
+) -> None:
+    """Materialise one day's partition of every daily asset (no server needed)."""
+    from taxinav.pipeline import runner
+
+    settings = get_settings()
+    d = _date(day, "--date")
+    instance = runner.instance_for(settings)
+    if sources:
+        runner.materialize(settings, runner.SOURCES, None, instance)
+    chosen = asset or runner.partitioned_assets(settings)
+    unknown = sorted(set(chosen) - set(runner.partitioned_assets(settings)))
+    if unknown:
+        console.print(f"[red]error:[/red] unknown daily asset(s) {unknown}; "
+                      f"choose from {runner.partitioned_assets(settings)}")  # fmt: skip
+        raise typer.Exit(code=1)
+    with console.status(f"materialising {d} …"):
+        run = runner.materialize(settings, chosen, d, instance)
+    _print_runs([run])
+    for name, meta in run.metadata.items():
+        console.print(f"  {name}: {meta}")
+    if not run.success:
+        raise typer.Exit(code=1)
+
+
+@pipeline_app.command("backfill")
+def pipeline_backfill(
+    start: DateOption,
+    end: DateOption,
+    from_asset: Annotated[
+        str | None, typer.Option(help="Start at this asset, keeping upstream as it is.")
+    ] = None,
+) -> None:
+    """Materialise every day in [start, end] (telemetry of all days first)."""
+    from taxinav.pipeline import runner
+    from taxinav.pipeline.batch import progress_bar
+
+    settings = get_settings()
+    names = runner.partitioned_assets(settings)
+    if from_asset is not None and from_asset not in names:
+        console.print(f"[red]error:[/red] unknown daily asset {from_asset!r}; choose from {names}")
+        raise typer.Exit(code=1)
+    chosen = names[names.index(from_asset) :] if from_asset else names
+    days = runner.days_between(_date(start, "--start"), _date(end, "--end"))
+    phases = int(any(a in runner.FIRST_PHASE for a in chosen))
+    phases += int(any(a not in runner.FIRST_PHASE for a in chosen))
+    with progress_bar(console) as bar:
+        task = bar.add_task("partition runs", total=len(days) * phases)
+        runs = runner.backfill(settings, days[0], days[-1], runner.instance_for(settings),
+                               chosen, on_run=lambda _: bar.advance(task))  # fmt: skip
+    _print_runs(runs)
+    if not all(r.success for r in runs):
+        raise typer.Exit(code=1)
+
+
+@pipeline_app.command("ui")
+def pipeline_ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 3000) -> None:
+    """Start the Dagster UI (and its daemon, for schedules) on this pipeline."""
+    import os
+    import subprocess
+    import sys
+
+    from taxinav.pipeline.runner import instance_for
+
+    settings = get_settings()
+    instance_for(settings)  # writes dagster.yaml on first use
+    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home.resolve()),
+           "TAXINAV_HOME": str(settings.home.resolve())}  # fmt: skip
+    console.print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it)")
+    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "taxinav.pipeline.definitions",
+           "-h", "127.0.0.1", "-p", str(port)]  # fmt: skip
+    raise typer.Exit(subprocess.run(cmd, check=False, env=env).returncode)
