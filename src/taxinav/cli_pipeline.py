@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated
 
@@ -25,7 +26,7 @@ def _date(text: str, option: str) -> date:
         raise typer.Exit(code=1) from None
 
 
-def _print_runs(runs: list[object]) -> None:
+def _print_runs(runs: Sequence[object]) -> None:
     from taxinav.pipeline.runner import DayRun
 
     table = Table(title="pipeline runs")

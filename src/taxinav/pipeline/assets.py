@@ -9,7 +9,7 @@ transaction. Nothing is built at import; :func:`build_definitions` takes the set
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
@@ -38,7 +38,10 @@ CODE_VERSIONS = {
     "model": "1",
 }
 _MONITORS: dict[str, Monitor] = {}
-Materialized = dg.MaterializeResult  # type: ignore[type-arg]  # Dagster needs the bare class
+if TYPE_CHECKING:
+    Materialized = dg.MaterializeResult[Any]
+else:  # Dagster reads return annotations at run time and wants the bare class
+    Materialized = dg.MaterializeResult
 
 
 class TaxinavResource(dg.ConfigurableResource[Any]):
