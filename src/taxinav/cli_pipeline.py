@@ -80,7 +80,7 @@ def pipeline_backfill(
 ) -> None:
     """Materialise every day in [start, end] (telemetry of all days first)."""
     from taxinav.pipeline import runner
-    from taxinav.pipeline.batch import progress_bar
+    from taxinav.pipeline.progress import progress_bar
 
     settings = get_settings()
     names = runner.partitioned_assets(settings)

@@ -158,7 +158,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         started = time.perf_counter()
         con = connect(s.landing_path, memory_limit=s.duckdb_memory_limit, threads=s.duckdb_threads)
         try:
-            r = ingest_cabspotting(con, s, s.cabspotting_dir, Console(quiet=True))
+            r = ingest_cabspotting(con, s, s.cabspotting_dir, Console(stderr=True))
         finally:
             con.close()
         record_duration(s.home, "landing", time.perf_counter() - started)

@@ -13,32 +13,22 @@ from typing import Any
 
 import duckdb
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from taxinav import ingest, roads
 from taxinav.features import data_period
 from taxinav.mlops.tuning import params_path
-from taxinav.pipeline import forecasting, matching, plots, report, steps
+from taxinav.pipeline import demo_steps, forecasting, matching, plots, report, steps
+from taxinav.pipeline.progress import progress_bar
 from taxinav.settings import Settings
 from taxinav.warehouse import connect
 
 # Bump a step's version when its logic changes so finished runs of the old logic are redone.
-BAR_STEPS = frozenset({"ingest", "spells"})  # these draw their own progress bars
+BAR_STEPS = frozenset({"landing", "pipeline", "spells", "reforecast"})  # own progress bars
 STEP_VERSIONS = {
-    "ingest": 2, "derive": 2, "roads": 1, "snap": 1, "spells": 2, "forecast": 3, "simulate": 3,
+    "landing": 1, "roads": 2, "pipeline": 1, "spells": 2, "forecast": 3, "reforecast": 1,
+    "simulate": 3,
 }  # fmt: skip
-
-
-def progress_bar(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
 
 
 def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -102,79 +92,55 @@ def _run_step(
 
 
 def run_batch(settings: Settings, console: Console) -> Path:
-    """Run every step (reusing finished ones) and write ``reports/ingest.md``."""
+    """Run every step (reusing finished ones) and write ``reports/ingest.md``.
+
+    Sources and the daily partitions run through the Dagster pipeline (recorded in the
+    instance under ``<home>/dagster``); whole-period steps (map-matching vacant spells, model
+    training, simulation) follow, then the test days are re-forecast with the champion.
+    """
+    from taxinav.pipeline import runner
+    from taxinav.pipeline.assets import CODE_VERSIONS
+
     con = open_warehouse(settings)
+    instance = runner.instance_for(settings)
     files = ingest.list_cabspotting_files(settings.cabspotting_dir)
     osm = settings.osm_path
     v = STEP_VERSIONS
-    fp_ingest = steps.fingerprint(v["ingest"], settings.ingest.model_dump(), files=files)
-    fp_derive = steps.fingerprint(v["derive"], fp_ingest, settings.ingest.gap_limit_min)
+    fp_landing = steps.fingerprint(v["landing"], settings.ingest.model_dump(), files=files)
     fp_roads = steps.fingerprint(v["roads"], settings.roads.h3_resolution, files=[osm])
-    fp_snap = steps.fingerprint(
-        v["snap"],
-        fp_derive,
-        fp_roads,
-        settings.roads.match_radius_m,
-        settings.roads.heading_weight_m,
-    )
+    fp_daily = steps.fingerprint(
+        v["pipeline"], fp_landing, fp_roads, CODE_VERSIONS, settings.pipeline.model_dump(),
+        settings.forecast.model_dump(), settings.roads.model_dump(), settings.seed,
+    )  # fmt: skip
     fp_spells = steps.fingerprint(
-        v["spells"], fp_derive, fp_roads, dataclasses.asdict(_meili_options(settings))
+        v["spells"], fp_daily, dataclasses.asdict(_meili_options(settings))
     )
-
-    def do_ingest() -> dict[str, Any]:
-        r = ingest_cabspotting(con, settings, settings.cabspotting_dir, console)
-        for err in r.errors:
-            console.print(f"[red]rejected file[/red] {err}")
-        return {
-            "files": r.files,
-            "empty_files": r.empty_files,
-            "loaded": r.counts.loaded,
-            "quarantined": r.quarantined,
-            "duplicates": r.counts.duplicates,
-            "file_errors": len(r.errors),
-            "seconds": round(r.seconds, 1),
-        }
-
-    _run_step(con, console, "ingest", fp_ingest, do_ingest)
-    _run_step(
-        con,
-        console,
-        "derive",
-        fp_derive,
-        lambda: ingest.derive_trips_and_spells(con, settings.ingest.gap_limit_min),
-    )
-
-    def do_roads() -> dict[str, Any]:
-        g = load_roads(con, settings, osm)
-        return {"segments": g.n_segments, "nodes": g.n_nodes}
-
-    _run_step(con, console, "roads", fp_roads, do_roads)
+    _run_step(con, console, "landing", fp_landing,
+              lambda: demo_steps.source(settings, "landing", instance))  # fmt: skip
+    _run_step(con, console, "roads", fp_roads,
+              lambda: demo_steps.source(settings, "road_network", instance))  # fmt: skip
+    days = _run_step(con, console, "pipeline", fp_daily,
+                     lambda: demo_steps.backfill(settings, instance, console))  # fmt: skip
     graph = roads.read_graph(con)
-    _run_step(
-        con,
-        console,
-        "snap",
-        fp_snap,
-        lambda: matching.snap_trip_ends(
-            con,
-            graph,
-            radius_m=settings.roads.match_radius_m,
-            heading_weight_m=settings.roads.heading_weight_m,
-        ),
-    )
     _run_step(
         con, console, "spells", fp_spells, lambda: match_spells(con, settings, graph, osm, console)
     )
     tuned = [p.read_text() if p.exists() else "" for p in (
         params_path(settings.home, u) for u in settings.forecast.demo_units)]  # fmt: skip
     fp_forecast = steps.fingerprint(
-        v["forecast"], fp_snap, fp_spells, settings.forecast.model_dump(), settings.seed, tuned
+        v["forecast"], fp_daily, fp_spells, settings.forecast.model_dump(), settings.seed, tuned
     )
     for unit in settings.forecast.demo_units:
         work = functools.partial(_forecast, con, settings, unit)
         print_backtest(console, _run_step(con, console, f"forecast_{unit}", fp_forecast, work))
+    fp_reforecast = steps.fingerprint(v["reforecast"], fp_forecast, settings.mlops.model_dump())
+    served = _run_step(
+        con, console, "reforecast", fp_reforecast,
+        lambda: demo_steps.reforecast(con, settings, instance, console, days),
+    )  # fmt: skip
+    demo_steps.print_served(console, served)
     fp_sim = steps.fingerprint(
-        v["simulate"], fp_snap, fp_spells, settings.sim.model_dump(), settings.seed
+        v["simulate"], fp_daily, fp_spells, settings.sim.model_dump(), settings.seed
     )
     sim_summary = _run_step(
         con, console, "simulate", fp_sim, functools.partial(_simulate_baselines, con, settings)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 MACROS = """
 -- Great-circle distance in metres (spherical Earth, mean radius).
-CREATE OR REPLACE MACRO hav_m(lat1, lon1, lat2, lon2) AS
+CREATE OR REPLACE TEMP MACRO hav_m(lat1, lon1, lat2, lon2) AS
     2 * 6371008.8 * asin(sqrt(
         pow(sin(radians(lat2 - lat1) / 2), 2)
         + cos(radians(lat1)) * cos(radians(lat2)) * pow(sin(radians(lon2 - lon1) / 2), 2)));
 -- Initial bearing in degrees [0, 360) from point 1 to point 2.
-CREATE OR REPLACE MACRO bearing_deg(lat1, lon1, lat2, lon2) AS
+CREATE OR REPLACE TEMP MACRO bearing_deg(lat1, lon1, lat2, lon2) AS
     (degrees(atan2(
         sin(radians(lon2 - lon1)) * cos(radians(lat2)),
         cos(radians(lat1)) * sin(radians(lat2))

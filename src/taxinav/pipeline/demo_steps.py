@@ -1,0 +1,156 @@
+"""The demo's pipeline steps: Dagster sources, the backfill of every day of the data, and
+re-forecasting the test days with the newly registered champion."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from taxinav.features import data_period
+from taxinav.pipeline import forecasting, runner
+from taxinav.pipeline.progress import progress_bar
+from taxinav.settings import Settings
+from taxinav.warehouse import connect
+
+
+def source(settings: Settings, asset: str, instance: dg.DagsterInstance) -> dict[str, Any]:
+    run = runner.materialize(settings, [asset], None, instance)
+    return {**run.metadata.get(asset, {}), "seconds": round(run.seconds, 1)}
+
+
+def landed_days(settings: Settings) -> tuple[date, date]:
+    """First and last local day in the landing store (the first no earlier than the
+    pipeline's first partition)."""
+    con = connect(settings.landing_path, read_only=True)
+    try:
+        lo, hi = con.execute("SELECT min(ts), max(ts) FROM telemetry").fetchall()[0]
+    finally:
+        con.close()
+    if lo is None:
+        raise LookupError(f"no telemetry landed in {settings.landing_path}")
+    first = max(lo.astimezone(settings.tz).date(), settings.pipeline.first_day)
+    return first, hi.astimezone(settings.tz).date()
+
+
+def _run_table(console: Console, runs: list[runner.DayRun]) -> None:
+    blocked = [r for r in runs if r.failed_checks]
+    for r in blocked:
+        console.print(f"[red]{r.day}: blocked by failed checks {r.failed_checks}[/red]")
+
+
+def backfill(settings: Settings, instance: dg.DagsterInstance, console: Console) -> dict[str, Any]:
+    """Every day of the landed data through every daily asset."""
+    first, last = landed_days(settings)
+    days = runner.days_between(first, last)
+    assets = runner.partitioned_assets(settings)
+    with progress_bar(console) as bar:
+        task = bar.add_task("daily partitions (telemetry, then the rest)", total=2 * len(days))
+        runs = runner.backfill(
+            settings, first, last, instance, assets, on_run=lambda _: bar.advance(task)
+        )
+    _run_table(console, runs)
+    seconds = [r.seconds for r in runs]
+    rest = [r.seconds for r in runs if r.assets != list(runner.FIRST_PHASE)]
+    return {
+        "first_day": first.isoformat(),
+        "last_day": last.isoformat(),
+        "days": len(days),
+        "runs": len(runs),
+        "seconds": round(sum(seconds), 1),
+        "seconds_per_day_after_telemetry": round(sum(rest) / max(len(rest), 1), 1),
+        "blocked_days": [r.day.isoformat() for r in runs if r.failed_checks],
+    }
+
+
+def test_start(con: duckdb.DuckDBPyConnection, settings: Settings) -> date:
+    """First day of the forecast test period (as the backtests choose it)."""
+    f = settings.forecast
+    origin, n_slots = data_period(con, settings.tz, f.slot_minutes)
+    return forecasting.last_full_days(
+        origin, n_slots, f.slot_minutes, settings.tz, f.demo_test_days
+    )
+
+
+def reforecast(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    console: Console,
+    days: dict[str, Any],
+) -> dict[str, Any]:
+    """Re-run only the forecasts and accuracy of the test days (upstream untouched), now with
+    the champion; the realised accuracy of champion and base model per day."""
+    start = test_start(con, settings)
+    end = date.fromisoformat(days["last_day"])
+    assets = [
+        f"{kind}_{u}"
+        for u in settings.pipeline.forecast_units
+        for kind in ("forecasts", "accuracy")
+    ]
+    n = (end - start).days + 1
+    with progress_bar(console) as bar:
+        task = bar.add_task("re-forecast the test days with the champion", total=n)
+        runs = runner.backfill(
+            settings, start, end, instance, assets, on_run=lambda _: bar.advance(task)
+        )
+    _run_table(console, runs)
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "seconds": round(sum(r.seconds for r in runs), 1),
+        "days": served_accuracy(con, settings, start, end),
+    }
+
+
+def served_accuracy(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date
+) -> list[dict[str, Any]]:
+    """Per unit type and local day: realised RMSE of the champion and the base model."""
+    from taxinav.features.calendar import local_midnight
+
+    rows = con.execute(
+        """SELECT unit_type, timezone($tz, hour_start)::DATE AS day, model,
+                  any_value(model_version), sum(rmse * rmse * n) / sum(n), sum(n)
+           FROM forecast_accuracy WHERE hour_start >= $s AND hour_start < $e
+           GROUP BY ALL ORDER BY ALL""",
+        {
+            "tz": settings.timezone,
+            "s": local_midnight(start, settings.tz),
+            "e": local_midnight(end + timedelta(days=1), settings.tz),
+        },
+    ).fetchall()
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for unit, day, model, version, mse, n in rows:
+        rec = out.setdefault((unit, day.isoformat()), {"unit_type": unit, "day": day.isoformat()})
+        rec[f"{model}_rmse"] = math.sqrt(float(mse))
+        rec["n"] = int(n)
+        if model == "champion":
+            rec["champion_version"] = version
+    return list(out.values())
+
+
+def print_served(console: Console, summary: dict[str, Any]) -> None:
+    table = Table(
+        title=f"served forecasts, realised accuracy {summary['start']} … "
+        f"{summary['end']} (30-min pickups per unit; champion vs base model)"
+    )
+    for h in ("unit", "day", "champion", "champion RMSE", "base RMSE", "champion vs base"):
+        table.add_column(h)
+    for r in summary["days"]:
+        c, b = r.get("champion_rmse"), r.get("base_rmse")
+        gain = f"{(c / b - 1) * 100:+.1f} %" if c is not None and b else "—"
+        table.add_row(
+            r["unit_type"],
+            r["day"],
+            f"v{r.get('champion_version', '—')}",
+            f"{c:.3f}" if c is not None else "—",
+            f"{b:.3f}" if b else "—",
+            gain,
+        )
+    console.print(table)
