@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/forecast.py
 	$(BIN)/python benchmarks/sim.py
 	$(BIN)/python benchmarks/routing.py
+	$(BIN)/python benchmarks/pipeline.py
 
 # Regenerate the lock from pyproject's ranges (run by a maintainer, not by CI).
 lock:

@@ -74,3 +74,32 @@ def test_model_commands_promote_list_and_roll_back(tmp_path: Path) -> None:
     assert runner.invoke(app, ["model", "list", "--unit", "h3"]).exit_code == 1
     missing = runner.invoke(app, ["model", "promote", "9"])
     assert missing.exit_code == 1 and "has no version 9" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["pipeline", "run", "--date", "2008-13-01"], "is not a date"),
+        (["pipeline", "run", "--date", "2008-05-20", "--asset", "nope"], "unknown daily asset"),
+        (["pipeline", "run", "--date", "2008-05-20"], "no landing store"),
+        (["pipeline", "backfill", "--start", "2008-05-20", "--end", "2008-05-19"], "before start"),
+        (
+            [
+                "pipeline",
+                "backfill",
+                "--start",
+                "2008-05-20",
+                "--end",
+                "2008-05-21",
+                "--from-asset",
+                "nope",
+            ],
+            "unknown daily asset",
+        ),  # fmt: skip
+    ],
+)
+def test_pipeline_commands_explain_bad_input(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output

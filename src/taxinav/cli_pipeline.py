@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,6 +16,11 @@ pipeline_app = typer.Typer(help="The daily-partitioned Dagster pipeline.", no_ar
 console = Console(soft_wrap=True)
 
 DateOption = Annotated[str, typer.Option(help="Local date of the partition, YYYY-MM-DD.")]
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=1)
 
 
 def _date(text: str, option: str) -> date:
@@ -61,8 +66,11 @@ def pipeline_run(
         console.print(f"[red]error:[/red] unknown daily asset(s) {unknown}; "
                       f"choose from {runner.partitioned_assets(settings)}")  # fmt: skip
         raise typer.Exit(code=1)
-    with console.status(f"materialising {d} …"):
-        run = runner.materialize(settings, chosen, d, instance)
+    try:
+        with console.status(f"materialising {d} …"):
+            run = runner.materialize(settings, chosen, d, instance)
+    except RuntimeError as exc:
+        _fail(str(exc))
     _print_runs([run])
     for name, meta in run.metadata.items():
         console.print(f"  {name}: {meta}")
@@ -88,13 +96,25 @@ def pipeline_backfill(
         console.print(f"[red]error:[/red] unknown daily asset {from_asset!r}; choose from {names}")
         raise typer.Exit(code=1)
     chosen = names[names.index(from_asset) :] if from_asset else names
-    days = runner.days_between(_date(start, "--start"), _date(end, "--end"))
+    try:
+        days = runner.days_between(_date(start, "--start"), _date(end, "--end"))
+    except ValueError as exc:
+        _fail(str(exc))
     phases = int(any(a in runner.FIRST_PHASE for a in chosen))
     phases += int(any(a not in runner.FIRST_PHASE for a in chosen))
     with progress_bar(console) as bar:
         task = bar.add_task("partition runs", total=len(days) * phases)
-        runs = runner.backfill(settings, days[0], days[-1], runner.instance_for(settings),
-                               chosen, on_run=lambda _: bar.advance(task))  # fmt: skip
+        try:
+            runs = runner.backfill(
+                settings,
+                days[0],
+                days[-1],
+                runner.instance_for(settings),
+                chosen,
+                on_run=lambda _: bar.advance(task),
+            )
+        except RuntimeError as exc:
+            _fail(str(exc))
     _print_runs(runs)
     if not all(r.success for r in runs):
         raise typer.Exit(code=1)

@@ -6,9 +6,11 @@ Nothing here runs at import: call :func:`get_settings`.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
@@ -66,6 +68,9 @@ class ForecastSettings(BaseModel):
     slot_minutes: int = Field(10, ge=1, le=60, description="Length of a time slot.")
     h3_resolution: int = Field(8, ge=0, le=15, description="H3 resolution of operator units.")
     valid_days: int = Field(2, ge=1, description="Training days held out for tuning choices.")
+    train_window_days: int | None = Field(
+        28, ge=1, description="Rolling training window before the validation days (None: all)."
+    )
     road_zero_keep: float = Field(
         0.1, gt=0, le=1, description="Share of zero-target road rows kept for training."
     )
@@ -196,6 +201,47 @@ class PipelineSettings(BaseModel):
     retrain_cron: str = Field("0 3 * * 1", description="When the models retrain.")
 
 
+Role = Literal["driver", "operator", "ingest"]
+# Development tokens (their SHA-256 below); the service refuses them in production mode.
+DEV_TOKENS: dict[str, tuple[Role, str | None]] = {
+    "dev-operator-token": ("operator", None),
+    "dev-ingest-token": ("ingest", None),
+    "dev-driver-token": ("driver", "abboip"),
+}
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenSpec(BaseModel):
+    """A bearer token by the SHA-256 of its secret; drivers are bound to their vehicle."""
+
+    name: str
+    role: Role
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    vehicle_id: str | None = None
+
+
+def _dev_tokens() -> list[TokenSpec]:
+    return [TokenSpec(name=f"dev-{role}", role=role, sha256=token_hash(t), vehicle_id=v)
+            for t, (role, v) in DEV_TOKENS.items()]  # fmt: skip
+
+
+class ServeSettings(BaseModel):
+    """The real-time service (serve/)."""
+
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8000, ge=1, le=65535)
+    production: bool = Field(False, description="Refuse development or missing tokens.")
+    tokens: list[TokenSpec] = Field(default_factory=_dev_tokens)
+    max_batch_items: int = Field(5000, ge=1, description="Larger batches get 413.")
+    max_body_bytes: int = Field(4_000_000, ge=1024, description="Larger bodies get 413.")
+    refresh_s: float = Field(60.0, gt=0, description="Forecast and plan refresh period.")
+    flush_s: float = Field(2.0, gt=0, description="How often the log is loaded into landing.")
+    tile_url: str | None = Field(None, description="Optional map tiles under the road layer.")
+
+
 class Settings(BaseSettings):
     """Everything configurable. Artifacts all live under ``home``."""
 
@@ -217,6 +263,7 @@ class Settings(BaseSettings):
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     mlops: MlopsSettings = Field(default_factory=MlopsSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     @field_validator("timezone")
     @classmethod

@@ -68,13 +68,22 @@ def _slot_sql(origin: datetime, slot_minutes: int, col: str = "ts") -> str:
 
 
 def cells_of(lat: np.ndarray, lon: np.ndarray, res: int) -> np.ndarray:
-    """H3 cell per point, computed once per distinct ~1 m rounded location."""
-    keys = np.round(lat, 5) * 1e6 + np.round(lon, 5)
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    first = np.zeros(uniq.shape[0], dtype=np.int64)
-    first[inverse] = np.arange(lat.shape[0])
-    cells = np.array([h3.latlng_to_cell(lat[i], lon[i], res) for i in first], dtype=object)
-    return cells[inverse]
+    """H3 cell per point, of its location rounded to 1e-5 degrees (~1 m): a pure function of
+    the point (see :func:`cell_of`), computed once per distinct rounded location."""
+    ilat = np.rint(np.asarray(lat, dtype=np.float64) * 1e5).astype(np.int64)
+    ilon = np.rint(np.asarray(lon, dtype=np.float64) * 1e5).astype(np.int64)
+    keys = ilat * 100_000_000 + (ilon + 20_000_000)
+    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    cells = np.array(
+        [h3.latlng_to_cell(ilat[i] / 1e5, ilon[i] / 1e5, res) for i in first], dtype=object
+    )
+    return cells[inverse] if uniq.size else np.array([], dtype=object)
+
+
+def cell_of(lat: float, lon: float, res: int) -> str:
+    """The cell :func:`cells_of` gives one point (used by the live stream)."""
+    ilat, ilon = int(np.rint(lat * 1e5)), int(np.rint(lon * 1e5))
+    return str(h3.latlng_to_cell(ilat / 1e5, ilon / 1e5, res))
 
 
 def network_cells(lat: np.ndarray, lon: np.ndarray, resolution: int) -> list[str]:

@@ -67,8 +67,10 @@ def make_split(
     test_days: int,
     valid_days: int = 2,
     warmup_days: int = 1,
+    train_days: int | None = None,
 ) -> Split:
-    """Train from ``warmup_days`` in, validation just before the test, no target overlap."""
+    """Train from ``warmup_days`` in — or over the last ``train_days`` before validation, a
+    rolling window — then validation just before the test, no target overlap."""
     per_day = 24 * 60 // inputs.slot_minutes
     t0 = inputs.slot_at(local_midnight(test_start, inputs.tz))
     if t0 - valid_days * per_day <= warmup_days * per_day:
@@ -78,7 +80,10 @@ def make_split(
         raise ValueError(f"no data in the test period starting {test_start}")
     v0 = t0 - valid_days * per_day
     gap = HORIZON_SLOTS - 1  # a target must end before the next part begins
-    return Split((warmup_days * per_day, v0 - gap), (v0, t0 - gap), (t0, t1))
+    first = warmup_days * per_day
+    if train_days is not None:
+        first = max(first, v0 - train_days * per_day)
+    return Split((first, v0 - gap), (v0, t0 - gap), (t0, t1))
 
 
 def load_frame(
@@ -138,10 +143,11 @@ def run_backtest(
     *,
     zero_keep: float = 1.0,
     valid_days: int = 2,
+    train_days: int | None = None,
 ) -> tuple[BacktestResult, dict[str, np.ndarray], pd.DataFrame]:
     """Fit every model, predict the whole test period, score. Returns predictions too."""
     models = models if models is not None else default_models()
-    split = make_split(inputs, test_start, test_days, valid_days)
+    split = make_split(inputs, test_start, test_days, valid_days, train_days=train_days)
     started = time.perf_counter()
     train = load_frame(con, table, *split.train, zero_keep=zero_keep)
     valid = load_frame(con, table, *split.valid)

@@ -31,8 +31,8 @@ CODE_VERSIONS = {
     "telemetry": "1",
     "trips": "1",
     "pickups": "1",
-    "demand": "1",
-    "features": "1",
+    "demand": "2",
+    "features": "2",
     "forecasts": "1",
     "accuracy": "1",
     "model": "1",
@@ -320,8 +320,9 @@ def _unit_assets(
         code_version=CODE_VERSIONS["model"],
     )
     def model(taxinav: TaxinavResource) -> Materialized:
-        """LightGBM retrained on everything before the latest evaluation window, logged to
-        MLflow, registered as challenger and promoted only past the gate."""
+        """LightGBM retrained over the rolling window (``forecast.train_window_days``) before
+        the latest evaluation days, logged to MLflow, registered as challenger and promoted
+        only past the gate (beats the champion and the base model on those days)."""
         from taxinav.pipeline import forecasting
 
         s = taxinav.settings()

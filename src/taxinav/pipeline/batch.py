@@ -26,7 +26,7 @@ from taxinav.warehouse import connect
 # Bump a step's version when its logic changes so finished runs of the old logic are redone.
 BAR_STEPS = frozenset({"landing", "pipeline", "spells", "reforecast"})  # own progress bars
 STEP_VERSIONS = {
-    "landing": 1, "roads": 2, "pipeline": 1, "spells": 2, "forecast": 3, "reforecast": 1,
+    "landing": 1, "roads": 2, "pipeline": 1, "spells": 2, "forecast": 4, "reforecast": 1,
     "simulate": 3,
 }  # fmt: skip
 
@@ -112,9 +112,12 @@ def run_batch(settings: Settings, console: Console) -> Path:
         v["pipeline"], fp_landing, fp_roads, CODE_VERSIONS, settings.pipeline.model_dump(),
         settings.forecast.model_dump(), settings.roads.model_dump(), settings.seed,
     )  # fmt: skip
+    # Spells depend on the trips only, not on demand counts or forecasts downstream.
     fp_spells = steps.fingerprint(
-        v["spells"], fp_daily, dataclasses.asdict(_meili_options(settings))
-    )
+        v["spells"], fp_landing, fp_roads, settings.ingest.gap_limit_min,
+        settings.pipeline.context_hours, CODE_VERSIONS["telemetry"], CODE_VERSIONS["trips"],
+        dataclasses.asdict(_meili_options(settings)),
+    )  # fmt: skip
     _run_step(con, console, "landing", fp_landing,
               lambda: demo_steps.source(settings, "landing", instance))  # fmt: skip
     _run_step(con, console, "roads", fp_roads,

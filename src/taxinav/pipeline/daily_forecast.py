@@ -7,7 +7,7 @@ Like ``pipeline/daily.py``, every function replaces its day's rows in one transa
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -46,36 +46,42 @@ def stored_inputs(
     con: duckdb.DuckDBPyConnection, settings: Settings, graph: RoadGraph, unit: str, d: Day
 ) -> DemandInputs:
     """Feature inputs from ``demand_counts``, from the first partition through day ``d``."""
-    f = settings.forecast
     origin = local_midnight(settings.pipeline.first_day, settings.tz)
-    n_slots = (d.day - settings.pipeline.first_day).days * 24 * 60 // f.slot_minutes
-    n_slots += 24 * 60 // f.slot_minutes
-    if n_slots <= 0:
-        raise ValueError(f"{d.day} is before the first partition {settings.pipeline.first_day}")
-    step = 60 * f.slot_minutes
-    units, neighbors = _units(graph, unit, f.h3_resolution)
-    rows = con.sql(
-        f"""SELECT unit_id, ((epoch(slot_start) - epoch($o::TIMESTAMPTZ)) // {step})::BIGINT
-                   AS slot, pickups, vacant
-            FROM demand_counts WHERE unit_type = $u AND slot_start >= $o AND slot_start < $e
-            ORDER BY slot, unit_id""",
+    counts = con.sql(
+        """SELECT unit_id, slot_start, pickups, vacant FROM demand_counts
+           WHERE unit_type = $u AND slot_start >= $o AND slot_start < $e""",
         params={"u": unit, "o": origin, "e": d.end},
     ).to_arrow_table()
-    counts = rows.select(["unit_id", "slot", "pickups"]).rename_columns(["unit_id", "slot", "n"])
-    supply = rows.select(["unit_id", "slot", "vacant"]).rename_columns(
-        ["unit_id", "slot", "vehicles"]
-    )
+    return inputs_from_counts(settings, graph, unit, counts, d.end)
+
+
+def inputs_from_counts(
+    settings: Settings, graph: RoadGraph, unit: str, counts: pa.Table, end: datetime
+) -> DemandInputs:
+    """Feature inputs from counts (unit_id, slot_start, pickups, vacant) for the slots from
+    the first partition's midnight up to ``end`` — the pipeline's and the live service's."""
+    f = settings.forecast
+    origin = local_midnight(settings.pipeline.first_day, settings.tz)
+    step = 60 * f.slot_minutes
+    n_slots = int((end - origin).total_seconds() // step)
+    if n_slots <= 0:
+        raise ValueError(f"{end} is before the first partition {settings.pipeline.first_day}")
+    units, neighbors = _units(graph, unit, f.h3_resolution)
+    starts = counts["slot_start"].to_numpy(zero_copy_only=False)
+    slot = ((starts - np.datetime64(origin.replace(tzinfo=None), "us"))
+            // np.timedelta64(step, "s")).astype(np.int64)  # fmt: skip
+    keep = (slot >= 0) & (slot < n_slots)
+    ids = pa.array(np.asarray(counts["unit_id"].to_pylist(), dtype=object)[keep], pa.string())
+    order = np.lexsort((ids.to_numpy(zero_copy_only=False).astype(str), slot[keep]))
+    take = pa.array(order)
+    base = {"unit_id": ids, "slot": pa.array(slot[keep], pa.int64())}
+    pick = pa.table({**base, "n": pa.array(counts["pickups"].to_numpy()[keep], pa.int64())})
+    vac = pa.table({**base, "vehicles": pa.array(counts["vacant"].to_numpy()[keep], pa.int64())})
     return DemandInputs(
-        unit,
-        units,
-        slot_table(origin, n_slots, f.slot_minutes, settings.tz),
-        counts.cast(COUNT_SCHEMA),
-        supply.cast(SUPPLY_SCHEMA),
-        neighbors,
-        origin,
-        f.slot_minutes,
-        settings.tz,
-    )
+        unit, units, slot_table(origin, n_slots, f.slot_minutes, settings.tz),
+        pick.take(take).cast(COUNT_SCHEMA), vac.take(take).cast(SUPPLY_SCHEMA), neighbors,
+        origin, f.slot_minutes, settings.tz,
+    )  # fmt: skip
 
 
 def features_day(

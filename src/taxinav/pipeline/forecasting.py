@@ -120,6 +120,7 @@ def backtest(
     result, preds, test = run_backtest(
         con, table, inputs, start, test_days, models,
         zero_keep=zero_keep, valid_days=settings.forecast.valid_days,
+        train_days=settings.forecast.train_window_days,
     )  # fmt: skip
     store_forecasts(con, inputs, test, preds)
     out = result.as_json()
@@ -151,7 +152,8 @@ def tune(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str, trials: 
     start = test_start or last_full_days(
         inputs.origin, inputs.n_slots, inputs.slot_minutes, inputs.tz, test_days
     )
-    split = make_split(inputs, start, test_days, settings.forecast.valid_days)
+    split = make_split(inputs, start, test_days, settings.forecast.valid_days,
+                       train_days=settings.forecast.train_window_days)  # fmt: skip
     zero_keep = settings.forecast.road_zero_keep if inputs.unit_type == "road" else 1.0
     train = load_frame(con, table, *split.train, zero_keep=zero_keep)
     valid = load_frame(con, table, *split.valid)

@@ -85,15 +85,18 @@ def day_demand(
     con: duckdb.DuckDBPyConnection, settings: Settings, n: int, origin: datetime,
     hourly: FloatArray,
 ) -> DayDemand:  # fmt: skip
-    """The stored road forecasts (served model) for the day; hours without any use the
-    per-hour historical mean ``hourly`` [24, n] (pickups per hour)."""
+    """The stored road forecasts (champion, else the backtest's model) for the day; hours
+    without any use the per-hour historical mean ``hourly`` [24, n] (pickups per hour)."""
     slot_min = settings.forecast.slot_minutes
     n_slots = 24 * 60 // slot_min
     rate = np.full((n_slots, n), np.nan)
     rows = con.sql(
+        # The daily pipeline's @champion forecasts where it made them, else the backtest's.
         """SELECT unit_id::BIGINT, (epoch(slot_start) - epoch($o::TIMESTAMPTZ)) // $step, yhat
-           FROM forecasts WHERE unit_type = 'road' AND model = 'lightgbm'
-             AND slot_start >= $o AND slot_start < $e""",
+           FROM forecasts WHERE unit_type = 'road' AND model IN ('champion', 'lightgbm')
+             AND slot_start >= $o AND slot_start < $e
+           QUALIFY row_number() OVER (PARTITION BY unit_id, slot_start
+                                      ORDER BY model = 'champion' DESC) = 1""",
         params={"o": origin, "e": origin + timedelta(days=1), "step": slot_min * 60},
     ).fetchnumpy()
     unit, slot, yhat = (np.asarray(v) for v in rows.values())

@@ -189,6 +189,16 @@ TABLES: dict[str, str] = {
             rmse DOUBLE NOT NULL,
             mae DOUBLE NOT NULL,
             masked_mape DOUBLE)""",
+    # grain: one meter event received by the API; key: event_key (a retry has no effect).
+    "ride_events": """
+        CREATE TABLE IF NOT EXISTS ride_events (
+            event_key VARCHAR PRIMARY KEY,
+            vehicle_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            ts TIMESTAMPTZ NOT NULL,
+            lat DOUBLE NOT NULL,
+            lon DOUBLE NOT NULL,
+            received_at TIMESTAMPTZ NOT NULL)""",
     # grain: one finished pipeline step; key: step. Lets a re-run skip unchanged work.
     "step_runs": """
         CREATE TABLE IF NOT EXISTS step_runs (
@@ -220,4 +230,5 @@ KEYS: dict[str, tuple[str, ...]] = {
     "demand_counts": ("unit_type", "unit_id", "slot_start"),
     "unit_features": ("unit_type", "unit_id", "slot_start"),
     "forecast_accuracy": ("unit_type", "model", "hour_start"),
+    "ride_events": ("event_key",),
 }

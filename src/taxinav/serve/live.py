@@ -1,0 +1,226 @@
+"""Live state from the telemetry stream: each vehicle's latest fix and status, and demand
+counts per unit and 10-minute slot, updated fix by fix.
+
+Trips are recognised exactly as the batch derivation does (``ingest/trips.py``): a pickup is
+the first occupied fix after a vacant one of the same run (fixes at most the gap limit apart),
+and it counts once the trip closes with a vacant fix of the same run. So for the same fixes
+the live counts equal the pipeline's ``demand_counts`` — the online features, built by the
+same feature expression from these counts, equal the offline ones.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from taxinav.features.sources import cell_of
+from taxinav.roads import RoadGraph, SegmentIndex
+from taxinav.serve.schemas import Fix
+
+RECENT_KEYS = 4096  # per vehicle, for recognising repeated fixes
+KEEP_DAYS = 2
+
+
+def _hav_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371008.8 * math.asin(math.sqrt(a))
+
+
+def _bearing(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dl = math.radians(lon2 - lon1)
+    y = math.sin(dl) * math.cos(p2)
+    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    return (math.degrees(math.atan2(y, x)) + 360) % 360
+
+
+def slot_start(ts: datetime, slot_minutes: int) -> datetime:
+    epoch = int(ts.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % (60 * slot_minutes), ts.tzinfo)
+
+
+@dataclass
+class Pickup:
+    ts: datetime
+    lat: float
+    lon: float
+    prev: tuple[float, float]
+    heading: float | None = None
+    resolved: bool = False  # heading known (the next fix arrived)
+
+
+@dataclass
+class Vehicle:
+    ts: datetime
+    lat: float
+    lon: float
+    occupied: bool
+    heading: float | None = None
+    prev: tuple[float, float] | None = None
+    pickup: Pickup | None = None
+    keys: deque[datetime] = field(default_factory=lambda: deque(maxlen=RECENT_KEYS))
+    seen: set[datetime] = field(default_factory=set)
+
+    def remember(self, ts: datetime) -> None:
+        if len(self.keys) == self.keys.maxlen:
+            self.seen.discard(self.keys[0])
+        self.keys.append(ts)
+        self.seen.add(ts)
+
+
+class LiveState:
+    def __init__(
+        self,
+        graph: RoadGraph,
+        h3_cells: list[str],
+        h3_res: int,
+        slot_minutes: int,
+        gap_limit_s: float,
+        match_radius_m: float,
+        heading_weight_m: float,
+    ) -> None:
+        self.graph = graph
+        self.index = SegmentIndex(graph)
+        self.cells = set(h3_cells)
+        self.res, self.slot_min, self.gap_s = h3_res, slot_minutes, gap_limit_s
+        self.radius_m, self.heading_m = match_radius_m, heading_weight_m
+        self.vehicles: dict[str, Vehicle] = {}
+        self.pickups: Counter[tuple[str, str, datetime]] = Counter()
+        self.vacant: dict[tuple[str, datetime], set[str]] = {}
+        self.reported: Counter[tuple[str, datetime]] = Counter()  # meter pickups per cell, slot
+        self.clock: datetime | None = None
+        self.late = 0
+        self._lock = threading.Lock()
+
+    def add_fixes(self, fixes: list[Fix]) -> tuple[list[Fix], int]:
+        """Apply fixes in time order; returns the new ones and how many were repeats."""
+        new: list[Fix] = []
+        repeats = 0
+        with self._lock:
+            for f in sorted(fixes, key=lambda f: (f.vehicle_id, f.ts)):
+                v = self.vehicles.get(f.vehicle_id)
+                if v is not None and f.ts in v.seen:
+                    repeats += 1
+                    continue
+                new.append(f)
+                self._apply(f, v)
+            if new:
+                newest = max(f.ts for f in new)
+                self.clock = newest if self.clock is None else max(self.clock, newest)
+        return new, repeats
+
+    def _apply(self, f: Fix, v: Vehicle | None) -> None:
+        if v is None:
+            v = self.vehicles[f.vehicle_id] = Vehicle(f.ts, f.lat, f.lon, f.occupied)
+            v.remember(f.ts)
+            self._count_vacant(f)
+            return
+        v.remember(f.ts)
+        self._count_vacant(f)
+        if f.ts < v.ts:  # late: stored and counted as supply, but the trip logic is past it
+            self.late += 1
+            return
+        same_run = (f.ts - v.ts).total_seconds() <= self.gap_s
+        if v.pickup is not None and not v.pickup.resolved:
+            p = v.pickup
+            if same_run and _hav_m(p.prev[0], p.prev[1], f.lat, f.lon) > 10:
+                p.heading = _bearing(p.prev[0], p.prev[1], f.lat, f.lon)
+            p.resolved = True
+        if not same_run:
+            v.pickup = None  # a trip cut by a gap is not a trip
+        elif not v.occupied and f.occupied:
+            v.pickup = Pickup(f.ts, f.lat, f.lon, (v.lat, v.lon))
+        elif v.occupied and not f.occupied and v.pickup is not None:
+            self._count_pickup(v.pickup)
+            v.pickup = None
+        moved = _hav_m(v.lat, v.lon, f.lat, f.lon) > 10
+        v.heading = _bearing(v.lat, v.lon, f.lat, f.lon) if moved and same_run else v.heading
+        v.prev = (v.lat, v.lon)
+        v.ts, v.lat, v.lon, v.occupied = f.ts, f.lat, f.lon, f.occupied
+
+    def _count_vacant(self, f: Fix) -> None:
+        if f.occupied:
+            return
+        cell = cell_of(f.lat, f.lon, self.res)
+        if cell in self.cells:
+            self.vacant.setdefault((cell, slot_start(f.ts, self.slot_min)), set()).add(f.vehicle_id)
+
+    def _count_pickup(self, p: Pickup) -> None:
+        slot = slot_start(p.ts, self.slot_min)
+        cell = cell_of(p.lat, p.lon, self.res)
+        if cell in self.cells:
+            self.pickups[("h3", cell, slot)] += 1
+        heading = np.array([p.heading if p.heading is not None else np.nan])
+        snap = self.index.snap(
+            np.array([p.lat]),
+            np.array([p.lon]),
+            heading,
+            radius_m=self.radius_m,
+            heading_weight_m=self.heading_m,
+        )
+        if bool(snap.matched[0]):
+            self.pickups[("road", str(int(snap.segment[0])), slot)] += 1
+
+    def add_reported_pickup(self, lat: float, lon: float, ts: datetime) -> None:
+        with self._lock:
+            self.reported[(cell_of(lat, lon, self.res), slot_start(ts, self.slot_min))] += 1
+
+    def counts(self, unit_type: str) -> pa.Table:
+        """Live demand counts like the pipeline's ``demand_counts`` (unit_id, slot_start,
+        pickups, vacant); vacant vehicles are known per H3 cell only."""
+        with self._lock:
+            keys = {(u, s) for (t, u, s) in self.pickups if t == unit_type}
+            if unit_type == "h3":
+                keys |= set(self.vacant)
+            rows = sorted(keys)
+            return pa.table(
+                {
+                    "unit_id": pa.array([u for u, _ in rows], pa.string()),
+                    "slot_start": pa.array([s for _, s in rows], pa.timestamp("us", tz="UTC")),
+                    "pickups": pa.array(
+                        [self.pickups.get((unit_type, u, s), 0) for u, s in rows], pa.int64()
+                    ),
+                    "vacant": pa.array(
+                        [
+                            len(self.vacant.get((u, s), ())) if unit_type == "h3" else 0
+                            for u, s in rows
+                        ],
+                        pa.int64(),
+                    ),
+                }
+            )
+
+    def latest(self, window: timedelta) -> list[tuple[str, Vehicle]]:
+        """Vehicles that reported within ``window`` of the clock (a copy of their state)."""
+        with self._lock:
+            if self.clock is None:
+                return []
+            since = self.clock - window
+            return [
+                (k, Vehicle(v.ts, v.lat, v.lon, v.occupied, v.heading))
+                for k, v in sorted(self.vehicles.items())
+                if v.ts >= since
+            ]
+
+    def prune(self) -> None:
+        """Forget counts older than ``KEEP_DAYS`` before the clock (memory stays flat)."""
+        with self._lock:
+            if self.clock is None:
+                return
+            cut = self.clock - timedelta(days=KEEP_DAYS)
+            for k in [k for k in self.pickups if k[2] < cut]:
+                del self.pickups[k]
+            for k2 in [k for k in self.vacant if k[1] < cut]:
+                del self.vacant[k2]
+            for k3 in [k for k in self.reported if k[1] < cut]:
+                del self.reported[k3]
