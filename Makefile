@@ -4,6 +4,7 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.spark-installed
+WEB_STAMP := web/node_modules/.installed
 
 # A working Python 3.12: on PATH, or under pyenv's versions folder, or common system paths.
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 \
@@ -27,7 +28,14 @@ $(STAMP): pyproject.toml requirements.lock
 	  || $(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
-demo: $(STAMP)
+# The web map's library (Leaflet) and the browser driver for its end-to-end test.
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "error: the web map needs Node.js and npm" \
+	  "(e.g. apt-get install nodejs npm)"; exit 1; }
+	cd web && npm ci --no-audit --no-fund
+	@touch $(WEB_STAMP)
+
+demo: $(STAMP) $(WEB_STAMP)
 	$(BIN)/taxinav demo
 
 lint: $(STAMP)
@@ -42,7 +50,7 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.lock
 	$(BIN)/python -m pip install --quiet -r requirements-spark.lock
 	@touch $(SPARK_STAMP)
 
-unit: $(STAMP) $(SPARK_STAMP)
+unit: $(STAMP) $(SPARK_STAMP) $(WEB_STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -53,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sim.py
 	$(BIN)/python benchmarks/routing.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/service.py
 
 # Regenerate the lock from pyproject's ranges (run by a maintainer, not by CI).
 lock:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from taxinav.cli_pipeline import pipeline_app
+from taxinav.cli_serve import serve, token
 from taxinav.settings import get_settings
 
 app = typer.Typer(
@@ -27,6 +28,8 @@ tracking_app = typer.Typer(help="Experiment tracking (MLflow).")
 app.add_typer(tracking_app, name="tracking")
 
 app.add_typer(pipeline_app, name="pipeline")
+app.command("serve")(serve)
+app.command("token")(token)
 
 console = Console(soft_wrap=True)  # never break a file:line message across lines
 
@@ -388,14 +391,26 @@ def tracking_ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 5
 
 
 @app.command("demo")
-def demo() -> None:
-    """Run the batch job on the configured data, reusing finished steps, and write the report."""
+def demo(
+    then_serve: Annotated[
+        bool,
+        typer.Option("--serve/--no-serve", help="Then replay the last day through the service."),
+    ] = True,
+) -> None:
+    """Run the batch job on the configured data, reusing finished steps, and write the report;
+    then start the service replaying the last day of the data (Ctrl-C stops it)."""
+    from taxinav.cli_serve import run_service
     from taxinav.pipeline.batch import run_batch
+    from taxinav.pipeline.demo_steps import landed_days
 
     settings = get_settings()
     if not settings.cabspotting_dir.is_dir():
         _fail(f"no telemetry at {settings.cabspotting_dir}; set TAXINAV_DATA_DIR")
     run_batch(settings, console)
+    if then_serve:
+        _, last = landed_days(settings)
+        console.rule("[bold]live service (replay)")
+        run_service(settings, None, None, last, last, 60.0)
 
 
 @app.command("settings")

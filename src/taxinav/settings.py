@@ -237,7 +237,12 @@ class ServeSettings(BaseModel):
     tokens: list[TokenSpec] = Field(default_factory=_dev_tokens)
     max_batch_items: int = Field(5000, ge=1, description="Larger batches get 413.")
     max_body_bytes: int = Field(4_000_000, ge=1024, description="Larger bodies get 413.")
-    refresh_s: float = Field(60.0, gt=0, description="Forecast and plan refresh period.")
+    refresh_s: float = Field(
+        60.0, gt=0, description="Forecast and plan refresh period, in data time."
+    )
+    min_refresh_wall_s: float = Field(
+        2.0, ge=0, description="Least wall time between refreshes (a fast replay)."
+    )
     flush_s: float = Field(2.0, gt=0, description="How often the log is loaded into landing.")
     tile_url: str | None = Field(None, description="Optional map tiles under the road layer.")
 

@@ -23,7 +23,7 @@ from taxinav.warehouse import TABLES, connect, table_checksum
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 CABS = ("new_abboip.txt.gz", "new_abcoij.txt.gz", "new_abdremlu.txt.gz", "new_acitva.txt.gz",
-        "new_adnomo.txt.gz", "new_aidrov.txt.gz")  # fmt: skip
+        "new_abgibo.txt.gz", "new_abjoolaw.txt.gz")  # fmt: skip
 DAY = date(2008, 5, 18)
 
 

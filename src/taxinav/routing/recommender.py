@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,6 +71,21 @@ class Recommender:
     def route(self, vehicle_id: str) -> Route | None:
         """The vehicle's route from the latest plan (None if it was not vacant or guided)."""
         return self.routes.get(vehicle_id)
+
+    def reroute(self, v: VehicleState, t: float) -> Route | None:
+        """A fresh route for one vehicle from the latest plan (its position moved since):
+        drawn from the same coordinated solution, so it still avoids the others' targets."""
+        if self.solution is None:
+            return None
+        rng = np.random.default_rng([self.seed, int(t), zlib.crc32(v.vehicle_id.encode())])
+        start = np.array([min(v.remaining_s, self.config.route_s - 1.0)])
+        drawn = rollouts(self.solution, np.array([v.segment], dtype=np.int64), start, rng,
+                         until_s=self.config.route_s, receding=True)  # fmt: skip
+        route = self._route(self.solution, v, drawn[0][0])
+        if not self.checker.admit(route):
+            return None
+        self.routes[v.vehicle_id] = route
+        return route
 
     def _ticks(self, vehicles: list[VehicleState]) -> np.ndarray:
         """The tick at which each vehicle next decides."""

@@ -102,21 +102,35 @@ class LiveState:
         self.late = 0
         self._lock = threading.Lock()
 
-    def add_fixes(self, fixes: list[Fix]) -> tuple[list[Fix], int]:
-        """Apply fixes in time order; returns the new ones and how many were repeats."""
+    def split_new(self, fixes: list[Fix]) -> tuple[list[Fix], int]:
+        """The fixes not seen before (once each, in time order) and how many were repeats."""
         new: list[Fix] = []
-        repeats = 0
+        batch: set[tuple[str, datetime]] = set()
+        with self._lock:
+            for f in sorted(fixes, key=lambda f: (f.vehicle_id, f.ts)):
+                v = self.vehicles.get(f.vehicle_id)
+                key = (f.vehicle_id, f.ts)
+                if key in batch or (v is not None and f.ts in v.seen):
+                    continue
+                batch.add(key)
+                new.append(f)
+        return new, len(fixes) - len(new)
+
+    def apply(self, fixes: list[Fix]) -> None:
+        """Update positions, trips and counts with new fixes (time order per vehicle)."""
         with self._lock:
             for f in sorted(fixes, key=lambda f: (f.vehicle_id, f.ts)):
                 v = self.vehicles.get(f.vehicle_id)
                 if v is not None and f.ts in v.seen:
-                    repeats += 1
                     continue
-                new.append(f)
                 self._apply(f, v)
-            if new:
-                newest = max(f.ts for f in new)
+            if fixes:
+                newest = max(f.ts for f in fixes)
                 self.clock = newest if self.clock is None else max(self.clock, newest)
+
+    def add_fixes(self, fixes: list[Fix]) -> tuple[list[Fix], int]:
+        new, repeats = self.split_new(fixes)
+        self.apply(new)
         return new, repeats
 
     def _apply(self, f: Fix, v: Vehicle | None) -> None:

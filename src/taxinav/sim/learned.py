@@ -79,6 +79,8 @@ def _transitions(
     s: NDArray[np.int64], block: NDArray[np.int64], nxt: NDArray[np.int64]
 ) -> dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.float64]]]:
     out: dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
+    if s.size == 0:  # no matched paths yet (a new city): drivers' habits are unknown
+        return out
     for keys in ((block, s), (np.full_like(s, -1), s)):
         table = np.stack([keys[0], keys[1], nxt], axis=1)
         uniq, counts = np.unique(table, axis=0, return_counts=True)

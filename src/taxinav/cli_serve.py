@@ -1,0 +1,124 @@
+"""``taxinav serve``: the API and web map, live or replaying a real day."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from taxinav.settings import DEV_TOKENS, Settings, get_settings, token_hash
+
+console = Console(soft_wrap=True)
+NODE_MODULES = Path("web/node_modules")
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=1)
+
+
+def _date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"{text!r} is not a date (YYYY-MM-DD)")
+    return None
+
+
+def token(
+    role: Annotated[str, typer.Option(help="driver, operator or ingest")],
+    name: Annotated[str, typer.Option(help="Who holds it (shown in logs)")],
+    vehicle: Annotated[str | None, typer.Option(help="A driver's vehicle")] = None,
+) -> None:
+    """Make a new random token: give the secret to its holder, put the entry in settings."""
+    if role not in ("driver", "operator", "ingest"):
+        _fail(f"unknown role {role!r}; use driver, operator or ingest")
+    if role == "driver" and not vehicle:
+        _fail("a driver token needs --vehicle")
+    secret = secrets.token_urlsafe(32)
+    entry = {"name": name, "role": role, "sha256": token_hash(secret), "vehicle_id": vehicle}
+    console.print(f"secret (shown once): [bold]{secret}[/bold]")
+    console.print_json(data=entry)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address (default from settings)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings)")] = None,
+    day: Annotated[str | None, typer.Option(help="Local day to load (default today)")] = None,
+    replay: Annotated[
+        str | None, typer.Option(help="Feed this day's real telemetry in as if it were live")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Replay speed-up over real time")] = 60.0,
+) -> None:
+    """Start the API and the web map (Ctrl-C stops it)."""
+    settings = get_settings()
+    run_service(settings, host, port, _date(replay) or _date(day), _date(replay), speed)
+
+
+def run_service(settings: Settings, host: str | None, port: int | None, day: date | None,
+                replay: date | None, speed: float) -> None:  # fmt: skip
+    import uvicorn
+
+    from taxinav.serve.app import create_app
+    from taxinav.serve.service import Service
+
+    try:
+        service = Service(settings)
+    except RuntimeError as exc:
+        _fail(str(exc))
+        return
+    if not settings.warehouse_path.exists():
+        _fail(f"no warehouse at {settings.warehouse_path}; run `taxinav demo` first")
+    host = host or settings.serve.host
+    port = port or settings.serve.port
+    app = create_app(service, day, NODE_MODULES)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    stop = threading.Event()
+    if replay is not None:
+        threading.Thread(target=_replay, args=(settings, server, replay, speed, stop, host, port),
+                         daemon=True).start()  # fmt: skip
+    _print_urls(settings, host, port)
+    server.run()
+    stop.set()
+
+
+def _print_urls(settings: Settings, host: str, port: int) -> None:
+    base = f"http://{host}:{port}"
+    console.print(f"taxinav service on [bold]{base}[/bold] (API docs {base}/docs)")
+    if settings.serve.production:
+        return
+    dev = {role: (t, v) for t, (role, v) in DEV_TOKENS.items()}
+    op, _ = dev["operator"]
+    drv, vehicle = dev["driver"]
+    console.print(f"  operator map: {base}/map/operator.html#token={op}")
+    console.print(f"  driver map:   {base}/map/driver.html?vehicle={vehicle}#token={drv}")
+
+
+def _replay(settings: Settings, server: Any, day: date, speed: float, stop: threading.Event,
+            host: str, port: int) -> None:  # fmt: skip
+    import time
+
+    import httpx
+
+    from taxinav.serve.replay import day_fixes, feed
+
+    while not server.started and not stop.is_set():
+        time.sleep(0.2)
+    fixes = day_fixes(settings, day)
+    ingest = next(t for t, (role, _) in DEV_TOKENS.items() if role == "ingest")
+    with httpx.Client(base_url=f"http://{host}:{port}", timeout=30,
+                      headers={"Authorization": f"Bearer {ingest}"}) as client:  # fmt: skip
+
+        def post(batch: list[dict[str, Any]]) -> int:
+            return client.post("/v1/telemetry", json={"fixes": batch}).status_code
+
+        console.print(f"replaying {fixes.num_rows:,} fixes of {day} at {speed:g}× …")
+        out = feed(fixes, post, speed, stop, max_items=settings.serve.max_batch_items)
+    console.print(f"replay of {day} done: {out}")

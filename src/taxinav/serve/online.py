@@ -1,0 +1,85 @@
+"""Online features and forecasts: the pipeline's feature expression over the stored history
+plus the live counts, scored by the champion for the current slot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from taxinav.features import FEATURES
+from taxinav.features.materialize import materialize
+from taxinav.pipeline.daily_forecast import inputs_from_counts
+from taxinav.roads import RoadGraph
+from taxinav.settings import Settings
+
+Predict = Callable[[pd.DataFrame], np.ndarray]
+
+
+def merge_counts(history: pa.Table, live: pa.Table, since: datetime) -> pa.Table:
+    """Stored counts before ``since`` and live counts from it (unit_id, slot_start, pickups,
+    vacant)."""
+    cols = ["unit_id", "slot_start", "pickups", "vacant"]
+    con = duckdb.connect()
+    try:
+        con.register("h", history.select(cols))
+        con.register("l", live.select(cols))
+        return con.sql(
+            "SELECT * FROM h WHERE slot_start < $s UNION ALL "
+            "SELECT * FROM l WHERE slot_start >= $s ORDER BY slot_start, unit_id",
+            params={"s": since},
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+def online_features(
+    settings: Settings, graph: RoadGraph, unit: str, counts: pa.Table, start: datetime,
+    end: datetime,
+) -> pd.DataFrame:  # fmt: skip
+    """Features of every unit for the slots starting in [start, end), from ``counts``."""
+    inputs = inputs_from_counts(settings, graph, unit, counts, end)
+    con = duckdb.connect()
+    try:
+        table = materialize(con, inputs, "online_features")
+        first = inputs.slot_at(start)
+        frame: pd.DataFrame = con.sql(
+            f"SELECT * FROM {table} WHERE slot >= {first} ORDER BY slot, unit_id"
+        ).df()
+    finally:
+        con.close()
+    step = timedelta(minutes=inputs.slot_minutes)
+    frame["slot_start"] = [inputs.origin + step * int(s) for s in frame["slot"]]
+    for name in FEATURES:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(np.float64)
+    return frame
+
+
+def forecast_now(
+    settings: Settings, graph: RoadGraph, unit: str, counts: pa.Table, now: datetime,
+    predict: Predict | None, base_column: str = "ha_all",
+) -> dict[str, Any]:  # fmt: skip
+    """Pickups in the next 30 minutes per unit, from the slot containing ``now`` (its row
+    uses only complete earlier slots): the champion's (``yhat``; the base model's when there
+    is none) and the base model's (``base``, the historical average column)."""
+    step = timedelta(minutes=settings.forecast.slot_minutes)
+    epoch = int(now.timestamp())
+    slot = datetime.fromtimestamp(epoch - epoch % int(step.total_seconds()), now.tzinfo)
+    frame = online_features(settings, graph, unit, counts, slot, slot + step)
+    base = np.nan_to_num(frame[base_column].to_numpy(dtype=np.float64), nan=0.0)
+    if predict is not None:
+        x = frame[list(FEATURES)].astype(np.float32)
+        yhat = np.clip(np.asarray(predict(x), dtype=np.float64), 0.0, None)
+    else:
+        yhat = base
+    return {
+        "slot_start": slot, "model": "champion" if predict is not None else "base",
+        "unit_id": frame["unit_id"].astype(str).tolist(), "yhat": yhat, "base": base,
+        "supply": frame["sup10"].fillna(0).to_numpy(dtype=np.float64),
+        "recent": frame["r30"].fillna(0).to_numpy(dtype=np.float64),
+    }  # fmt: skip

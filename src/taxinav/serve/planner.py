@@ -1,0 +1,91 @@
+"""What the service learns from the warehouse for one local day: the road network, the
+coordinated recommender with its road demand and drivers' habits, the H3 demand history and
+the champion. Built at start-up and at each new day, then the warehouse is let go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from taxinav.features.calendar import local_midnight
+from taxinav.features.sources import network_cells
+from taxinav.pipeline.assets import champion_loader
+from taxinav.pipeline.guidance import guided_factory
+from taxinav.roads import RoadGraph, SegmentIndex, read_graph
+from taxinav.routing.coordination import Demand
+from taxinav.routing.recommender import FleetState, Recommender, VehicleState
+from taxinav.routing.route import Route
+from taxinav.serve.online import Predict
+from taxinav.settings import Settings
+from taxinav.sim.learned import learn_historical
+from taxinav.sim.replay import build_network
+from taxinav.warehouse import connect
+
+
+@dataclass
+class DayContext:
+    day: date
+    origin: datetime
+    graph: RoadGraph
+    cells: list[str]
+    recommender: Recommender
+    demand_at: Any  # (seconds since origin) -> Demand
+    habits_at: Any
+    demand_source: str
+    history: pa.Table  # stored h3 demand counts before the day
+    champion: tuple[str, Predict] | None
+
+
+def load_day(settings: Settings, day: date) -> DayContext:
+    """Read everything the day needs (the warehouse is opened read-only and closed)."""
+    origin = local_midnight(day, settings.tz)
+    con = connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit,
+                  threads=settings.duckdb_threads, read_only=True)  # fmt: skip
+    try:
+        graph = read_graph(con)
+        network = build_network(graph, settings.sim.match_radius_m)
+        hour = origin.astimezone(settings.tz).hour
+        behaviour = learn_historical(con, network, origin, settings.timezone, hour)
+        factory = guided_factory("guided", con, network, origin, settings, behaviour)
+        demand = factory.day_demand(origin)
+        rec, demand_at, habits_at = factory.parts(origin, settings.seed, demand)
+        history = con.sql(
+            """SELECT unit_id, slot_start, pickups, vacant FROM demand_counts
+               WHERE unit_type = 'h3' AND slot_start < $o ORDER BY slot_start, unit_id""",
+            params={"o": origin},
+        ).to_arrow_table()
+    finally:
+        con.close()
+    cells = network_cells(graph.mid_lat, graph.mid_lon, settings.forecast.h3_resolution)
+    return DayContext(day, origin, graph, cells, rec, demand_at, habits_at, demand.source,
+                      history, champion_loader(settings)("h3"))  # fmt: skip
+
+
+def place(graph: RoadGraph, index: SegmentIndex, rows: list[tuple[str, float, float, float]],
+          radius_m: float = 50.0) -> list[VehicleState]:  # fmt: skip
+    """Vacant vehicles (id, lat, lon, heading) on their road segment, with the time left on it."""
+    if not rows:
+        return []
+    lat = np.array([r[1] for r in rows])
+    lon = np.array([r[2] for r in rows])
+    heading = np.array([r[3] for r in rows])
+    snap = index.snap(lat, lon, heading, radius_m=radius_m)
+    return [
+        VehicleState(r[0], int(s), float((1.0 - f) * graph.travel_time_s[s]))
+        for r, s, f in zip(rows, snap.segment.tolist(), snap.offset_frac.tolist(), strict=True)
+        if s >= 0
+    ]
+
+
+def plan(ctx: DayContext, vehicles: list[VehicleState], at: datetime) -> dict[str, Route]:
+    t = (at - ctx.origin).total_seconds()
+    demand: Demand = ctx.demand_at(t)
+    return ctx.recommender.plan(FleetState(t, vehicles, demand, ctx.habits_at(t)))
+
+
+def next_day_due(ctx: DayContext, clock: datetime) -> bool:
+    return clock >= ctx.origin + timedelta(days=1)

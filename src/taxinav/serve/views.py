@@ -1,0 +1,128 @@
+"""GeoJSON and JSON views the API returns (pure functions of the service's state)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import h3
+import numpy as np
+
+from taxinav.features.sources import cell_of
+from taxinav.roads import RoadGraph
+from taxinav.routing.route import Route
+from taxinav.serve.live import LiveState, Vehicle
+from taxinav.settings import Settings
+
+if TYPE_CHECKING:
+    from taxinav.serve.planner import DayContext
+
+HORIZON_S = 1800.0
+
+
+def route_feature(
+    route: Route, graph: RoadGraph, v: Vehicle, clock: datetime | None
+) -> dict[str, Any]:
+    feature = route.geojson(graph.shape)
+    props = feature["properties"]
+    now = clock or v.ts
+    props["eta"] = [(now + timedelta(seconds=float(s))).isoformat() for s in route.eta_s]
+    props["position"] = {"lat": v.lat, "lon": v.lon, "ts": v.ts.isoformat()}
+    props["p_found"] = float(route.p_cumulative[-1]) if route.segments.size else 0.0
+    return feature
+
+
+def _supply_by_cell(live: LiveState, window: timedelta) -> Counter[str]:
+    return Counter(cell_of(v.lat, v.lon, live.res) for _, v in live.latest(window)
+                   if not v.occupied)  # fmt: skip
+
+
+def h3_demand(
+    forecast: dict[str, Any] | None, live: LiveState, cells: list[str], window: timedelta
+) -> dict[str, Any]:
+    """Per H3 cell: forecast pickups in the next 30 minutes, vacant taxis now, their ratio."""
+    supply = _supply_by_cell(live, window)
+    yhat = dict(zip(forecast["unit_id"], forecast["yhat"].tolist(), strict=True)) if forecast \
+        else {}  # fmt: skip
+    features = []
+    for c in cells:
+        ring = [[round(lon, 6), round(lat, 6)] for lat, lon in h3.cell_to_boundary(c)]
+        f = float(yhat.get(c, 0.0))
+        features.append({
+            "type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]},
+            "properties": {"unit_id": c, "forecast": round(f, 3), "supply": supply.get(c, 0),
+                           "ratio": round(f / (supply.get(c, 0) + 1), 3)},
+        })  # fmt: skip
+    return {"type": "FeatureCollection", "features": features, "properties": {
+        "unit": "h3", "model": forecast["model"] if forecast else "none",
+        "slot_start": forecast["slot_start"].isoformat() if forecast else None,
+        "horizon_min": 30}}  # fmt: skip
+
+
+def road_demand(ctx: DayContext, live: LiveState, window: timedelta) -> dict[str, Any]:
+    """Per directed road segment with demand or supply: forecast pickups in the next 30
+    minutes (the day's road forecasts), vacant taxis on it now, their ratio."""
+    clock = live.clock or ctx.origin
+    rate = np.asarray(ctx.demand_at((clock - ctx.origin).total_seconds()).rate)
+    rows = [(k, v.lat, v.lon) for k, v in live.latest(window) if not v.occupied]
+    supply: Counter[int] = Counter()
+    if rows:
+        snap = live.index.snap(np.array([r[1] for r in rows]), np.array([r[2] for r in rows]),
+                               np.full(len(rows), np.nan), radius_m=50.0)  # fmt: skip
+        supply.update(int(s) for s in snap.segment.tolist() if s >= 0)
+    forecast = rate * HORIZON_S
+    features = []
+    for s in np.flatnonzero((forecast > 0.01) | np.isin(np.arange(rate.size), list(supply))):
+        lat, lon = ctx.graph.shape(int(s))
+        f = float(forecast[s])
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "LineString",
+                         "coordinates": [[round(float(b), 6), round(float(a), 6)]
+                                         for a, b in zip(lat, lon, strict=True)]},
+            "properties": {"unit_id": str(int(s)), "forecast": round(f, 4),
+                           "supply": supply.get(int(s), 0),
+                           "ratio": round(f / (supply.get(int(s), 0) + 1), 4)},
+        })  # fmt: skip
+    return {"type": "FeatureCollection", "features": features,
+            "properties": {"unit": "road", "source": ctx.demand_source,
+                           "at": clock.isoformat(), "horizon_min": 30}}  # fmt: skip
+
+
+def network(graph: RoadGraph) -> dict[str, Any]:
+    """The road network, the map's base layer (no tile server needed)."""
+    features = []
+    for s in range(graph.n_segments):
+        lat, lon = graph.shape(s)
+        coords = [[round(float(b), 5), round(float(a), 5)] for a, b in zip(lat, lon, strict=True)]
+        features.append({"type": "Feature", "properties": {"segment": s},
+                         "geometry": {"type": "LineString", "coordinates": coords}})  # fmt: skip
+    return {"type": "FeatureCollection", "features": features}
+
+
+def vehicles(live: LiveState, window: timedelta) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [v.lon, v.lat]},
+         "properties": {"vehicle_id": k, "occupied": v.occupied, "ts": v.ts.isoformat()}}
+        for k, v in live.latest(window)]}  # fmt: skip
+
+
+def training_window(settings: Settings, version: str | None) -> dict[str, Any] | None:
+    """The champion's training run: its data window and backtest RMSE (from MLflow)."""
+    if version is None or not settings.mlops.track:
+        return None
+    import mlflow
+
+    from taxinav.mlops.registry import Registry, tracking_uri
+
+    reg = Registry(tracking_uri(settings.home, settings.mlops.tracking_uri))
+    mv = mlflow.MlflowClient().get_model_version(reg.name("h3"), version)
+    run = mlflow.get_run(mv.run_id) if mv.run_id else None
+    if run is None:
+        return {"version": version}
+    return {"version": version, "run_id": run.info.run_id,
+            "test_start": run.data.params.get("test_start"),
+            "test_days": run.data.params.get("test_days"),
+            "data_window": run.data.tags.get("data_window"),
+            "backtest_rmse": run.data.metrics.get("lightgbm.rmse")}  # fmt: skip

@@ -1,0 +1,157 @@
+"""The API on real data: roles on every route, per-item rejection, limits, duplicates,
+routes for vacant taxis only, GeoJSON demand, model and metrics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.serve.conftest import auth
+
+pytestmark = [pytest.mark.data, pytest.mark.slow]
+
+# (method, path, roles allowed); a driver token belongs to vehicle "abboip".
+ROUTES = [
+    ("post", "/v1/telemetry", {"ingest"}),
+    ("post", "/v1/rides", {"ingest"}),
+    ("get", "/v1/demand?unit=h3", {"driver", "operator"}),
+    ("get", "/v1/network", {"driver", "operator"}),
+    ("get", "/v1/vehicles/abboip/route", {"driver", "operator"}),
+    ("get", "/v1/vehicles", {"operator"}),
+    ("get", "/v1/model", {"operator"}),
+    ("get", "/v1/alerts", {"operator"}),
+    ("get", "/metrics", {"operator"}),
+    ("post", "/v1/model/rollback", {"operator"}),
+]
+
+
+def _call(client: Any, method: str, path: str, headers: dict[str, str]) -> Any:
+    body = {"/v1/telemetry": {"fixes": []}, "/v1/rides": {"events": []}}.get(path)
+    return client.request(method.upper(), path, json=body, headers=headers)
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), ROUTES)
+def test_every_route_wants_a_token_of_the_right_role(
+    client: Any, method: str, path: str, allowed: set[str]
+) -> None:
+    first = _call(client, method, path, {})
+    assert first.status_code == 401, first.text
+    bad = _call(client, method, path, {"Authorization": "Bearer nope"})
+    assert bad.status_code == 401 and bad.headers["www-authenticate"] == "Bearer"
+    for role in ("driver", "operator", "ingest"):
+        status = _call(client, method, path, auth(role)).status_code
+        assert (status != 403) == (role in allowed), (role, status)
+        assert status != 401
+
+
+def test_a_driver_may_not_read_another_vehicles_route(client: Any) -> None:
+    r = client.get("/v1/vehicles/abcoij/route", headers=auth("driver"))
+    assert r.status_code == 403 and "own vehicle" in r.json()["detail"]
+
+
+def _fix(v: str, minute: int, **over: Any) -> dict[str, Any]:
+    fix = {
+        "vehicle_id": v,
+        "ts": datetime(2008, 5, 19, 20, minute, tzinfo=UTC).isoformat(),
+        "lat": 37.7880,
+        "lon": -122.4075,
+        "occupied": False,
+    }
+    return {**fix, **over}
+
+
+def test_bad_items_are_named_and_the_good_ones_still_stored(client: Any) -> None:
+    fixes = [
+        _fix("t1", 1),
+        _fix("t1", 2, lat=95.0),
+        {"vehicle_id": "t2"},
+        _fix("t2", 3, ts="2008-05-19T20:03:00"),
+        _fix("t3", 4),
+    ]
+    r = client.post("/v1/telemetry", json={"fixes": fixes}, headers=auth("ingest"))
+    assert r.status_code == 422
+    body = r.json()
+    assert body["accepted"] == 2 and body["duplicates"] == 0
+    rejected = {(x["index"], x["field"]) for x in body["rejected"]}
+    assert (1, "lat") in rejected and (3, "ts") in rejected
+    assert {(2, "ts"), (2, "lat"), (2, "lon"), (2, "occupied")} <= rejected
+    assert 0 not in {x["index"] for x in body["rejected"]}
+    service = client.service
+    assert service.flush() >= 1
+    from taxinav.warehouse import connect
+
+    con = connect(service.settings.landing_path)
+    got = con.execute(
+        "SELECT vehicle_id FROM telemetry WHERE vehicle_id IN ('t1', 't3') ORDER BY 1"
+    ).fetchall()
+    con.close()
+    assert got == [("t1",), ("t3",)]
+
+
+def test_repeats_have_no_effect_and_oversized_batches_get_413(client: Any) -> None:
+    batch = {"fixes": [_fix("t9", 1), _fix("t9", 1), _fix("t9", 2)]}
+    first = client.post("/v1/telemetry", json=batch, headers=auth("ingest")).json()
+    again = client.post("/v1/telemetry", json=batch, headers=auth("ingest")).json()
+    assert (first["accepted"], first["duplicates"]) == (2, 1)
+    assert (again["accepted"], again["duplicates"]) == (0, 3)
+    big = {"fixes": [_fix("t8", m % 60, occupied=bool(m % 2)) for m in range(2001)]}
+    assert client.post("/v1/telemetry", json=big, headers=auth("ingest")).status_code == 413
+    events = [
+        {
+            "event_key": "k1",
+            "vehicle_id": "t9",
+            "kind": "pickup",
+            "lat": 37.79,
+            "lon": -122.41,
+            "ts": "2008-05-19T20:05:00+00:00",
+        }
+    ] * 2
+    r = client.post("/v1/rides", json={"events": events}, headers=auth("ingest")).json()
+    assert (r["accepted"], r["duplicates"]) == (1, 1)
+
+
+def test_routes_for_vacant_taxis_only(client: Any) -> None:
+    from tests.serve.test_parity import replay_through
+
+    service = client.service
+    for hour in range(7, 23):  # until some vacant taxi is on the (downtown) network
+        replay_through(client, hours=(hour, hour + 1))
+        service.refresh(force=True)
+        if service.routes:
+            break
+    assert client.get("/v1/vehicles/nosuch/route", headers=auth("operator")).status_code == 404
+    live = service.live.latest(__import__("datetime").timedelta(minutes=5))
+    occupied = [k for k, v in live if v.occupied]
+    if occupied:
+        r = client.get(f"/v1/vehicles/{occupied[0]}/route", headers=auth("operator"))
+        assert r.status_code == 409
+    assert service.routes, "some vacant taxi should be on the network and get a route"
+    vid = sorted(service.routes)[0]
+    r = client.get(f"/v1/vehicles/{vid}/route", headers=auth("operator"))
+    assert r.status_code == 200
+    props = r.json()["properties"]
+    assert props["vehicle_id"] == vid and len(props["eta"]) == len(props["segments"])
+    assert all(0 <= p <= 1 for p in props["p_cumulative"])
+    assert props["p_cumulative"] == sorted(props["p_cumulative"])
+
+
+def test_demand_model_metrics_and_health(client: Any) -> None:
+    from tests.serve.test_parity import replay_through
+
+    replay_through(client, hours=(12, 13))
+    client.service.refresh(force=True)
+    h3 = client.get("/v1/demand?unit=h3", headers=auth("driver")).json()
+    assert h3["type"] == "FeatureCollection" and len(h3["features"]) > 20
+    p = h3["features"][0]["properties"]
+    assert p["ratio"] == pytest.approx(p["forecast"] / (p["supply"] + 1), abs=1e-3)
+    road = client.get("/v1/demand?unit=road", headers=auth("operator")).json()
+    assert road["features"] and road["features"][0]["geometry"]["type"] == "LineString"
+    model = client.get("/v1/model", headers=auth("operator")).json()
+    assert model["champion_version"] is None and model["last_plan"]["at"]
+    text = client.get("/metrics", headers=auth("operator")).text
+    assert 'taxinav_ingested_items{kind="fixes",outcome="accepted"}' in text
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/v1/demand?unit=nope", headers=auth("driver")).status_code == 422

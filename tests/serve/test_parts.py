@@ -1,0 +1,144 @@
+"""The service's parts on hand-built input: tokens and roles, the append log, the live trip
+logic and per-item validation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from taxinav.serve.auth import Auth, AuthError, check_production
+from taxinav.serve.live import LiveState
+from taxinav.serve.schemas import Fix, validate_items
+from taxinav.serve.wal import AppendLog
+from taxinav.settings import ServeSettings, TokenSpec, token_hash
+
+
+def test_tokens_roles_and_a_drivers_own_vehicle() -> None:
+    auth = Auth([TokenSpec(name="d", role="driver", sha256=token_hash("s3"), vehicle_id="cab1")])
+    with pytest.raises(AuthError) as none:
+        auth.principal(None)
+    assert none.value.status == 401
+    with pytest.raises(AuthError) as wrong:
+        auth.principal("Bearer nope")
+    assert wrong.value.status == 401
+    p = auth.principal("Bearer s3")
+    assert (p.role, p.vehicle_id) == ("driver", "cab1")
+    Auth.allow(p, ("driver", "operator"), "cab1")
+    with pytest.raises(AuthError) as other:
+        Auth.allow(p, ("driver", "operator"), "cab2")
+    assert other.value.status == 403
+    with pytest.raises(AuthError) as role:
+        Auth.allow(p, ("operator",))
+    assert role.value.status == 403
+
+
+def test_production_refuses_default_or_missing_tokens() -> None:
+    check_production(ServeSettings())  # development: the dev tokens are fine
+    with pytest.raises(RuntimeError, match="development tokens"):
+        check_production(ServeSettings(production=True))
+    with pytest.raises(RuntimeError, match="needs tokens"):
+        check_production(ServeSettings(production=True, tokens=[]))
+    good = TokenSpec(name="ops", role="operator", sha256=token_hash("long random secret"))
+    check_production(ServeSettings(production=True, tokens=[good]))
+
+
+def test_the_log_keeps_what_was_appended_and_skips_a_torn_line(tmp_path: Path) -> None:
+    log = AppendLog(tmp_path)
+    log.append("fixes", [{"a": 1}])
+    log.append("fixes", [{"a": 2}])
+    assert log.closed_segments() == []  # the open segment is not loaded yet
+    log.rotate()
+    log.append("rides", [{"b": 3}])
+    [closed] = log.closed_segments()
+    with closed.open("a") as fh:
+        fh.write('{"kind": "fixes", "items": [{"a"')  # a crash mid-write (never acknowledged)
+    assert list(AppendLog.read(closed)) == [("fixes", [{"a": 1}]), ("fixes", [{"a": 2}])]
+    log.close()
+    again = AppendLog(tmp_path)  # a restart: every segment is closed
+    assert len(again.closed_segments()) == 2
+    AppendLog.done(closed)
+    assert len(again.closed_segments()) == 1
+
+
+def test_each_bad_field_is_named_with_its_item() -> None:
+    items = [
+        {"vehicle_id": "c", "ts": "2008-05-19T10:00:00+00:00", "lat": 1, "lon": 2, "occupied": 0},
+        {"vehicle_id": "", "ts": "2008-05-19T10:00:00", "lat": 0, "lon": 0, "occupied": "maybe"},
+        "not an object",
+    ]
+    good, bad = validate_items(items, Fix)
+    assert [i for i, _ in good] == [0]
+    assert {(r.index, r.field) for r in bad} == {
+        (1, "vehicle_id"),
+        (1, "ts"),
+        (1, "occupied"),
+        (1, "lon"),
+        (2, "(item)"),
+    }
+
+
+class _Graph:
+    """No road network: the live state still counts H3 demand."""
+
+    n_segments = 0
+
+
+def _state(monkeypatch: pytest.MonkeyPatch) -> LiveState:
+    import taxinav.serve.live as live
+
+    class NoRoads:
+        def __init__(self, graph: object) -> None: ...
+
+        def snap(self, lat: np.ndarray, *a: object, **k: object) -> object:
+            return type("S", (), {"matched": np.zeros(len(lat), bool), "segment": [-1]})()
+
+    monkeypatch.setattr(live, "SegmentIndex", NoRoads)
+    from taxinav.features.sources import cell_of
+
+    cell = cell_of(37.79, -122.41, 8)
+    return LiveState(
+        _Graph(),
+        [cell],
+        8,
+        10,
+        gap_limit_s=600,
+        match_radius_m=50,  # type: ignore[arg-type]
+        heading_weight_m=10,
+    )
+
+
+def _fix(minute: float, occupied: bool, vehicle: str = "c") -> Fix:
+    ts = datetime(2008, 5, 19, 10, tzinfo=UTC) + timedelta(minutes=minute)
+    return Fix(vehicle_id=vehicle, ts=ts, lat=37.79, lon=-122.41, occupied=occupied)
+
+
+def test_a_pickup_counts_once_its_trip_closes_within_the_gap_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = _state(monkeypatch)
+    # vacant 0, 1; occupied 2, 3 (pickup at 2); vacant 4 closes the trip → one pickup at 10:00.
+    state.add_fixes([_fix(m, occ) for m, occ in ((0, False), (1, False), (2, True), (3, True))])
+    assert sum(state.pickups.values()) == 0  # open trip: not yet a trip
+    state.add_fixes([_fix(4, False)])
+    [(key, n)] = state.pickups.items()
+    assert key[0] == "h3" and key[2] == datetime(2008, 5, 19, 10, tzinfo=UTC) and n == 1
+    # Occupied after a 20-minute gap (> 10 min): a new run, not a pickup; then closing it
+    # counts nothing either.
+    state.add_fixes([_fix(24, True), _fix(25, False)])
+    assert sum(state.pickups.values()) == 1
+    # Supply: distinct vacant vehicles per cell and slot.
+    state.add_fixes([_fix(5, False, "d"), _fix(6, False, "d")])
+    slot0 = datetime(2008, 5, 19, 10, tzinfo=UTC)
+    assert len(next(v for (c, s), v in state.vacant.items() if s == slot0)) == 2
+
+
+def test_repeats_in_and_across_batches_have_no_effect(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = _state(monkeypatch)
+    new, repeats = state.add_fixes([_fix(0, False), _fix(0, False), _fix(1, True)])
+    assert (len(new), repeats) == (2, 1)
+    new, repeats = state.add_fixes([_fix(1, True), _fix(2, False)])
+    assert (len(new), repeats) == (1, 1)
+    assert sum(state.pickups.values()) == 1
