@@ -82,15 +82,18 @@ class IngestResult(BaseModel):
 def validate_items[T: BaseModel](
     items: list[Any], model: type[T]
 ) -> tuple[list[tuple[int, T]], list[Rejected]]:
-    """Valid items with their index, and a rejection per bad field of the others."""
-    adapter = TypeAdapter(model)
-    good: list[tuple[int, T]] = []
-    bad: list[Rejected] = []
-    for i, item in enumerate(items):
-        try:
-            good.append((i, adapter.validate_python(item)))
-        except ValidationError as exc:
-            for err in exc.errors(include_url=False, include_input=False):
-                field = ".".join(str(p) for p in err["loc"]) or "(item)"
-                bad.append(Rejected(index=i, field=field, error=str(err["msg"])))
-    return good, bad
+    """Valid items with their index, and a rejection per bad field of the others (the whole
+    batch is validated at once; only a batch with errors is split)."""
+    whole = TypeAdapter(list[model])  # type: ignore[valid-type]
+    try:
+        return list(enumerate(whole.validate_python(items))), []
+    except ValidationError as exc:
+        bad: list[Rejected] = []
+        for err in exc.errors(include_url=False, include_input=False):
+            index, *field = err["loc"]
+            name = ".".join(str(p) for p in field) or "(item)"
+            bad.append(Rejected(index=int(index), field=name, error=str(err["msg"])))
+    rejected = {r.index for r in bad}
+    keep = [i for i in range(len(items)) if i not in rejected]
+    good = whole.validate_python([items[i] for i in keep])
+    return list(zip(keep, good, strict=True)), bad

@@ -1,0 +1,240 @@
+"""Service benchmark on loopback: sustained telemetry ingestion plus route requests.
+
+    python benchmarks/service.py [--seconds 120] [--fixes-per-s 5000] [--routes-per-s 200]
+
+A server (``taxinav serve``) runs in its own process on a copy of the warehouse with a fresh
+landing store. Real fixes of the last two days of the shared data are posted at the target
+rate (600× faster than they happened) while worker threads request the routes of vacant taxis.
+At the end the server is stopped and every acknowledged fix is looked up in the landing store.
+Prints a table: rates reached, route latency percentiles, errors, lost fixes, server memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from taxinav.pipeline.demo_steps import landed_days
+from taxinav.serve.replay import day_fixes
+from taxinav.settings import DEV_TOKENS, get_settings
+from taxinav.warehouse import connect
+
+TOKENS = {role: t for t, (role, _) in DEV_TOKENS.items()}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Load:
+    def __init__(self, base: str, seconds: float) -> None:
+        self.base, self.seconds = base, seconds
+        self.stop = threading.Event()
+        self.latency: list[float] = []
+        self.codes: dict[int, int] = {}
+        self.errors = 0
+        self.acked = 0
+        self.ingest_latency: list[float] = []
+        self.vacant: list[str] = []
+        self.lock = threading.Lock()
+
+    def ingest(self, bodies: list[bytes], counts: list[int], per_s: int) -> None:
+        headers = {"Authorization": f"Bearer {TOKENS['ingest']}",
+                   "Content-Type": "application/json"}  # fmt: skip
+        start = time.monotonic()
+        with httpx.Client(base_url=self.base, timeout=30, headers=headers) as c:
+            for k, (body, n) in enumerate(zip(bodies, counts, strict=True)):
+                if self.stop.is_set():
+                    break
+                due = start + k * 1000 / per_s  # one 1000-fix batch every 1000/per_s seconds
+                time.sleep(max(0.0, due - time.monotonic()))
+                t = time.perf_counter()
+                try:
+                    r = c.post("/v1/telemetry", content=body)
+                except httpx.HTTPError:
+                    with self.lock:
+                        self.errors += 1
+                    continue
+                self.ingest_latency.append(time.perf_counter() - t)
+                if r.status_code == 200:
+                    self.acked += r.json()["accepted"]
+                else:
+                    with self.lock:
+                        self.errors += 1
+
+    def watch_fleet(self) -> None:
+        headers = {"Authorization": f"Bearer {TOKENS['operator']}"}
+        with httpx.Client(base_url=self.base, timeout=30, headers=headers) as c:
+            while not self.stop.wait(2.0):
+                try:
+                    fleet = c.get("/v1/vehicles").json()["features"]
+                except (httpx.HTTPError, ValueError, KeyError):
+                    continue
+                self.vacant = [f["properties"]["vehicle_id"] for f in fleet
+                               if not f["properties"]["occupied"]]  # fmt: skip
+
+    def routes(self, per_s: float, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        headers = {"Authorization": f"Bearer {TOKENS['operator']}"}
+        start = time.monotonic()
+        k = 0
+        with httpx.Client(base_url=self.base, timeout=30, headers=headers) as c:
+            while not self.stop.is_set():
+                time.sleep(max(0.0, start + k / per_s - time.monotonic()))
+                k += 1
+                vacant = self.vacant
+                if not vacant:
+                    continue
+                vid = vacant[int(rng.integers(len(vacant)))]
+                t = time.perf_counter()
+                try:
+                    r = c.get(f"/v1/vehicles/{vid}/route")
+                except httpx.HTTPError:
+                    with self.lock:
+                        self.errors += 1
+                    continue
+                dt = time.perf_counter() - t
+                with self.lock:
+                    self.latency.append(dt)
+                    self.codes[r.status_code] = self.codes.get(r.status_code, 0) + 1
+                    self.errors += r.status_code >= 500
+
+
+def _bodies(n_fixes: int) -> tuple[list[bytes], list[int], int]:
+    s = get_settings()
+    _, last = landed_days(s)
+    rows: list[dict[str, object]] = []
+    for day in (last - timedelta(days=1), last):
+        for r in day_fixes(s, day).to_pylist():
+            rows.append({"vehicle_id": r["vehicle_id"], "ts": r["ts"].isoformat(),
+                         "lat": r["lat"], "lon": r["lon"], "occupied": r["occupied"]})  # fmt: skip
+    rows = rows[:n_fixes]
+    bodies, counts = [], []
+    for k in range(0, len(rows), 1000):
+        part = rows[k : k + 1000]
+        bodies.append(json.dumps({"fixes": part}).encode())
+        counts.append(len(part))
+    return bodies, counts, len(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=float, default=120)
+    ap.add_argument("--fixes-per-s", type=int, default=5000)
+    ap.add_argument("--routes-per-s", type=float, default=200)
+    ap.add_argument("--route-workers", type=int, default=6)
+    args = ap.parse_args()
+    console = Console()
+    s = get_settings()
+    _, last = landed_days(s)
+    with console.status("preparing fixes …"):
+        bodies, counts, n = _bodies(int(args.seconds * args.fixes_per_s))
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "var"
+        home.mkdir()
+        shutil.copy(s.warehouse_path, home / "warehouse.duckdb")
+        port = _port()
+        env = {**os.environ, "TAXINAV_HOME": str(home),
+               "TAXINAV_MLOPS__TRACKING_URI": f"sqlite:///{(s.home / 'mlflow.db').resolve()}"}  # fmt: skip
+        cmd = [str(Path(sys.executable).parent / "taxinav"), "serve", "--port", str(port),
+               "--day", (last - timedelta(days=1)).isoformat()]  # fmt: skip
+        log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(base, proc)
+        load = Load(base, args.seconds)
+        rss = [_rss_mib(proc.pid)]
+        threads = [threading.Thread(target=load.ingest, args=(bodies, counts, args.fixes_per_s)),
+                   threading.Thread(target=load.watch_fleet)]  # fmt: skip
+        threads += [threading.Thread(target=load.routes,
+                                     args=(args.routes_per_s / args.route_workers, k))
+                    for k in range(args.route_workers)]  # fmt: skip
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        while time.monotonic() - started < args.seconds:
+            time.sleep(5)
+            rss.append(_rss_mib(proc.pid))
+        load.stop.set()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - started
+        proc.send_signal(signal.SIGTERM)  # graceful: the last log segment is loaded
+        proc.wait(timeout=120)
+        log.close()
+        con = connect(home / "landing.duckdb", read_only=True)
+        stored = int(con.execute("SELECT count(*) FROM telemetry").fetchall()[0][0])
+        con.close()
+    _report(console, args, load, elapsed, n, rss, stored)
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the server did not become ready")
+
+
+def _report(console: Console, args: argparse.Namespace, load: Load, elapsed: float, n: int,
+            rss: list[float], stored: int) -> None:  # fmt: skip
+    lat = np.array(load.latency) * 1000
+    ing = np.array(load.ingest_latency) * 1000
+    table = Table(title=f"taxinav service benchmark ({elapsed:.0f} s, loopback, 2 cores)")
+    for h in ("measure", "value", "target"):
+        table.add_column(h)
+    rows = [
+        ("fixes acknowledged", f"{load.acked:,} of {n:,} sent ({load.acked / elapsed:,.0f}/s)",
+         f"{args.fixes_per_s:,}/s"),
+        ("ingest request p50 / p99 (1,000 fixes)",
+         f"{np.percentile(ing, 50):.0f} / {np.percentile(ing, 99):.0f} ms" if ing.size else "—",
+         ""),
+        ("route requests", f"{lat.size:,} ({lat.size / elapsed:,.0f}/s); status {load.codes}",
+         f"{args.routes_per_s:.0f}/s"),
+        ("route latency p50 / p95 / p99",
+         " / ".join(f"{np.percentile(lat, q):.1f}" for q in (50, 95, 99)) + " ms"
+         if lat.size else "—", "p99 < 50 ms"),
+        ("errors (5xx, refused, timeouts)", str(load.errors), "0"),
+        ("acknowledged fixes missing after stop", f"{max(load.acked - stored, 0):,}", "0"),
+        ("server RSS start / after 30 s / end / max",
+         f"{rss[0]:.0f} / {rss[min(6, len(rss) - 1)]:.0f} / {rss[-1]:.0f} / {max(rss):.0f} MiB",
+         "flat"),
+    ]  # fmt: skip
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
