@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sys
 import threading
 from datetime import date
 from pathlib import Path
@@ -85,6 +86,8 @@ def run_service(settings: Settings, host: str | None, port: int | None, day: dat
         threading.Thread(target=_replay, args=(settings, server, replay, speed, stop, host, port),
                          daemon=True).start()  # fmt: skip
     _print_urls(settings, host, port)
+    # Short route reads should not wait 5 ms behind a CPU-bound ingest or refresh thread.
+    sys.setswitchinterval(0.001)
     server.run()
     stop.set()
 

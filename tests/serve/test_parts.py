@@ -63,6 +63,23 @@ def test_the_log_keeps_what_was_appended_and_skips_a_torn_line(tmp_path: Path) -
     assert len(again.closed_segments()) == 1
 
 
+def test_a_segment_opened_after_a_rotation_is_never_handed_to_the_flusher(
+    tmp_path: Path,
+) -> None:
+    log = AppendLog(tmp_path)
+    log.append("fixes", [{"a": 1}])
+    log.rotate()
+    log.append("fixes", [{"a": 2}])  # opens the next segment between rotate and listing
+    closed = log.closed_segments()
+    assert [list(AppendLog.read(p)) for p in closed] == [[("fixes", [{"a": 1}])]]
+    for p in closed:
+        AppendLog.done(p)
+    log.append("fixes", [{"a": 3}])
+    log.rotate()
+    [rest] = log.closed_segments()
+    assert list(AppendLog.read(rest)) == [("fixes", [{"a": 2}]), ("fixes", [{"a": 3}])]
+
+
 def test_each_bad_field_is_named_with_its_item() -> None:
     items = [
         {"vehicle_id": "c", "ts": "2008-05-19T10:00:00+00:00", "lat": 1, "lon": 2, "occupied": 0},

@@ -94,17 +94,23 @@ def _ingest_routes(app: FastAPI, service: Service) -> None:
 def _read_routes(app: FastAPI, service: Service) -> None:
     Reader = Annotated[Principal, Depends(role(service, "driver", "operator"))]
 
-    @app.get("/v1/demand")
-    def demand(_: Reader, unit: Literal["road", "h3"] = "h3") -> dict[str, Any]:
-        """Forecast pickups in the next 30 minutes, live vacant supply and their ratio."""
-        return service.demand(unit)
+    @app.get("/v1/demand", response_class=Response,
+             responses={200: {"content": {"application/geo+json": {}}}})  # fmt: skip
+    def demand(_: Reader, unit: Literal["road", "h3"] = "h3") -> Response:
+        """Forecast pickups in the next 30 minutes, live vacant supply and their ratio
+        (GeoJSON FeatureCollection)."""
+        return Response(service.demand(unit), media_type="application/geo+json")
 
-    @app.get("/v1/vehicles/{vehicle_id}/route", responses={404: {}, 409: {}})
-    def route(vehicle_id: str, p: Reader) -> Any:
-        """The vehicle's coordinated cruising route (GeoJSON with per-step chance and ETA)."""
+    geo: dict[str, Any] = {"content": {"application/geo+json": {}}}
+
+    @app.get("/v1/vehicles/{vehicle_id}/route", response_class=Response,
+             responses={200: geo, 404: {}, 409: {}})  # fmt: skip
+    async def route(vehicle_id: str, p: Reader) -> Response:  # a lookup: no thread hop
+        """The vehicle's coordinated cruising route (GeoJSON Feature with per-step chance of a
+        passenger and ETA)."""
         Auth.allow(p, ("driver", "operator"), vehicle_id)
         try:
-            return service.vehicle_route(vehicle_id)
+            return Response(service.vehicle_route(vehicle_id), media_type="application/geo+json")
         except NotFound as exc:
             return JSONResponse({"detail": str(exc)}, status_code=404)
         except Conflict as exc:

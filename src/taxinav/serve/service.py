@@ -7,6 +7,7 @@ and replayed into the live state, so nothing acknowledged is lost by a crash.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -15,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from taxinav.mlops.monitoring import Alert, make_monitor
 from taxinav.routing.route import Route
@@ -29,7 +31,11 @@ from taxinav.settings import Settings
 from taxinav.warehouse import connect
 
 log = logging.getLogger(__name__)
-LIVE_WINDOW = timedelta(minutes=5)  # a vehicle is on the road if it reported this recently
+LIVE_WINDOW = timedelta(minutes=5)
+_FIXES, _RIDES = (
+    TypeAdapter(list[Fix]),
+    TypeAdapter(list[RideEvent]),
+)  # a vehicle is on the road if it reported this recently
 
 
 class NotFound(LookupError):
@@ -61,6 +67,7 @@ class Service:
         self.monitor = make_monitor(settings.monitoring)
         self.last_ingest = time.time()
         self._refreshed_wall = 0.0
+        self._route_json: dict[str, tuple[tuple[int, datetime], bytes]] = {}
 
     # life cycle --------------------------------------------------------------------------
     def start(self, day: date, background: bool = True) -> None:
@@ -109,7 +116,7 @@ class Service:
         with self._ingest_lock:
             new, repeats = self.live.split_new([f for _, f in good])
             if new:
-                self.log.append("fixes", [f.model_dump(mode="json") for f in new])
+                self.log.append("fixes", _FIXES.dump_json(new))
                 self.live.apply(new)
                 self.last_ingest = time.time()
         self.stats.update(fixes_accepted=len(new), fixes_repeated=repeats,
@@ -124,7 +131,7 @@ class Service:
             new = [e for _, e in good if e.event_key not in seen]
             new = list({e.event_key: e for e in new}.values())
             if new:
-                self.log.append("rides", [e.model_dump(mode="json") for e in new])
+                self.log.append("rides", _RIDES.dump_json(new))
                 seen.update(e.event_key for e in new)
                 for e in new:
                     if e.kind == "pickup":
@@ -144,10 +151,10 @@ class Service:
         try:
             for seg in segments:
                 records = list(self.log.read(seg))
-                counts = load_records(con, records)
-                self.stats.update(counts)
-                self.log.done(seg)
+                self.stats.update(load_records(con, records))
                 n += len(records)
+            for seg in segments:  # only after every load committed
+                self.log.done(seg)
         finally:
             con.close()
         return n
@@ -242,8 +249,9 @@ class Service:
         self.cache.pop("h3_geojson", None)
 
     # reads -------------------------------------------------------------------------------
-    def vehicle_route(self, vehicle_id: str) -> dict[str, Any]:
-        """The vehicle's coordinated route, re-drawn if it has moved since the plan."""
+    def vehicle_route(self, vehicle_id: str) -> bytes:
+        """The vehicle's coordinated route as GeoJSON, re-drawn if it has moved since the plan
+        (serialised once per route and position: a poll costs a lookup)."""
         assert self.live is not None and self.ctx is not None
         v = self.live.vehicles.get(vehicle_id)
         if v is None:
@@ -264,19 +272,26 @@ class Service:
             if route is None:
                 raise Conflict(f"no admissible route for {vehicle_id!r} right now")
             self.routes[vehicle_id] = route
-        return views.route_feature(route, self.ctx.graph, v, self.live.clock)
+        key = (id(route), v.ts)
+        cached = self._route_json.get(vehicle_id)
+        if cached is None or cached[0] != key:
+            feature = views.route_feature(route, self.ctx.graph, v, self.live.clock)
+            cached = (key, json.dumps(feature, separators=(",", ":")).encode())
+            self._route_json[vehicle_id] = cached
+        return cached[1]
 
-    def demand(self, unit: str) -> dict[str, Any]:
+    def demand(self, unit: str) -> bytes:
+        """Demand GeoJSON of the latest refresh (serialised once per refresh)."""
         assert self.live is not None and self.ctx is not None
         key = f"{unit}_geojson"
         if key not in self.cache:
             if unit == "h3":
-                self.cache[key] = views.h3_demand(self.cache.get("h3"), self.live,
-                                                  self.ctx.cells, LIVE_WINDOW)  # fmt: skip
+                out = views.h3_demand(self.cache.get("h3"), self.live, self.ctx.cells, LIVE_WINDOW)
             else:
-                self.cache[key] = views.road_demand(self.ctx, self.live, LIVE_WINDOW)
-        out: dict[str, Any] = self.cache[key]
-        return out
+                out = views.road_demand(self.ctx, self.live, LIVE_WINDOW)
+            self.cache[key] = json.dumps(out, separators=(",", ":")).encode()
+        data: bytes = self.cache[key]
+        return data
 
     def model_info(self) -> dict[str, Any]:
         assert self.ctx is not None

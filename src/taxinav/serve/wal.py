@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 
 class AppendLog:
@@ -22,7 +22,7 @@ class AppendLog:
         directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._seq = max((int(p.stem) for p in self._segments()), default=0) + 1
-        self._file: TextIO | None = None
+        self._file: BinaryIO | None = None
         self._lines = 0
 
     def _segments(self) -> list[Path]:
@@ -31,13 +31,15 @@ class AppendLog:
     def _path(self, seq: int) -> Path:
         return self.directory / f"{seq:09d}.jsonl"
 
-    def append(self, kind: str, items: list[dict[str, Any]]) -> None:
-        """Durably record ``items`` (returns after fsync)."""
-        line = json.dumps({"kind": kind, "items": items}, separators=(",", ":"), default=str)
+    def append(self, kind: str, items: list[dict[str, Any]] | bytes) -> None:
+        """Durably record ``items`` — dicts, or their JSON array already encoded — and return
+        after fsync."""
+        raw = items if isinstance(items, bytes) else json.dumps(items, default=str).encode()
+        line = b'{"kind":' + json.dumps(kind).encode() + b',"items":' + raw + b"}\n"
         with self._lock:
             if self._file is None:
-                self._file = open(self._path(self._seq), "a", encoding="utf-8")  # noqa: SIM115
-            self._file.write(line + "\n")
+                self._file = open(self._path(self._seq), "ab")  # noqa: SIM115
+            self._file.write(line)
             self._file.flush()
             os.fsync(self._file.fileno())
             self._lines += 1
@@ -52,10 +54,11 @@ class AppendLog:
             self._seq += 1
 
     def closed_segments(self) -> list[Path]:
-        """Segments no longer appended to, oldest first."""
+        """Segments no longer appended to, oldest first: those numbered below the current
+        one (decided under the lock, so a segment opened meanwhile is never included)."""
         with self._lock:
-            current = self._path(self._seq) if self._file is not None else None
-        return [p for p in self._segments() if p != current]
+            current = self._seq
+            return [p for p in self._segments() if int(p.stem) < current]
 
     @staticmethod
     def read(path: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
