@@ -23,7 +23,7 @@ from taxinav.features.sources import cell_of
 from taxinav.roads import RoadGraph, SegmentIndex
 from taxinav.serve.schemas import Fix
 
-RECENT_KEYS = 4096  # per vehicle, for recognising repeated fixes
+RECENT_KEYS = 512  # per vehicle (~8 h at a fix a minute): repeats older than that are late fixes
 KEEP_DAYS = 2
 
 
