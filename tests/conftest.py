@@ -16,6 +16,22 @@ CAB_DIR = DATA_DIR / "cabspotting-sf"
 OSM_FILE = DATA_DIR / "osm" / "san-francisco-downtown.osm"
 
 
+def data_subset(real_data: Path, target: Path, cabs: tuple[str, ...]) -> Path:
+    """A data folder under ``target`` with only ``cabs`` (symlinked) and the OSM extract."""
+    data = target / "data"
+    if data.exists():
+        return data
+    (data / "cabspotting-sf").mkdir(parents=True)
+    (data / "osm").mkdir()
+    for cab in cabs:
+        source = real_data / "cabspotting-sf" / cab
+        if not source.is_file():
+            raise FileNotFoundError(f"test cab {cab} is not in {real_data}")
+        (data / "cabspotting-sf" / cab).symlink_to(source)
+    (data / "osm" / OSM_FILE.name).symlink_to(real_data / "osm" / OSM_FILE.name)
+    return data
+
+
 @pytest.fixture
 def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     c = connect(tmp_path / "wh.duckdb", memory_limit="1GB", threads=2)

@@ -12,6 +12,7 @@ from rich.console import Console
 from taxinav.pipeline.batch import run_batch
 from taxinav.settings import ForecastSettings, IngestSettings, RoadsSettings, Settings
 from taxinav.warehouse import TABLES, connect, table_checksum
+from tests.conftest import data_subset
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 CABS = ("new_abboip.txt.gz", "new_abcoij.txt.gz", "new_atsfiv.txt.gz")  # the last one is empty
@@ -20,13 +21,7 @@ CABS = ("new_abboip.txt.gz", "new_abcoij.txt.gz", "new_atsfiv.txt.gz")  # the la
 @pytest.fixture(scope="module")
 def settings(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     tmp_path = tmp_path_factory.mktemp("batch")
-    data = tmp_path / "data"
-    (data / "cabspotting-sf").mkdir(parents=True)
-    (data / "osm").mkdir()
-    for cab in CABS:
-        (data / "cabspotting-sf" / cab).symlink_to(real_data / "cabspotting-sf" / cab)
-    osm = real_data / "osm" / "san-francisco-downtown.osm"
-    (data / "osm" / osm.name).symlink_to(osm)
+    data = data_subset(real_data, tmp_path, CABS)
     return Settings(
         home=tmp_path / "var",
         data_dir=data,

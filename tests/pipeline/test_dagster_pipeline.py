@@ -20,6 +20,7 @@ from taxinav.settings import (
     Settings,
 )
 from taxinav.warehouse import TABLES, connect, table_checksum
+from tests.conftest import data_subset
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 CABS = ("new_abboip.txt.gz", "new_abcoij.txt.gz", "new_abdremlu.txt.gz", "new_acitva.txt.gz",
@@ -28,14 +29,7 @@ DAY = date(2008, 5, 18)
 
 
 def _settings(real_data: Path, tmp: Path, **pipeline: object) -> Settings:
-    data = tmp / "data"
-    if not data.exists():
-        (data / "cabspotting-sf").mkdir(parents=True)
-        (data / "osm").mkdir()
-        for cab in CABS:
-            (data / "cabspotting-sf" / cab).symlink_to(real_data / "cabspotting-sf" / cab)
-        osm = real_data / "osm" / "san-francisco-downtown.osm"
-        (data / "osm" / osm.name).symlink_to(osm)
+    data = data_subset(real_data, tmp, CABS)
     return Settings(
         home=tmp / "var", data_dir=data, ingest=IngestSettings(workers=1),
         forecast=ForecastSettings(demo_units=("h3",)), mlops=MlopsSettings(track=False),

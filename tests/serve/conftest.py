@@ -16,6 +16,7 @@ from taxinav.settings import (
     ServeSettings,
     Settings,
 )
+from tests.conftest import data_subset
 
 CABS = (
     "new_abboip.txt.gz",
@@ -41,13 +42,7 @@ def served_home(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     from taxinav.pipeline import runner
 
     tmp = tmp_path_factory.mktemp("serve")
-    data = tmp / "data"
-    (data / "cabspotting-sf").mkdir(parents=True)
-    (data / "osm").mkdir()
-    for cab in CABS:
-        (data / "cabspotting-sf" / cab).symlink_to(real_data / "cabspotting-sf" / cab)
-    osm = real_data / "osm" / "san-francisco-downtown.osm"
-    (data / "osm" / osm.name).symlink_to(osm)
+    data_subset(real_data, tmp, CABS)
     s = _settings(tmp, tmp / "var")
     runner.materialize(s, runner.SOURCES)
     runner.backfill(s, DAYS[0], DAYS[-1])

@@ -275,7 +275,9 @@ class Service:
         key = (id(route), v.ts)
         cached = self._route_json.get(vehicle_id)
         if cached is None or cached[0] != key:
-            feature = views.route_feature(route, self.ctx.graph, v, self.live.clock)
+            feature = views.route_feature(
+                route, self.ctx.graph, v, self.live.clock, self.settings.timezone
+            )
             cached = (key, json.dumps(feature, separators=(",", ":")).encode())
             self._route_json[vehicle_id] = cached
         return cached[1]
@@ -298,7 +300,7 @@ class Service:
         recent = list(self.errors)
         champion = self.ctx.champion[0] if self.ctx.champion else None
         return {
-            "unit_type": "h3", "champion_version": champion,
+            "unit_type": "h3", "champion_version": champion, "timezone": self.settings.timezone,
             "training": views.training_window(self.settings, champion),
             "live_accuracy": {
                 "windows": len(recent),

@@ -22,10 +22,11 @@ HORIZON_S = 1800.0
 
 
 def route_feature(
-    route: Route, graph: RoadGraph, v: Vehicle, clock: datetime | None
+    route: Route, graph: RoadGraph, v: Vehicle, clock: datetime | None, timezone: str
 ) -> dict[str, Any]:
     feature = route.geojson(graph.shape)
     props = feature["properties"]
+    props["timezone"] = timezone
     now = clock or v.ts
     props["eta"] = [(now + timedelta(seconds=float(s))).isoformat() for s in route.eta_s]
     props["position"] = {"lat": v.lat, "lon": v.lon, "ts": v.ts.isoformat()}

@@ -25,6 +25,10 @@
     return "rgb(" + c.join(",") + ")";
   }
 
+  function local(iso, timeZone) {  // the fleet's wall clock, as drivers read it
+    return new Date(iso).toLocaleString("en-US", { timeZone });
+  }
+
   function replace(name, layer) {
     if (layers[name]) map.removeLayer(layers[name]);
     layers[name] = layer.addTo(map);
@@ -65,7 +69,7 @@
         { radius: 7, color: "#000", fillColor: "#fff", fillOpacity: 1 }));
       replace("route", group);
       if (!fitted) { map.fitBounds(L.latLngBounds(coords).pad(1.5)); fitted = true; }
-      document.getElementById("clock").textContent = "data time " + p.position.ts;
+      document.getElementById("clock").textContent = "as of " + local(p.position.ts, p.timezone);
       text.innerHTML = "Chance of a passenger along this route: <b>" +
         Math.round(100 * p.p_found) + " %</b><br>" + p.segments.length + " steps, " +
         (p.length_m / 1000).toFixed(1) + " km, " + Math.round(p.duration_s / 60) + " min";
@@ -100,7 +104,7 @@
       ? alerts.slice(-8).map((a) => "<li>" + a.kind + ": " + a.message + "</li>").join("")
       : "<li>none</li>";
     if (model.last_plan && model.last_plan.at) {
-      document.getElementById("clock").textContent = "data time " + model.last_plan.at;
+      document.getElementById("clock").textContent = "as of " + local(model.last_plan.at, model.timezone);
     }
   }
 
