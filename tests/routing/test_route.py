@@ -66,3 +66,17 @@ def test_waiting_is_legal_only_where_taxis_may_stand() -> None:
     c.can_wait = np.array([False, True, False])
     assert c.problem(wait_on_1) is None
     assert wait_on_1.waits.tolist() == [False, True, False]
+
+
+def test_geojson_joins_steps_and_says_where_each_starts() -> None:
+    # Three steps: segment 0 (a→b), segment 1 (b→c), then waiting on segment 1.
+    shapes = {0: ([0.0, 0.0], [0.0, 1.0]), 1: ([0.0, 1.0], [1.0, 1.0])}  # (lats, lons)
+    route = Route("cab", 5, np.array([0, 1, 1]), np.array([0.0, 10.0, 20.0]),
+                  np.array([0.1, 0.2, 0.5]), 200.0, 30.0)  # fmt: skip
+    feature = route.geojson(lambda s: shapes[s])
+    coords = feature["geometry"]["coordinates"]
+    # Step 1 continues from step 0's last point; the wait redraws segment 1 from its start.
+    assert coords == [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
+    assert feature["properties"]["step_start"] == [0, 1, 3]
+    assert feature["properties"]["wait"] == [False, False, True]
+    assert feature["properties"]["p_cumulative"] == pytest.approx([0.1, 0.28, 0.64])

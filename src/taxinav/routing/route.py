@@ -43,16 +43,20 @@ class Route:
     def geojson(self, shape: Any) -> dict[str, Any]:
         """A GeoJSON Feature; ``shape(s)`` gives a segment's latitudes and longitudes."""
         coords: list[list[float]] = []
+        starts: list[int] = []  # where each step's line begins in ``coords``
         for s in self.segments.tolist():
             lat, lon = shape(int(s))
             pts = [[round(float(x), 6), round(float(y), 6)] for y, x in zip(lat, lon, strict=True)]
-            coords.extend(pts[1:] if coords and coords[-1] == pts[0] else pts)
+            joined = bool(coords) and coords[-1] == pts[0]
+            starts.append(len(coords) - 1 if joined else len(coords))
+            coords.extend(pts[1:] if joined else pts)
         return {
             "type": "Feature",
             "geometry": {"type": "LineString", "coordinates": coords},
             "properties": {
                 "vehicle_id": self.vehicle_id,
                 "segments": self.segments.tolist(),
+                "step_start": starts,
                 "wait": self.waits.tolist(),
                 "eta_s": [round(float(x), 1) for x in self.eta_s],
                 "p_step": [round(float(x), 4) for x in self.p_step],

@@ -29,6 +29,12 @@
     return new Date(iso).toLocaleString("en-US", { timeZone });
   }
 
+  function heatColour(x) {  // demand: pale orange → dark red, distinct from the route ramp
+    const t = Math.max(0, Math.min(1, x));
+    return "rgb(" + Math.round(253 - 120 * t) + "," + Math.round(208 - 208 * t) + "," +
+      Math.round(162 - 150 * t) + ")";
+  }
+
   function replace(name, layer) {
     if (layers[name]) map.removeLayer(layers[name]);
     layers[name] = layer.addTo(map);
@@ -46,7 +52,8 @@
     const demand = await get("/v1/demand?unit=road");
     const top = Math.max(0.05, ...demand.features.map((f) => f.properties.forecast));
     replace("heat", L.geoJSON(demand, {
-      style: (f) => ({ color: ramp(f.properties.forecast / top), weight: 3, opacity: 0.8 }),
+      style: (f) => ({ color: heatColour(f.properties.forecast / top), weight: 2, opacity: 0.7 }),
+      interactive: false,
     }));
   }
 
@@ -58,12 +65,13 @@
       const coords = route.geometry.coordinates.map(([x, y]) => [y, x]);
       const group = L.layerGroup();
       // One polyline per step so the colour follows the chance of a passenger so far.
-      let at = 0;
-      const per = Math.max(1, Math.floor(coords.length / Math.max(1, p.segments.length)));
       p.p_cumulative.forEach((pc, k) => {
-        const part = coords.slice(at, Math.min(coords.length, at + per + 1));
-        at += per;
-        if (part.length > 1) group.addLayer(L.polyline(part, { color: ramp(pc), weight: 6 }));
+        const end = k + 1 < p.step_start.length ? p.step_start[k + 1] + 1 : coords.length;
+        const part = coords.slice(p.step_start[k], end);
+        if (part.length > 1) {
+          group.addLayer(L.polyline(part, { color: "#fff", weight: 10 }));  // casing
+          group.addLayer(L.polyline(part, { color: ramp(pc), weight: 6 }));
+        }
       });
       group.addLayer(L.circleMarker([p.position.lat, p.position.lon],
         { radius: 7, color: "#000", fillColor: "#fff", fillOpacity: 1 }));
