@@ -10,9 +10,9 @@ import pytest
 
 from taxinav.forecast import metrics
 from taxinav.forecast.gbm import GbmParams, LightGbmForecaster
-from taxinav.mlops.registry import Registry, tracking_uri
+from taxinav.mlops.registry import Registry, champion_loader, tracking_uri
 from taxinav.mlops.tracking import data_checksum, log_training
-from taxinav.settings import Settings
+from taxinav.settings import MlopsSettings, Settings
 from tests.mlops.frames import FEATURES, demand_frame
 
 
@@ -55,6 +55,14 @@ def test_runs_are_logged_and_only_a_better_model_becomes_champion(tmp_path: Path
     assert "lightgbm.rmse" in run.data.metrics and "historical_average.rmse" in run.data.metrics
     assert run.data.params["unit_type"] == "road"
     assert (tmp_path / "var" / "mlartifacts").is_dir()  # artifacts stay under TAXINAV_HOME
+
+    # What predicts loads @champion: the first model, not the newer degraded one.
+    loaded = champion_loader(settings)("road")
+    assert loaded is not None and loaded[0] == "1"
+    x = test[list(FEATURES)].astype(np.float32)
+    np.testing.assert_allclose(loaded[1](x), good.predict(test), rtol=1e-6)
+    assert champion_loader(settings.model_copy(update={"mlops": MlopsSettings(track=False)}))(
+        "road") is None  # fmt: skip
 
 
 def test_data_checksum_ignores_row_order() -> None:

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from taxinav.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +179,25 @@ class Registry:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+Predict = Callable[[Any], np.ndarray]
+
+
+def champion_loader(settings: Settings) -> Callable[[str], tuple[str, Predict] | None]:
+    """A loader of ``models:/taxinav-<unit>@champion``: (version, predict) or None when
+    tracking is off or no champion is registered. Everything that predicts goes through it."""
+
+    def load(unit: str) -> tuple[str, Predict] | None:
+        if not settings.mlops.track:
+            return None
+        import mlflow
+
+        reg = Registry(tracking_uri(settings.home, settings.mlops.tracking_uri))
+        version = reg.alias(unit, CHAMPION)
+        if version is None:
+            return None
+        booster = mlflow.lightgbm.load_model(f"models:/{reg.name(unit)}@{CHAMPION}")
+        return version, lambda x: np.asarray(booster.predict(x), dtype=np.float64)
+
+    return load

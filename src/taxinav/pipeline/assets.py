@@ -7,19 +7,18 @@ transaction. Nothing is built at import; :func:`build_definitions` takes the set
 """
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
-import numpy as np
 
 from taxinav import roads
 from taxinav.mlops.metrics import build_registry, record_duration, write_textfile
 from taxinav.mlops.monitoring import Monitor, make_monitor
+from taxinav.mlops.registry import champion_loader
 from taxinav.pipeline import daily, daily_forecast, quality
-from taxinav.pipeline.daily_forecast import ChampionLoader
 from taxinav.settings import Settings
 from taxinav.warehouse import connect
 
@@ -77,26 +76,6 @@ def warehouse(settings: Settings, step: str) -> Iterator[duckdb.DuckDBPyConnecti
     finally:
         con.close()
         record_duration(settings.home, step, time.perf_counter() - started)
-
-
-def champion_loader(settings: Settings) -> ChampionLoader:
-    """Loads ``models:/taxinav-<unit>@champion`` (None when tracking is off or none exists)."""
-
-    def load(unit: str) -> tuple[str, Callable[[Any], np.ndarray]] | None:
-        if not settings.mlops.track:
-            return None
-        import mlflow
-
-        from taxinav.mlops.registry import CHAMPION, Registry, tracking_uri
-
-        reg = Registry(tracking_uri(settings.home, settings.mlops.tracking_uri))
-        version = reg.alias(unit, CHAMPION)
-        if version is None:
-            return None
-        booster = mlflow.lightgbm.load_model(f"models:/{reg.name(unit)}@{CHAMPION}")
-        return version, lambda x: np.asarray(booster.predict(x), dtype=np.float64)
-
-    return load
 
 
 def _champions(settings: Settings) -> dict[str, str | None]:

@@ -28,7 +28,7 @@ from taxinav.settings import Settings
 from taxinav.warehouse import replace_rows
 
 # A model for one unit type: (version, predict(features frame) -> pickups), or None.
-ChampionLoader = Callable[[str], tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None]
+ChampionLoader = Callable[[str], tuple[str, Callable[[Any], np.ndarray]] | None]
 SPAN = "slot_start >= ? AND slot_start < ?"
 
 

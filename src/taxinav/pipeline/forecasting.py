@@ -60,7 +60,7 @@ def _track(settings: Settings, out: dict[str, Any], models: list[Forecaster],
 
 def store_forecasts(
     con: duckdb.DuckDBPyConnection, inputs: DemandInputs, test: pd.DataFrame,
-    preds: dict[str, np.ndarray],
+    preds: dict[str, np.ndarray], version: str | None = None,
 ) -> int:  # fmt: skip
     """Replace this unit type's stored backtest forecasts with the test predictions of the
     served model(s), in one transaction; returns the rows written."""
@@ -78,6 +78,7 @@ def store_forecasts(
             "slot_start": pa.array([start_of[s] for s in slots.tolist()],
                                    pa.timestamp("us", tz="UTC")),
             "yhat": pa.array(np.asarray(preds[model], dtype=np.float64)),
+            "model_version": pa.array([version] * len(test), pa.string()),
         }))  # fmt: skip
     if not tables:
         return 0
@@ -122,7 +123,6 @@ def backtest(
         zero_keep=zero_keep, valid_days=settings.forecast.valid_days,
         train_days=settings.forecast.train_window_days,
     )  # fmt: skip
-    store_forecasts(con, inputs, test, preds)
     out = result.as_json()
     out_dir = settings.reports_dir / "forecast"
     figures = report.plots(out, test, preds, out_dir)
@@ -130,9 +130,27 @@ def backtest(
     target = json_out or out_dir / f"backtest_{inputs.unit_type}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(out, indent=1, sort_keys=True))
+    served, version = preds, None
     if settings.mlops.track:  # after the report: run ids would make it differ run to run
         out["mlflow"] = _track(settings, out, models, test, figures)
+        served, version = _champion_preds(settings, inputs.unit_type, test, preds)
+    store_forecasts(con, inputs, test, served, version)
     return out
+
+
+def _champion_preds(
+    settings: Settings, unit: str, test: pd.DataFrame, preds: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], str | None]:
+    """What guidance is served for the test days: the champion's forecasts (the new model's
+    only if it was promoted)."""
+    from taxinav.mlops.registry import champion_loader
+
+    loaded = champion_loader(settings)(unit)
+    if loaded is None:
+        return preds, None
+    version, predict = loaded
+    x = test[list(FEATURES)].astype(np.float32)
+    return {**preds, "lightgbm": np.clip(predict(x), 0.0, None)}, version
 
 
 def tune(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str, trials: int,

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from taxinav.features.calendar import local_midnight
 from taxinav.features.sources import network_cells
-from taxinav.pipeline.assets import champion_loader
+from taxinav.mlops.registry import champion_loader
 from taxinav.pipeline.guidance import guided_factory
 from taxinav.roads import RoadGraph, SegmentIndex, read_graph
 from taxinav.routing.coordination import Demand

@@ -321,7 +321,7 @@ class Service:
 
     def _reload_champion(self, unit: str) -> None:
         if unit == "h3" and self.ctx is not None:
-            from taxinav.pipeline.assets import champion_loader
+            from taxinav.mlops.registry import champion_loader
 
             self.ctx.champion = champion_loader(self.settings)("h3")
 
