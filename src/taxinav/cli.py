@@ -410,7 +410,7 @@ def demo(
     if then_serve:
         _, last = landed_days(settings)
         console.rule("[bold]live service (replay)")
-        run_service(settings, None, None, last, last, 60.0)
+        run_service(settings, None, None, last, last, 60.0, guided_share=0.2)
 
 
 @app.command("settings")

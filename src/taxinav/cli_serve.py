@@ -57,14 +57,24 @@ def serve(
         str | None, typer.Option(help="Feed this day's real telemetry in as if it were live")
     ] = None,
     speed: Annotated[float, typer.Option(help="Replay speed-up over real time")] = 60.0,
+    guided_share: Annotated[
+        float,
+        typer.Option(
+            help="Replay: share of the fleet replaced by simulated twins "
+            "cruising on the recommended routes",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
 ) -> None:
     """Start the API and the web map (Ctrl-C stops it)."""
     settings = get_settings()
-    run_service(settings, host, port, _date(replay) or _date(day), _date(replay), speed)
+    run_service(settings, host, port, _date(replay) or _date(day), _date(replay), speed,
+                guided_share)  # fmt: skip
 
 
 def run_service(settings: Settings, host: str | None, port: int | None, day: date | None,
-                replay: date | None, speed: float) -> None:  # fmt: skip
+                replay: date | None, speed: float, guided_share: float = 0.0) -> None:  # fmt: skip
     import uvicorn
 
     from taxinav.serve.app import create_app
@@ -83,8 +93,9 @@ def run_service(settings: Settings, host: str | None, port: int | None, day: dat
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     stop = threading.Event()
     if replay is not None:
-        threading.Thread(target=_replay, args=(settings, server, replay, speed, stop, host, port),
-                         daemon=True).start()  # fmt: skip
+        threading.Thread(target=_replay, daemon=True,
+                         args=(settings, server, replay, speed, stop, host, port, guided_share),
+                         ).start()  # fmt: skip
     _print_urls(settings, host, port)
     # Short route reads should not wait 5 ms behind a CPU-bound ingest or refresh thread.
     sys.setswitchinterval(0.001)
@@ -105,7 +116,7 @@ def _print_urls(settings: Settings, host: str, port: int) -> None:
 
 
 def _replay(settings: Settings, server: Any, day: date, speed: float, stop: threading.Event,
-            host: str, port: int) -> None:  # fmt: skip
+            host: str, port: int, guided_share: float) -> None:  # fmt: skip
     import time
 
     import httpx
@@ -115,6 +126,15 @@ def _replay(settings: Settings, server: Any, day: date, speed: float, stop: thre
     while not server.started and not stop.is_set():
         time.sleep(0.2)
     fixes = day_fixes(settings, day)
+    if guided_share > 0:
+        from taxinav.serve.guided_replay import guided_replay
+
+        console.print(f"simulating {day} with {guided_share:.0%} of the fleet on recommended "
+                      "routes (the rest replays its real telemetry) …")  # fmt: skip
+        twin = guided_replay(settings, day, guided_share, fixes)
+        fixes = twin.fixes
+        console.print(f"{len(twin.guided)} taxis are simulated twins following the routes "
+                      f"(served share in the simulation {twin.served_share:.1%})")  # fmt: skip
     ingest = next(t for t, (role, _) in DEV_TOKENS.items() if role == "ingest")
     with httpx.Client(base_url=f"http://{host}:{port}", timeout=30,
                       headers={"Authorization": f"Bearer {ingest}"}) as client:  # fmt: skip

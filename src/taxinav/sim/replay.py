@@ -160,6 +160,7 @@ def load_presence(
         free_segment=free[order],
         # The previous fix (anywhere) was recent, so the vehicle drove in: not a shift start.
         crossed_in=(since_prev[starts] <= gap_limit_s)[order],
+        names=tuple(sorted(names, key=lambda k: names[k])),
     )
 
 

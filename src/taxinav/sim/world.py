@@ -61,6 +61,7 @@ class Presence:
     busy_until: FloatArray  # NaN: vacant on entry; else when its real passenger leaves
     free_segment: IntArray  # where that passenger leaves (-1: outside the area)
     crossed_in: NDArray[np.bool_] | None = None  # drove in from outside (not a shift start)
+    names: tuple[str, ...] = ()  # the real vehicle id of each ``vehicle`` index
 
     def __len__(self) -> int:
         return int(self.enter_t.shape[0])
