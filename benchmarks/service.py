@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,21 +146,27 @@ def _route_process(base: str, args: argparse.Namespace, results: Any) -> None:
     results.put((load.latency, load.codes, load.errors))
 
 
-def _bodies(n_fixes: int) -> tuple[list[bytes], list[int], int]:
+def _bodies(n_fixes: int) -> tuple[list[bytes], list[int], int, date]:
+    """Real fixes of the last days of the data (as many days as the run needs), as
+    1,000-fix request bodies; and the first of those days."""
     s = get_settings()
-    _, last = landed_days(s)
-    rows: list[dict[str, object]] = []
-    for day in (last - timedelta(days=1), last):
-        for r in day_fixes(s, day).to_pylist():
-            rows.append({"vehicle_id": r["vehicle_id"], "ts": r["ts"].isoformat(),
-                         "lat": r["lat"], "lon": r["lon"], "occupied": r["occupied"]})  # fmt: skip
-    rows = rows[:n_fixes]
+    first, last = landed_days(s)
+    days: list[list[dict[str, object]]] = []
+    day, total = last, 0
+    while total < n_fixes and day >= first:
+        rows = [{"vehicle_id": r["vehicle_id"], "ts": r["ts"].isoformat(), "lat": r["lat"],
+                 "lon": r["lon"], "occupied": r["occupied"]}
+                for r in day_fixes(s, day).to_pylist()]  # fmt: skip
+        days.insert(0, rows)
+        total += len(rows)
+        day -= timedelta(days=1)
+    stream = [r for rows in days for r in rows][:n_fixes]
     bodies, counts = [], []
-    for k in range(0, len(rows), 1000):
-        part = rows[k : k + 1000]
+    for k in range(0, len(stream), 1000):
+        part = stream[k : k + 1000]
         bodies.append(json.dumps({"fixes": part}).encode())
         counts.append(len(part))
-    return bodies, counts, len(rows)
+    return bodies, counts, len(stream), day + timedelta(days=1)
 
 
 def main() -> None:
@@ -172,9 +178,8 @@ def main() -> None:
     args = ap.parse_args()
     console = Console()
     s = get_settings()
-    _, last = landed_days(s)
     with console.status("preparing fixes …"):
-        bodies, counts, n = _bodies(int(args.seconds * args.fixes_per_s))
+        bodies, counts, n, first_day = _bodies(int(args.seconds * args.fixes_per_s))
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "var"
         home.mkdir()
@@ -187,7 +192,7 @@ def main() -> None:
                "TAXINAV_MLOPS__TRACKING_URI": f"sqlite:///{mlflow_db}",
                "TAXINAV_SERVE__MIN_REFRESH_WALL_S": "60"}  # fmt: skip
         cmd = [str(Path(sys.executable).parent / "taxinav"), "serve", "--port", str(port),
-               "--day", (last - timedelta(days=1)).isoformat()]  # fmt: skip
+               "--day", first_day.isoformat()]  # fmt: skip
         log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
@@ -255,8 +260,8 @@ def _report(console: Console, args: argparse.Namespace, load: Load, elapsed: flo
          if lat.size else "—", "p99 < 50 ms"),
         ("errors (5xx, refused, timeouts)", str(load.errors), "0"),
         ("acknowledged fixes missing after stop", f"{max(load.acked - stored, 0):,}", "0"),
-        ("server RSS start / after 30 s / end / max",
-         f"{rss[0]:.0f} / {rss[min(6, len(rss) - 1)]:.0f} / {rss[-1]:.0f} / {max(rss):.0f} MiB",
+        ("server RSS at start and each minute (MiB)",
+         " / ".join(f"{x:.0f}" for x in rss[::12]) + f"; end {rss[-1]:.0f}, max {max(rss):.0f}",
          "flat"),
     ]  # fmt: skip
     for r in rows:
