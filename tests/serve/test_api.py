@@ -153,5 +153,6 @@ def test_demand_model_metrics_and_health(client: Any) -> None:
     text = client.get("/metrics", headers=auth("operator")).text
     assert 'taxinav_ingested_items{kind="fixes",outcome="accepted"}' in text
     assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/map-config.json").json() == {"tile_url": None}
     assert client.get("/readyz").status_code == 200
     assert client.get("/v1/demand?unit=nope", headers=auth("driver")).status_code == 422

@@ -45,7 +45,7 @@ def create_app(service: Service, day: date | None = None, node_modules: Path | N
     _operator_routes(app, service)
     _model_routes(app, service)
     _health_routes(app, service)
-    _web_routes(app, node_modules)
+    _web_routes(app, node_modules, service.settings.serve.tile_url)
     return app
 
 
@@ -186,7 +186,12 @@ def _health_routes(app: FastAPI, service: Service) -> None:
         return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
 
-def _web_routes(app: FastAPI, node_modules: Path | None) -> None:
+def _web_routes(app: FastAPI, node_modules: Path | None, tile_url: str | None) -> None:
+    @app.get("/map-config.json", include_in_schema=False)
+    def map_config() -> dict[str, str | None]:
+        """What the page needs before it has a token (no secrets)."""
+        return {"tile_url": tile_url}
+
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:
         return RedirectResponse("/map/operator.html")

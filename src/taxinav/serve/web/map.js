@@ -42,6 +42,10 @@
   }
 
   async function base() {
+    const config = await (await fetch("/map-config.json")).json();
+    if (config.tile_url) {  // optional tiles under the road layer (TAXINAV_SERVE__TILE_URL)
+      L.tileLayer(config.tile_url, { maxZoom: 19, attribution: "map tiles" }).addTo(map);
+    }
     const net = await get("/v1/network");
     const layer = L.geoJSON(net, { style: { color: "#b8b8b8", weight: 1 }, interactive: false });
     replace("network", layer);
