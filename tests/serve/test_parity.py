@@ -88,4 +88,20 @@ def test_a_replayed_day_gives_the_pipelines_counts_and_features(client: Any) -> 
         equal_nan=True,
     )
     assert np.array_equal(live["y"].to_numpy(dtype=float), batch["y"].to_numpy(dtype=float))
+
+    # The per-slot path the service uses: every slot of the day, feature by feature.
+    from taxinav.pipeline.daily_forecast import inputs_from_counts
+    from taxinav.serve.incremental import SlotFeatures
+
+    state = SlotFeatures(inputs_from_counts(service.settings, service.ctx.graph, "h3", counts,
+                                            d.end))  # fmt: skip
+    first = state.n_slots - 144
+    rows = np.vstack([state.row(first + k) for k in range(144)])
+    order = np.argsort(np.array(state.units * 144, dtype=object).reshape(144, -1), axis=1)
+    units = np.array(state.units)
+    by_slot = [units[order[k]].tolist() for k in range(144)]
+    assert [u for us in by_slot for u in us] == live["unit_id"].tolist()
+    ordered = np.vstack([rows[k * len(units) : (k + 1) * len(units)][order[k]] for k in range(144)])
+    np.testing.assert_allclose(ordered, batch[list(FEATURES)].to_numpy(dtype=float),
+                               rtol=1e-9, equal_nan=True)  # fmt: skip
     assert timedelta(0) < d.end - d.start

@@ -16,6 +16,7 @@ from taxinav.features import FEATURES
 from taxinav.features.materialize import materialize
 from taxinav.pipeline.daily_forecast import inputs_from_counts
 from taxinav.roads import RoadGraph
+from taxinav.serve.incremental import SlotFeatures
 from taxinav.settings import Settings
 
 Predict = Callable[[pd.DataFrame], np.ndarray]
@@ -65,12 +66,15 @@ def forecast_now(
     predict: Predict | None, base_column: str = "ha_all",
 ) -> dict[str, Any]:  # fmt: skip
     """Pickups in the next 30 minutes per unit, from the slot containing ``now`` (its row
-    uses only complete earlier slots): the champion's (``yhat``; the base model's when there
-    is none) and the base model's (``base``, the historical average column)."""
+    uses only complete earlier slots; computed for that slot alone, see ``incremental``): the
+    champion's (``yhat``; the base model's when there is none) and the base model's
+    (``base``, the historical average column)."""
     step = timedelta(minutes=settings.forecast.slot_minutes)
     epoch = int(now.timestamp())
     slot = datetime.fromtimestamp(epoch - epoch % int(step.total_seconds()), now.tzinfo)
-    frame = online_features(settings, graph, unit, counts, slot, slot + step)
+    state = SlotFeatures(inputs_from_counts(settings, graph, unit, counts, slot + step))
+    frame = pd.DataFrame(state.row(state.n_slots - 1), columns=list(FEATURES))
+    frame.insert(0, "unit_id", state.units)
     base = np.nan_to_num(frame[base_column].to_numpy(dtype=np.float64), nan=0.0)
     if predict is not None:
         x = frame[list(FEATURES)].astype(np.float32)
