@@ -106,6 +106,15 @@ def _results(checks: list[quality.Check], monitor: Monitor, day: str) -> list[dg
     return out
 
 
+def _checked(
+    out: dict[str, Any], checks: list[quality.Check], taxinav: "TaxinavResource", d: daily.Day
+) -> Materialized:
+    """The asset's summary with its quality gates (failed ones alert through the monitor)."""
+    return dg.MaterializeResult(
+        metadata=_meta(out), check_results=_results(checks, taxinav.monitor(), str(d.day))
+    )
+
+
 def _meta(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, int | float | str) else str(v) for k, v in summary.items()}
 
@@ -189,9 +198,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 quality.null_rate(con, d),
                 quality.coordinate_range(con, d, bbox),
             ]
-        return dg.MaterializeResult(
-            metadata=_meta(out), check_results=_results(checks, taxinav.monitor(), str(d.day))
-        )
+        return _checked(out, checks, taxinav, d)
 
     @dg.asset(
         group_name=GROUP,
@@ -207,9 +214,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         with warehouse(s, "trips") as con:
             out = daily.trips_day(con, s, d)
             checks = [quality.row_count(con, "trips", "pickup_ts", d, s.pipeline.min_rows_ratio)]
-        return dg.MaterializeResult(
-            metadata=_meta(out), check_results=_results(checks, taxinav.monitor(), str(d.day))
-        )
+        return _checked(out, checks, taxinav, d)
 
     @dg.asset(
         group_name=GROUP,
@@ -225,9 +230,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         with warehouse(s, "pickups") as con:
             out = daily.pickups_day(con, s, roads.read_graph(con), d)
             checks = [quality.matched_share(con, d, s.pipeline.min_matched_share)]
-        return dg.MaterializeResult(
-            metadata=_meta(out), check_results=_results(checks, taxinav.monitor(), str(d.day))
-        )
+        return _checked(out, checks, taxinav, d)
 
     @dg.asset(
         group_name=GROUP,

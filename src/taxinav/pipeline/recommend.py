@@ -52,16 +52,26 @@ def vacant_vehicles(
            FROM f WHERE rn = 1 AND NOT occupied ORDER BY vehicle_id""",
         params={"lo": at - timedelta(minutes=LIVE_WINDOW_MIN), "at": at},
     ).to_arrow_table()
-    ids = t["vehicle_id"].to_pylist()
-    snap = SegmentIndex(graph).snap(
-        t["lat"].to_numpy(), t["lon"].to_numpy(), t["heading"].to_numpy(), radius_m=50.0
-    )
-    vehicles = [
-        VehicleState(str(v), int(s), float((1.0 - f) * graph.travel_time_s[s]))
+    ids = [str(v) for v in t["vehicle_id"].to_pylist()]
+    vehicles = place_vehicles(graph, SegmentIndex(graph), ids, t["lat"].to_numpy(),
+                              t["lon"].to_numpy(), t["heading"].to_numpy())  # fmt: skip
+    return vehicles, len(ids) - len(vehicles)
+
+
+def place_vehicles(
+    graph: RoadGraph, index: SegmentIndex, ids: list[str], lat: np.ndarray, lon: np.ndarray,
+    heading: np.ndarray, radius_m: float = 50.0,
+) -> list[VehicleState]:  # fmt: skip
+    """Vehicles on the segment they are driving (heading NaN: unknown), with the seconds left
+    on it; those not within ``radius_m`` of a segment are left out."""
+    if not ids:
+        return []
+    snap = index.snap(lat, lon, heading, radius_m=radius_m)
+    return [
+        VehicleState(v, int(s), float((1.0 - f) * graph.travel_time_s[s]))
         for v, s, f in zip(ids, snap.segment.tolist(), snap.offset_frac.tolist(), strict=True)
         if s >= 0
     ]
-    return vehicles, len(ids) - len(vehicles)
 
 
 def recommend_at(con: duckdb.DuckDBPyConnection, settings: Settings,

@@ -4,6 +4,7 @@ assets from a middle step, recorded in the instance under ``<home>/dagster`` so 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,12 @@ class DayRun:
     success: bool
     failed_checks: list[str] = field(default_factory=list)
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@functools.lru_cache(maxsize=4)
+def _definitions(settings_json: str) -> dg.Definitions:
+    """Built once per settings: a backfill runs every partition with the same definitions."""
+    return build_definitions(Settings.model_validate_json(settings_json))
 
 
 def instance_for(settings: Settings) -> dg.DagsterInstance:
@@ -87,7 +94,7 @@ def materialize(
     if instance is None:  # a throw-away instance, cleaned up when the run is done
         with dg.DagsterInstance.ephemeral() as temporary:
             return materialize(settings, assets, day, temporary, log_level)
-    defs = build_definitions(settings)
+    defs = _definitions(settings.model_dump_json())
     started = time.perf_counter()
     result = dg.materialize(
         list(defs.assets or []),  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from taxinav.features.calendar import local_midnight
 from taxinav.features.sources import network_cells
 from taxinav.mlops.registry import champion_loader
 from taxinav.pipeline.guidance import guided_factory
+from taxinav.pipeline.recommend import place_vehicles
 from taxinav.roads import RoadGraph, SegmentIndex, read_graph
 from taxinav.routing.coordination import Demand
 from taxinav.routing.recommender import FleetState, Recommender, VehicleState
@@ -68,17 +69,9 @@ def load_day(settings: Settings, day: date) -> DayContext:
 def place(graph: RoadGraph, index: SegmentIndex, rows: list[tuple[str, float, float, float]],
           radius_m: float = 50.0) -> list[VehicleState]:  # fmt: skip
     """Vacant vehicles (id, lat, lon, heading) on their road segment, with the time left on it."""
-    if not rows:
-        return []
-    lat = np.array([r[1] for r in rows])
-    lon = np.array([r[2] for r in rows])
-    heading = np.array([r[3] for r in rows])
-    snap = index.snap(lat, lon, heading, radius_m=radius_m)
-    return [
-        VehicleState(r[0], int(s), float((1.0 - f) * graph.travel_time_s[s]))
-        for r, s, f in zip(rows, snap.segment.tolist(), snap.offset_frac.tolist(), strict=True)
-        if s >= 0
-    ]
+    return place_vehicles(graph, index, [r[0] for r in rows], np.array([r[1] for r in rows]),
+                          np.array([r[2] for r in rows]), np.array([r[3] for r in rows]),
+                          radius_m)  # fmt: skip
 
 
 def plan(ctx: DayContext, vehicles: list[VehicleState], at: datetime) -> dict[str, Route]:
