@@ -22,7 +22,7 @@ from rich.table import Table
 from taxinav.pipeline.batch import open_warehouse
 from taxinav.pipeline.simulation import POLICIES, simulate
 from taxinav.settings import Settings, get_settings
-from taxinav.sim.report import KPI_COLUMNS, kpi_rows
+from taxinav.sim.report import KPI_COLUMNS, describe_shares, kpi_rows
 
 WEEK_START = date(2008, 5, 26)
 
@@ -69,8 +69,9 @@ def _block_row(day: str, runs: list[dict[str, Any]]) -> list[str]:
 def calibration(out: dict[str, Any], console: Console) -> None:
     """Historical policy vs real, every simulated day, spread over seeds."""
     overall = Table(
-        title=f"historical policy vs real, {out['seeds']} seeds per day, booking share "
-        f"{out['dispatch_share']:.2f} (calibrated on earlier days): sim mean \\[min–max] vs "
+        title=f"historical policy vs real, {out['seeds']} seeds per day, booking shares "
+        f"{describe_shares(out['dispatch_share'])} (calibrated on earlier days): sim mean "
+        "\\[min–max] vs "
         "real (ratio); targets ±20 %, served ≥ 80 %"
     )
     for h in ("day", "median vacant min", "mean vacant min", "occupancy", "served (per seed)",

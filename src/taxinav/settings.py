@@ -93,12 +93,14 @@ class SimSettings(BaseModel):
     )
     dispatch_share: float | None = Field(
         None, ge=0, le=1,
-        description="Share of requests booked by phone (radio dispatch); unset: calibrated "
-        "on the days before each simulated period (pipeline/calibration.py).",
+        description="Share of requests booked by phone (radio dispatch) at every hour; unset: "
+        "calibrated per 4-hour block on the days before each simulated period "
+        "(pipeline/calibration.py).",
     )  # fmt: skip
     calibration_days: int = Field(3, ge=1, le=14, description="Days used to calibrate.")
     dispatch_grid: tuple[float, ...] = Field(
-        (0.0, 0.15, 0.3, 0.45), description="Booking shares tried by the calibration."
+        (0.0, 0.15, 0.3, 0.45, 0.6, 0.75),
+        description="Booking shares tried by the calibration in each block.",
     )
     return_limit_min: float = Field(
         120.0, gt=0,

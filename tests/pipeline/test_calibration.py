@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from taxinav.pipeline.calibration import calibration_error, choose_share
+from taxinav.pipeline.calibration import block_bias, calibration_error, choose_shares
 
 REAL = {
     "vacant_median_min": 5.0,
@@ -33,6 +35,20 @@ def test_serving_too_few_dominates() -> None:
     assert got["error"] == pytest.approx(1.5)  # (1 − 0.7) / 0.2
 
 
-def test_the_lowest_mean_error_wins_and_ties_go_to_the_smaller_share() -> None:
-    assert choose_share({0.0: [1.2, 1.0], 0.15: [0.9, 1.1], 0.3: [1.0, 1.0]}) == 0.15
-    assert choose_share({0.3: [1.0], 0.0: [1.0]}) == 0.0
+def test_a_block_scores_the_log_ratio_of_its_median() -> None:
+    # Block 0: 5 vs 4 → log 1.25; block 5: 1 vs 2 → log 0.5; block 3 has no real spell and
+    # block 5 of the second call no simulated one: neither is scored.
+    got = block_bias({0: 5.0, 5: 1.0, 3: 7.0}, REAL)
+    assert got == pytest.approx({0: math.log(1.25), 5: math.log(0.5)})
+    assert block_bias({0: 4.0}, REAL) == {0: 0.0}
+
+
+def test_each_block_takes_its_least_biased_share_and_ties_go_to_the_smaller() -> None:
+    bias = {
+        0.0: {0: [0.4, 0.2], 1: [0.1, -0.1], 2: [0.5]},
+        0.3: {0: [0.3, -0.5], 1: [0.0, 0.0], 2: [-0.3]},
+        0.6: {0: [-0.05, 0.0], 1: [-0.5, 0.5]},
+    }
+    # |mean|: block 0 → 0.3 / 0.1 / 0.025; block 1 → 0 / 0 / 0 (tie → 0.0); block 2 →
+    # 0.5 / 0.3 (0.6 never scored it); blocks 3–5 have no data → the smallest share.
+    assert choose_shares(bias) == (0.6, 0.0, 0.3, 0.0, 0.0, 0.0)

@@ -105,3 +105,59 @@ def test_a_replayed_day_gives_the_pipelines_counts_and_features(client: Any) -> 
     np.testing.assert_allclose(ordered, batch[list(FEATURES)].to_numpy(dtype=float),
                                rtol=1e-9, equal_nan=True)  # fmt: skip
     assert timedelta(0) < d.end - d.start
+
+
+SUPPLY_FEATURES = ("sup10", "nb1_sup10", "ratio")
+
+
+def test_live_road_features_equal_the_pipelines_and_the_champion_scores_them(
+    client: Any,
+) -> None:
+    """Road segments: every pickup-based feature of the replayed day equals the batch one
+    computed from the pipeline's road counts; live supply (vacant fixes snapped to the road)
+    is at most the batch supply on map-matched paths, so it is only checked to be there."""
+    from taxinav.pipeline.daily_forecast import stored_inputs
+    from taxinav.serve.incremental import SlotFeatures
+    from taxinav.serve.online import forecast_now, merge_counts
+    from taxinav.warehouse import connect
+
+    service = client.service
+    if service.live.clock is None:
+        replay_through(client)
+    s, graph = service.settings, service.ctx.graph
+    d = Day.of(DAYS[1], s.tz)
+    con = connect(s.warehouse_path)
+    batch = SlotFeatures(stored_inputs(con, s, graph, "road", d))
+    con.close()
+    counts = merge_counts(service.ctx.road_history, service.live.counts("road"),
+                          service.ctx.origin)  # fmt: skip
+    from taxinav.pipeline.daily_forecast import inputs_from_counts
+
+    live = SlotFeatures(inputs_from_counts(s, graph, "road", counts, d.end))
+    assert live.units == batch.units and len(live.units) == graph.n_segments
+    keep = [i for i, f in enumerate(FEATURES) if f not in SUPPLY_FEATURES]
+    sup = FEATURES.index("sup10")
+    live_supply = 0.0
+    for k in range(batch.n_slots - 144, batch.n_slots, 7):
+        a, b = live.row(k), batch.row(k)
+        np.testing.assert_allclose(a[:, keep], b[:, keep], rtol=1e-9, equal_nan=True)
+        live_supply += float(np.nansum(a[:, sup]))
+    assert live_supply > 0  # vacant taxis were seen on the road
+
+    predict = lambda x: x["r30"].to_numpy() + 0.5  # noqa: E731 - a champion stand-in
+    out = forecast_now(s, graph, "road", counts, d.start + timedelta(hours=12), predict)
+    assert len(out["yhat"]) == graph.n_segments
+    row = live.row(batch.n_slots - 144 + 72)  # 12:00 is slot 72 of the day
+    np.testing.assert_allclose(out["yhat"], np.nan_to_num(row[:, FEATURES.index("r30")]) + 0.5)
+
+    # In the service, the champion's live road forecast becomes the plan's demand now.
+    service.refresh(force=True)  # moves to the clock's day first
+    service.ctx.road_champion = ("7", predict)
+    assert service.refresh(force=True)
+    clock = service.live.clock
+    now = forecast_now(s, graph, "road", merge_counts(
+        service.ctx.road_history, service.live.counts("road"), service.ctx.origin), clock, predict)
+    rate = service.ctx.road_demand.at((clock - service.ctx.origin).total_seconds())
+    np.testing.assert_allclose(rate * 1800.0, now["yhat"])
+    road = client.get("/v1/demand?unit=road", headers=auth("operator")).json()
+    assert road["properties"]["source"] == "live champion v7"

@@ -126,3 +126,26 @@ def test_a_passenger_taken_out_of_the_area_brings_the_taxi_back_later() -> None:
         (130.0, "leave", -1),
         (230.0, "enter", 2),
     ]
+
+
+def test_booking_share_follows_the_block_of_the_local_day() -> None:
+    from taxinav.sim.engine import booking_share
+
+    shares = (0.0, 0.5, 0.0, 0.0, 0.0, 0.9)
+    # Origin at local 22:00: 0 s → 22 h (block 5), 3 h later → 01 h (block 0), 7 h → 05 h.
+    config = SimConfig(dispatch_share=shares, origin_hour=22)
+    got = booking_share(np.array([0.0, 3 * 3600.0, 7 * 3600.0 + 59]), config)
+    assert got.tolist() == [0.9, 0.0, 0.5]
+    assert booking_share(np.array([0.0, 1e5]), SimConfig(dispatch_share=0.3)).tolist() == [
+        0.3, 0.3,
+    ]  # fmt: skip
+
+
+def test_served_share_by_block_counts_requests_by_when_they_were_made() -> None:
+    from taxinav.sim.kpi import served_share_by_block
+
+    # Requests at 01:00 (served), 02:00 (lost) and 05:00 (served after 05:10).
+    t = [3600.0, 7200.0, 5 * 3600.0, 3650.0, 7500.0, 5 * 3600.0 + 600]
+    kind = ["request"] * 3 + ["pickup", "lost", "pickup"]
+    log = pa.table({"t": t, "kind": kind, "request": [0, 1, 2, 0, 1, 2]})
+    assert served_share_by_block(log) == {0: 0.5, 1: 1.0}

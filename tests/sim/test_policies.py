@@ -67,3 +67,23 @@ def test_speed_factor_slows_travel_by_hour() -> None:
     assert slow.travel_s(0, 10.0) == 60.0
     assert slow.travel_s(0, 3700.0) == 30.0
     assert slow.travel_s(0, 99_999.0) == 30.0  # past the last hour: the last factor
+
+
+def test_aggregated_moves_learn_what_the_single_moves_learn() -> None:
+    net = _fork()
+    # Moves 0→2 (block 0) twice with 30 s and 90 s extra, 0→1 (block 1) once with 0 s:
+    # as single rows or as rows (move, block, count, summed extra).
+    single = (np.array([0, 0, 0]), np.array([0, 0, 1]), np.array([2, 2, 1]))
+    grouped = (np.array([0, 0]), np.array([0, 1]), np.array([2, 1]))
+    one = _transitions(*single)
+    agg = _transitions(*grouped, np.array([2.0, 1.0]))
+    assert one.keys() == agg.keys() == {(0, 0), (1, 0), (-1, 0)}
+    for k in one:
+        assert one[k][0].tolist() == agg[k][0].tolist()
+        assert one[k][1].tolist() == agg[k][1].tolist()
+    assert agg[(-1, 0)][1].tolist() == [1.0, 3.0]  # to 1 once, to 2 twice
+    p1 = _wait_probability(net, *single[:2], np.array([30.0, 90.0, 0.0]))
+    p2 = _wait_probability(net, *grouped[:2], np.array([120.0, 0.0]), np.array([2.0, 1.0]))
+    # Block 0 on segment 0: mean extra (120 + 5 × 60) / (2 + 5) = 60 s → p = 0.5.
+    assert p2[0, 0] == p1[0, 0] == 0.5
+    assert np.array_equal(p1, p2)

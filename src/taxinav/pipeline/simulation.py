@@ -148,15 +148,16 @@ def day_world(
 
 def run_seed(
     world: World, period: Period, settings: Settings, day: date, seed: int, share: float,
-    dispatch_share: float,
+    dispatch_share: float | tuple[float, ...],
 ) -> tuple[pa.Table, dict[str, Any], float]:  # fmt: skip
     """One simulation: the event log, its KPIs (with planning statistics of guided
     policies) and the seconds it took."""
     t0 = time.perf_counter()
     group = _groups(world, share if len(period.names) > 1 else 1.0, settings.seed + seed)
     cfg = settings.sim
-    config = SimConfig(cfg.patience_s, cfg.tick_s, settings.seed + seed, dispatch_share)
     origin = local_midnight(day, settings.tz)
+    config = SimConfig(cfg.patience_s, cfg.tick_s, settings.seed + seed, dispatch_share,
+                       origin.astimezone(settings.tz).hour)  # fmt: skip
     policies: list[Policy] = [
         p.for_day(origin, settings.seed + seed) if isinstance(p, GuidedFactory) else p
         for p in period.policies
@@ -231,10 +232,11 @@ def simulate(
 
 def resolve_dispatch_share(
     con: duckdb.DuckDBPyConnection, settings: Settings, start: date
-) -> float:
-    """The configured booking share, or the one calibrated on the days before ``start``."""
+) -> tuple[float, ...]:
+    """The configured booking share (every block), or the shares per 4-hour block calibrated
+    on the days before ``start``."""
     if settings.sim.dispatch_share is not None:
-        return settings.sim.dispatch_share
+        return (settings.sim.dispatch_share,)
     from taxinav.pipeline.calibration import calibrated_dispatch_share
 
     return calibrated_dispatch_share(con, settings, start)

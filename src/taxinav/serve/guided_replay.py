@@ -77,9 +77,10 @@ def _add(rows: dict[str, list[object]], v: str, t: float, s: int, occupied: bool
 def guided_replay(settings: Settings, day: date, share: float, real: pa.Table) -> GuidedReplay:
     """Simulate the day with ``share`` of the fleet guided (the rest cruising as drivers do)
     and merge the twins' fixes with the other vehicles' real ones."""
+    from taxinav.pipeline.calibration import cached_dispatch_share
     from taxinav.pipeline.simulation import day_world, prepare, run_seed
 
-    dispatch = settings.sim.dispatch_share if settings.sim.dispatch_share is not None else 0.15
+    dispatch = cached_dispatch_share(settings, day) or (0.15,)
     con = connect(settings.warehouse_path, read_only=True)
     try:  # the guided policy reads the day's stored forecasts when it starts
         period = prepare(con, settings, day, ["guided", "historical"])

@@ -97,6 +97,7 @@ class LiveState:
         self.vehicles: dict[str, Vehicle] = {}
         self.pickups: Counter[tuple[str, str, datetime]] = Counter()
         self.vacant: dict[tuple[str, datetime], set[str]] = {}
+        self.vacant_road: dict[tuple[str, datetime], set[str]] = {}
         self.reported: Counter[tuple[str, datetime]] = Counter()  # meter pickups per cell, slot
         self.clock: datetime | None = None
         self.late = 0
@@ -124,6 +125,7 @@ class LiveState:
                 if v is not None and f.ts in v.seen:
                     continue
                 self._apply(f, v)
+            self._count_vacant_roads([f for f in fixes if not f.occupied])
             if fixes:
                 newest = max(f.ts for f in fixes)
                 self.clock = newest if self.clock is None else max(self.clock, newest)
@@ -169,6 +171,21 @@ class LiveState:
         if cell in self.cells:
             self.vacant.setdefault((cell, slot_start(f.ts, self.slot_min)), set()).add(f.vehicle_id)
 
+    def _count_vacant_roads(self, fixes: list[Fix]) -> None:
+        """Vacant vehicles per road segment and slot, from their fixes snapped to the road
+        (the batch counts them on map-matched paths, which also cover the segments driven
+        between fixes, so the live supply of a segment is a lower bound of the batch one)."""
+        if not fixes:
+            return
+        snap = self.index.snap(
+            np.array([f.lat for f in fixes]), np.array([f.lon for f in fixes]),
+            np.full(len(fixes), np.nan), radius_m=self.radius_m,
+        )  # fmt: skip
+        for f, seg in zip(fixes, snap.segment.tolist(), strict=True):
+            if seg >= 0:
+                key = (str(seg), slot_start(f.ts, self.slot_min))
+                self.vacant_road.setdefault(key, set()).add(f.vehicle_id)
+
     def _count_pickup(self, p: Pickup) -> None:
         slot = slot_start(p.ts, self.slot_min)
         cell = cell_of(p.lat, p.lon, self.res)
@@ -191,11 +208,10 @@ class LiveState:
 
     def counts(self, unit_type: str) -> pa.Table:
         """Live demand counts like the pipeline's ``demand_counts`` (unit_id, slot_start,
-        pickups, vacant); vacant vehicles are known per H3 cell only."""
+        pickups, vacant): distinct vacant vehicles per H3 cell or per road segment."""
         with self._lock:
-            keys = {(u, s) for (t, u, s) in self.pickups if t == unit_type}
-            if unit_type == "h3":
-                keys |= set(self.vacant)
+            vacant = self.vacant if unit_type == "h3" else self.vacant_road
+            keys = {(u, s) for (t, u, s) in self.pickups if t == unit_type} | set(vacant)
             rows = sorted(keys)
             return pa.table(
                 {
@@ -204,13 +220,7 @@ class LiveState:
                     "pickups": pa.array(
                         [self.pickups.get((unit_type, u, s), 0) for u, s in rows], pa.int64()
                     ),
-                    "vacant": pa.array(
-                        [
-                            len(self.vacant.get((u, s), ())) if unit_type == "h3" else 0
-                            for u, s in rows
-                        ],
-                        pa.int64(),
-                    ),
+                    "vacant": pa.array([len(vacant.get(k, ())) for k in rows], pa.int64()),
                 }
             )
 
@@ -236,5 +246,7 @@ class LiveState:
                 del self.pickups[k]
             for k2 in [k for k in self.vacant if k[1] < cut]:
                 del self.vacant[k2]
+            for k2 in [k for k in self.vacant_road if k[1] < cut]:
+                del self.vacant_road[k2]
             for k3 in [k for k in self.reported if k[1] < cut]:
                 del self.reported[k3]

@@ -14,7 +14,7 @@ import pyarrow as pa
 from taxinav.features.calendar import local_midnight
 from taxinav.features.sources import network_cells
 from taxinav.mlops.registry import champion_loader
-from taxinav.pipeline.guidance import guided_factory
+from taxinav.pipeline.guidance import DayDemand, guided_factory
 from taxinav.pipeline.recommend import place_vehicles
 from taxinav.roads import RoadGraph, SegmentIndex, read_graph
 from taxinav.routing.coordination import Demand
@@ -39,6 +39,9 @@ class DayContext:
     demand_source: str
     history: pa.Table  # stored h3 demand counts before the day
     champion: tuple[str, Predict] | None
+    road_demand: DayDemand  # the plan's demand; the live road forecast overwrites its slot
+    road_history: pa.Table  # stored road demand counts before the day
+    road_champion: tuple[str, Predict] | None
 
 
 def load_day(settings: Settings, day: date) -> DayContext:
@@ -54,16 +57,17 @@ def load_day(settings: Settings, day: date) -> DayContext:
         factory = guided_factory("guided", con, network, origin, settings, behaviour)
         demand = factory.day_demand(origin)
         rec, demand_at, habits_at = factory.parts(origin, settings.seed, demand)
-        history = con.sql(
+        history = {unit: con.sql(
             """SELECT unit_id, slot_start, pickups, vacant FROM demand_counts
-               WHERE unit_type = 'h3' AND slot_start < $o ORDER BY slot_start, unit_id""",
-            params={"o": origin},
-        ).to_arrow_table()
+               WHERE unit_type = $u AND slot_start < $o ORDER BY slot_start, unit_id""",
+            params={"o": origin, "u": unit},
+        ).to_arrow_table() for unit in ("h3", "road")}  # fmt: skip
     finally:
         con.close()
     cells = network_cells(graph.mid_lat, graph.mid_lon, settings.forecast.h3_resolution)
+    load = champion_loader(settings)
     return DayContext(day, origin, graph, cells, rec, demand_at, habits_at, demand.source,
-                      history, champion_loader(settings)("h3"))  # fmt: skip
+                      history["h3"], load("h3"), demand, history["road"], load("road"))  # fmt: skip
 
 
 def place(graph: RoadGraph, index: SegmentIndex, rows: list[tuple[str, float, float, float]],

@@ -24,6 +24,7 @@ from taxinav.serve import planner, views
 from taxinav.serve.auth import Auth, check_production
 from taxinav.serve.landing import load_records
 from taxinav.serve.live import LiveState
+from taxinav.serve.memory import release_unused
 from taxinav.serve.online import forecast_now, merge_counts
 from taxinav.serve.schemas import Fix, IngestResult, RideEvent, validate_items
 from taxinav.serve.wal import AppendLog
@@ -73,6 +74,7 @@ class Service:
     def start(self, day: date, background: bool = True) -> None:
         """Load the day, recover the log of a previous process, start the workers."""
         self.ctx = planner.load_day(self.settings, day)
+        release_unused()
         s = self.settings
         self.live = LiveState(self.ctx.graph, self.ctx.cells, s.forecast.h3_resolution,
                               s.forecast.slot_minutes, s.ingest.gap_limit_min * 60,
@@ -194,6 +196,7 @@ class Service:
                 self.ctx = planner.load_day(
                     self.settings, clock.astimezone(self.settings.tz).date()
                 )
+                release_unused()
             started = time.perf_counter()
             self._forecast(clock)
             self._plan(clock)
@@ -215,6 +218,24 @@ class Service:
         self.pending.append({"slot_start": out["slot_start"], "unit_id": out["unit_id"],
                              "champion": out["yhat"], "base": out["base"]})  # fmt: skip
         self._score(clock)
+        self._forecast_roads(clock)
+
+    def _forecast_roads(self, clock: datetime) -> None:
+        """Score the road champion for the current slot and make it the plan's demand for
+        that slot (until then the plan uses the day's stored forecasts)."""
+        assert self.live is not None and self.ctx is not None
+        ctx = self.ctx
+        if ctx.road_champion is None:
+            return
+        counts = merge_counts(ctx.road_history, self.live.counts("road"), ctx.origin)
+        out = forecast_now(self.settings, ctx.graph, "road", counts, clock, ctx.road_champion[1])
+        demand = ctx.road_demand
+        slot = int((out["slot_start"] - ctx.origin).total_seconds() // demand.slot_s)
+        if 0 <= slot < demand.rate.shape[0]:
+            order = np.asarray([int(u) for u in out["unit_id"]])
+            demand.rate[slot, order] = out["yhat"] / views.HORIZON_S
+            ctx.demand_source = f"live champion v{ctx.road_champion[0]}"
+        self.cache["road"] = out
 
     def _score(self, clock: datetime) -> None:
         """Realised error of forecasts whose 30 minutes have passed (live accuracy)."""

@@ -115,6 +115,18 @@ def median_by_block(
     return {int(b): float(np.median(d[block == b])) for b in np.unique(block)}
 
 
+def served_share_by_block(events: pa.Table, block_h: int = 4) -> dict[int, float]:
+    """Share of requests served per block of the day (by when the request was made; the
+    origin is local midnight)."""
+    kind = np.asarray(events["kind"].to_pylist(), dtype=object)
+    request = events["request"].to_numpy()
+    t = events["t"].to_numpy()
+    asked = kind == Kind.REQUEST
+    block = (t[asked] // 3600).astype(np.int64) % 24 // block_h
+    served = np.isin(request[asked], request[kind == Kind.PICKUP])
+    return {int(b): float(served[block == b].mean()) for b in np.unique(block)}
+
+
 def summarize(events: pa.Table, horizon_s: float | None = None) -> dict[str, Any]:
     """Requests served/lost, vacant time, empty km per trip and revenue, overall and by group."""
     kind = np.asarray(events["kind"].to_pylist(), dtype=object)
@@ -134,6 +146,7 @@ def summarize(events: pa.Table, horizon_s: float | None = None) -> dict[str, Any
         "served": n_pick,
         "lost": n_lost,
         "served_share": n_pick / n_req if n_req else float("nan"),
+        "served_share_by_block": served_share_by_block(events),
         "groups": {},
     }
     for g in sorted({int(x) for x in group if x >= 0}):

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from taxinav.sim.policies import WAIT_S, Hotspot
@@ -49,41 +50,59 @@ def learn_historical(
     con: duckdb.DuckDBPyConnection, network: Network, before: datetime, tz_name: str,
     origin_hour: int,
 ) -> HistoricalBehaviour:  # fmt: skip
-    steps = con.sql(
-        f"""
-        WITH p AS (
-            SELECT segment_id AS s, hour(timezone('{tz_name}', ts)) // {BLOCK_H} AS block,
-                   lead(segment_id) OVER w AS nxt, lead(piece) OVER w AS nxt_piece, piece,
-                   epoch(lead(ts) OVER w) - epoch(ts) AS dwell
-            FROM spell_paths WHERE ts < $before
-            WINDOW w AS (PARTITION BY spell_id ORDER BY seq))
-        SELECT s, block, nxt, dwell FROM p WHERE nxt IS NOT NULL AND nxt_piece = piece""",
-        params={"before": before},
-    ).to_arrow_table()
-    s = steps["s"].to_numpy().astype(np.int64)
-    block = steps["block"].to_numpy().astype(np.int64)
-    nxt = steps["nxt"].to_numpy().astype(np.int64)
+    """Aggregated in the warehouse (millions of matched steps become one row per move and
+    block); the extra dwell is summed in whole milliseconds so the sums do not depend on
+    the order a parallel aggregate adds them in."""
+    con.register("_segment_travel", pa.table({
+        "s": np.arange(network.n_segments), "travel_s": network.travel_s,
+    }))  # fmt: skip
+    try:
+        moves = con.sql(
+            f"""
+            WITH p AS (
+                SELECT segment_id AS s, hour(timezone('{tz_name}', ts)) // {BLOCK_H} AS block,
+                       lead(segment_id) OVER w AS nxt, lead(piece) OVER w AS nxt_piece, piece,
+                       epoch(lead(ts) OVER w) - epoch(ts) AS dwell
+                FROM spell_paths WHERE ts < $before
+                WINDOW w AS (PARTITION BY spell_id ORDER BY seq))
+            SELECT p.s, block, nxt, count(*) AS n,
+                   sum(round(least(greatest(dwell - t.travel_s, 0), 1800) * 1000)::BIGINT)
+                       AS extra_ms
+            FROM p JOIN _segment_travel t ON t.s = p.s
+            WHERE nxt IS NOT NULL AND nxt_piece = piece
+            GROUP BY ALL ORDER BY ALL""",
+            params={"before": before},
+        ).fetchnumpy()
+    finally:
+        con.unregister("_segment_travel")
+    s, block, nxt = (np.asarray(moves[k], dtype=np.int64) for k in ("s", "block", "nxt"))
+    count = np.asarray(moves["n"], dtype=np.float64)
+    extra = np.asarray(moves["extra_ms"], dtype=np.float64) / 1000.0
     # Matched paths are legal by construction; keep only legal moves all the same.
     n = network.n_segments
     src = np.repeat(np.arange(n), np.diff(network.succ_indptr))
     legal = np.isin(s * n + nxt, src * n + network.succ_indices)
-    s, block, nxt = s[legal], block[legal], nxt[legal]
-    extra = np.clip(steps["dwell"].to_numpy()[legal] - network.travel_s[s], 0, 1800)
-    transitions = _transitions(s, block, nxt)
+    s, block, nxt, count, extra = s[legal], block[legal], nxt[legal], count[legal], extra[legal]
+    transitions = _transitions(s, block, nxt, count)
     return HistoricalBehaviour(
-        network, transitions, _wait_probability(network, s, block, extra), origin_hour
+        network, transitions, _wait_probability(network, s, block, extra, count), origin_hour
     )
 
 
 def _transitions(
-    s: NDArray[np.int64], block: NDArray[np.int64], nxt: NDArray[np.int64]
-) -> dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.float64]]]:
+    s: NDArray[np.int64], block: NDArray[np.int64], nxt: NDArray[np.int64],
+    count: NDArray[np.float64] | None = None,
+) -> dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.float64]]]:  # fmt: skip
+    """Cumulative next-segment counts per (block, segment) and per (-1, segment): all
+    blocks. ``count`` weighs each observed move (default 1)."""
     out: dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
     if s.size == 0:  # no matched paths yet (a new city): drivers' habits are unknown
         return out
+    weight = np.ones(s.shape[0]) if count is None else count
     for keys in ((block, s), (np.full_like(s, -1), s)):
         table = np.stack([keys[0], keys[1], nxt], axis=1)
-        uniq, counts = np.unique(table, axis=0, return_counts=True)
+        uniq, inverse = np.unique(table, axis=0, return_inverse=True)
+        counts = np.bincount(inverse.ravel(), weights=weight, minlength=len(uniq))
         bounds = np.flatnonzero(np.r_[True, np.any(uniq[1:, :2] != uniq[:-1, :2], axis=1)])
         for a, b in zip(bounds, np.r_[bounds[1:], len(uniq)], strict=True):
             out[(int(uniq[a, 0]), int(uniq[a, 1]))] = (
@@ -94,17 +113,20 @@ def _transitions(
 
 
 def _wait_probability(
-    network: Network, s: NDArray[np.int64], block: NDArray[np.int64], extra: NDArray[np.float64]
-) -> NDArray[np.float64]:
+    network: Network, s: NDArray[np.int64], block: NDArray[np.int64], extra: NDArray[np.float64],
+    count: NDArray[np.float64] | None = None,
+) -> NDArray[np.float64]:  # fmt: skip
     """Per decision, waiting WAIT_S with probability p gives p/(1-p)·WAIT_S expected extra
-    time; p is set so that equals the (shrunken) mean extra dwell seen in the data."""
+    time; p is set so that equals the (shrunken) mean extra dwell seen in the data.
+    ``extra`` is the extra dwell of each row, summed over its ``count`` visits (default 1)."""
     n_blocks = 24 // BLOCK_H
+    weight = np.ones(s.shape[0]) if count is None else count
     p = np.zeros((n_blocks, network.n_segments))
     for b in range(n_blocks):
         m = block == b
-        visits = np.bincount(s[m], minlength=network.n_segments).astype(np.float64)
+        visits = np.bincount(s[m], weights=weight[m], minlength=network.n_segments)
         total = np.bincount(s[m], weights=extra[m], minlength=network.n_segments)
-        block_mean = float(extra[m].mean()) if m.any() else 0.0
+        block_mean = float(extra[m].sum() / weight[m].sum()) if m.any() else 0.0
         mean_extra = (total + _SHRINK * block_mean) / (visits + _SHRINK)
         p[b] = mean_extra / (mean_extra + WAIT_S)
     return p

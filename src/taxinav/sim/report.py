@@ -102,6 +102,15 @@ def kpi_rows(summary: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def describe_shares(shares: float | list[float] | tuple[float, ...]) -> str:
+    """Booking shares as text: one value, or one per block of the day."""
+    values = [shares] if isinstance(shares, float | int) else list(shares)
+    if len(values) == 1:
+        return f"{values[0]:.0%}"
+    h = 24 // len(values)
+    return ", ".join(f"{b * h:02d}–{b * h + h:02d} h {v:.0%}" for b, v in enumerate(values))
+
+
 def markdown(out: dict[str, Any], figures: list[Path]) -> str:
     lines = [
         f"# Simulation from {out['start']}, {out['days']} day(s), {out['seeds']} seed(s)",
@@ -115,9 +124,9 @@ def markdown(out: dict[str, Any], figures: list[Path]) -> str:
         f" demand boost {'on' if out.get('demand_boost') else 'off'}"
         " (`TAXINAV_SIM__DEMAND_BOOST`).",
         "",
-        f"A share of {out.get('dispatch_share', 0.0):.0%} of requests are radio bookings sent to"
-        " the vacant taxi with the shortest drive (calibrated on the days before the period"
-        " unless `TAXINAV_SIM__DISPATCH_SHARE` is set).",
+        "Radio bookings, sent to the vacant taxi with the shortest drive, are a share of the"
+        f" requests: {describe_shares(out.get('dispatch_share', 0.0))} (calibrated per 4-hour"
+        " block on the days before the period unless `TAXINAV_SIM__DISPATCH_SHARE` is set).",
         "",
         "| group | " + " | ".join(KPI_COLUMNS) + " |",
         "|---" * (len(KPI_COLUMNS) + 1) + "|",
