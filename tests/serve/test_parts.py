@@ -110,7 +110,8 @@ def _state(monkeypatch: pytest.MonkeyPatch) -> LiveState:
         def __init__(self, graph: object) -> None: ...
 
         def snap(self, lat: np.ndarray, *a: object, **k: object) -> object:
-            return type("S", (), {"matched": np.zeros(len(lat), bool), "segment": [-1]})()
+            n = len(lat)
+            return type("S", (), {"matched": np.zeros(n, bool), "segment": np.full(n, -1)})()
 
     monkeypatch.setattr(live, "SegmentIndex", NoRoads)
     from taxinav.features.sources import cell_of
@@ -159,3 +160,23 @@ def test_repeats_in_and_across_batches_have_no_effect(monkeypatch: pytest.Monkey
     new, repeats = state.add_fixes([_fix(1, True), _fix(2, False)])
     assert (len(new), repeats) == (1, 1)
     assert sum(state.pickups.values()) == 1
+
+
+def test_old_supply_slots_are_sealed_into_counts_and_late_fixes_are_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = _state(monkeypatch)
+    # Two vacant taxis in the 10:00 slot (one twice), then the clock moves to 11:30.
+    state.add_fixes([_fix(0, False, "a"), _fix(1, False, "a"), _fix(2, False, "b")])
+    state.add_fixes([_fix(90, False, "a")])
+    state.prune()  # slots before 10:30 are sealed
+    assert len(state.vacant) == 1  # only the 11:30 slot keeps its set of vehicle ids
+
+    def vacant_at(minute: int) -> int:
+        t = state.counts("h3").to_pylist()
+        slot = datetime(2008, 5, 19, 10, tzinfo=UTC) + timedelta(minutes=minute)
+        return sum(r["vacant"] for r in t if r["slot_start"] == slot)
+
+    assert (vacant_at(0), vacant_at(90)) == (2, 1)
+    state.add_fixes([_fix(5, False, "c")])  # late for the sealed 10:00 slot
+    assert (vacant_at(0), state.late_supply) == (2, 1)

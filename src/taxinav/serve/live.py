@@ -25,6 +25,9 @@ from taxinav.serve.schemas import Fix
 
 RECENT_KEYS = 512  # per vehicle (~8 h at a fix a minute): repeats older than that are late fixes
 KEEP_DAYS = 2
+# Vacant vehicles are counted distinct per unit and slot; once a slot is this far behind the
+# clock its set of vehicle ids is replaced by its size (a later fix for it is counted as late).
+SEAL_AFTER = timedelta(hours=1)
 
 
 def _hav_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -98,6 +101,9 @@ class LiveState:
         self.pickups: Counter[tuple[str, str, datetime]] = Counter()
         self.vacant: dict[tuple[str, datetime], set[str]] = {}
         self.vacant_road: dict[tuple[str, datetime], set[str]] = {}
+        self.sealed: dict[str, Counter[tuple[str, datetime]]] = {"h3": Counter(), "road": Counter()}
+        self.sealed_before: datetime | None = None
+        self.late_supply = 0
         self.reported: Counter[tuple[str, datetime]] = Counter()  # meter pickups per cell, slot
         self.clock: datetime | None = None
         self.late = 0
@@ -168,13 +174,21 @@ class LiveState:
         if f.occupied:
             return
         cell = cell_of(f.lat, f.lon, self.res)
-        if cell in self.cells:
+        if cell in self.cells and not self._is_sealed(f.ts):
             self.vacant.setdefault((cell, slot_start(f.ts, self.slot_min)), set()).add(f.vehicle_id)
+
+    def _is_sealed(self, ts: datetime) -> bool:
+        if self.sealed_before is not None and ts < self.sealed_before:
+            self.late_supply += 1
+            return True
+        return False
 
     def _count_vacant_roads(self, fixes: list[Fix]) -> None:
         """Vacant vehicles per road segment and slot, from their fixes snapped to the road
         (the batch counts them on map-matched paths, which also cover the segments driven
         between fixes, so the live supply of a segment is a lower bound of the batch one)."""
+        if self.sealed_before is not None:  # (counted as late supply by the H3 count)
+            fixes = [f for f in fixes if f.ts >= self.sealed_before]
         if not fixes:
             return
         snap = self.index.snap(
@@ -211,8 +225,9 @@ class LiveState:
         pickups, vacant): distinct vacant vehicles per H3 cell or per road segment."""
         with self._lock:
             vacant = self.vacant if unit_type == "h3" else self.vacant_road
-            keys = {(u, s) for (t, u, s) in self.pickups if t == unit_type} | set(vacant)
-            rows = sorted(keys)
+            sealed = self.sealed.get(unit_type, Counter())
+            keys = {(u, s) for (t, u, s) in self.pickups if t == unit_type}
+            rows = sorted(keys | set(vacant) | set(sealed))
             return pa.table(
                 {
                     "unit_id": pa.array([u for u, _ in rows], pa.string()),
@@ -220,7 +235,10 @@ class LiveState:
                     "pickups": pa.array(
                         [self.pickups.get((unit_type, u, s), 0) for u, s in rows], pa.int64()
                     ),
-                    "vacant": pa.array([len(vacant.get(k, ())) for k in rows], pa.int64()),
+                    "vacant": pa.array(
+                        [len(vacant[k]) if k in vacant else sealed.get(k, 0) for k in rows],
+                        pa.int64(),
+                    ),
                 }
             )
 
@@ -244,9 +262,12 @@ class LiveState:
             cut = self.clock - timedelta(days=KEEP_DAYS)
             for k in [k for k in self.pickups if k[2] < cut]:
                 del self.pickups[k]
-            for k2 in [k for k in self.vacant if k[1] < cut]:
-                del self.vacant[k2]
-            for k2 in [k for k in self.vacant_road if k[1] < cut]:
-                del self.vacant_road[k2]
+            seal = slot_start(self.clock - SEAL_AFTER, self.slot_min)
+            for unit, sets in (("h3", self.vacant), ("road", self.vacant_road)):
+                for key in [k for k in sets if k[1] < seal]:
+                    self.sealed[unit][key] = len(sets.pop(key))
+                for key in [k for k in self.sealed[unit] if k[1] < cut]:
+                    del self.sealed[unit][key]
+            self.sealed_before = seal
             for k3 in [k for k in self.reported if k[1] < cut]:
                 del self.reported[k3]

@@ -31,6 +31,11 @@ def exposition(service: Service) -> bytes:
               registry=reg).set(service.live.clock.timestamp())  # fmt: skip
         Gauge("taxinav_live_vehicles", "Vehicles known to the live state",
               registry=reg).set(len(service.live.vehicles))  # fmt: skip
+        late = Gauge("taxinav_late_fixes", "Fixes older than the state they would change: "
+                     "behind their vehicle (trips) or behind sealed supply slots (supply)",
+                     ["part"], registry=reg)  # fmt: skip
+        late.labels("trips").set(service.live.late)
+        late.labels("supply").set(service.live.late_supply)
     err = Gauge("taxinav_forecast_realised_rmse", "Realised RMSE of the latest scored live "
                 "forecast (30-min pickups per H3 cell)", ["model"], registry=reg)  # fmt: skip
     if service.errors:
