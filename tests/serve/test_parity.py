@@ -155,8 +155,14 @@ def test_live_road_features_equal_the_pipelines_and_the_champion_scores_them(
     service.ctx.road_champion = ("7", predict)
     assert service.refresh(force=True)
     clock = service.live.clock
-    now = forecast_now(s, graph, "road", merge_counts(
-        service.ctx.road_history, service.live.counts("road"), service.ctx.origin), clock, predict)
+    now = forecast_now(
+        s,
+        graph,
+        "road",
+        merge_counts(service.ctx.road_history, service.live.counts("road"), service.ctx.origin),
+        clock,
+        predict,
+    )
     rate = service.ctx.road_demand.at((clock - service.ctx.origin).total_seconds())
     np.testing.assert_allclose(rate * 1800.0, now["yhat"])
     road = client.get("/v1/demand?unit=road", headers=auth("operator")).json()
