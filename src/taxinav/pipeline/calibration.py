@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -157,16 +158,29 @@ def calibrated_dispatch_share(
 ) -> tuple[float, ...]:
     """The calibrated shares per 4-hour block for a period starting at ``start``, computed
     once and cached."""
-    path = settings.home / "sim" / "calibration" / f"{start.isoformat()}.json"
-    key = _fingerprint(settings, start)
-    if path.exists():
-        cached = json.loads(path.read_text())
-        if cached.get("fingerprint") == key:
-            return tuple(float(x) for x in cached["dispatch_share"])
-    result = {"fingerprint": key, **calibrate(con, settings, start)}
+    cached = _cached(settings, start)
+    if cached is not None:
+        return cached
+    result = {"fingerprint": _fingerprint(settings, start), **calibrate(con, settings, start)}
+    path = _cache_path(settings, start)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1, default=float))
     return tuple(float(x) for x in result["dispatch_share"])
+
+
+def _cache_path(settings: Settings, start: date) -> Path:
+    return settings.home / "sim" / "calibration" / f"{start.isoformat()}.json"
+
+
+def _cached(settings: Settings, start: date) -> tuple[float, ...] | None:
+    """The shares stored for ``start`` if they were calibrated with the current settings."""
+    path = _cache_path(settings, start)
+    if not path.exists():
+        return None
+    cached = json.loads(path.read_text())
+    if cached.get("fingerprint") != _fingerprint(settings, start):
+        return None
+    return tuple(float(x) for x in cached["dispatch_share"])
 
 
 def cached_dispatch_share(settings: Settings, day: date) -> tuple[float, ...] | None:
@@ -174,13 +188,13 @@ def cached_dispatch_share(settings: Settings, day: date) -> tuple[float, ...] | 
     before ``day`` (the service's replay must not spend minutes calibrating)."""
     if settings.sim.dispatch_share is not None:
         return (settings.sim.dispatch_share,)
-    folder = settings.home / "sim" / "calibration"
+    folder = _cache_path(settings, day).parent
     for path in sorted(folder.glob("*.json"), reverse=True) if folder.exists() else []:
         try:
             start = date.fromisoformat(path.stem)
         except ValueError:
             continue
-        cached = json.loads(path.read_text())
-        if start <= day and cached.get("fingerprint") == _fingerprint(settings, start):
-            return tuple(float(x) for x in cached["dispatch_share"])
+        shares = _cached(settings, start) if start <= day else None
+        if shares is not None:
+            return shares
     return None

@@ -115,10 +115,13 @@ def median_by_block(
     return {int(b): float(np.median(d[block == b])) for b in np.unique(block)}
 
 
-def served_share_by_block(events: pa.Table, block_h: int = 4) -> dict[int, float]:
+def served_share_by_block(
+    events: pa.Table, block_h: int = 4, kind: np.ndarray | None = None
+) -> dict[int, float]:
     """Share of requests served per block of the day (by when the request was made; the
-    origin is local midnight)."""
-    kind = np.asarray(events["kind"].to_pylist(), dtype=object)
+    origin is local midnight). ``kind``: the event kinds as an array, if already made."""
+    if kind is None:
+        kind = np.asarray(events["kind"].to_pylist(), dtype=object)
     request = events["request"].to_numpy()
     t = events["t"].to_numpy()
     asked = kind == Kind.REQUEST
@@ -146,7 +149,7 @@ def summarize(events: pa.Table, horizon_s: float | None = None) -> dict[str, Any
         "served": n_pick,
         "lost": n_lost,
         "served_share": n_pick / n_req if n_req else float("nan"),
-        "served_share_by_block": served_share_by_block(events),
+        "served_share_by_block": served_share_by_block(events, kind=kind),
         "groups": {},
     }
     for g in sorted({int(x) for x in group if x >= 0}):
