@@ -52,17 +52,15 @@ def test_matching_without_a_network_explains_what_to_run() -> None:
 
 
 def test_model_commands_promote_list_and_roll_back(tmp_path: Path) -> None:
-    import mlflow
 
     from taxinav.mlops.registry import Registry, tracking_uri
+    from tests.mlops.fake_runs import log_test_model
 
     uri = tracking_uri(tmp_path / "var")
     reg = Registry(uri)
     versions = []
     for _ in range(2):
-        with mlflow.start_run() as run:
-            mlflow.log_dict({"kind": "test model"}, "model/meta.json")
-        versions.append(reg.register("road", run.info.run_id))
+        versions.append(reg.register("road", log_test_model(uri, tmp_path / "artifacts")))
     assert runner.invoke(app, ["model", "rollback"]).exit_code == 1  # nothing to roll back to
     for v in versions:
         assert runner.invoke(app, ["model", "promote", v]).exit_code == 0

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from taxinav.mlops.registry import CHALLENGER, CHAMPION, Registry, gate, tracking_uri
+from tests.mlops.fake_runs import log_test_model
 
 
 def test_gate_needs_to_beat_base_and_champion_by_the_margin() -> None:
@@ -16,18 +17,13 @@ def test_gate_needs_to_beat_base_and_champion_by_the_margin() -> None:
     assert not rejected.promote and "champion" in rejected.reason
 
 
-def _run(uri: str) -> str:
-    import mlflow
-
-    mlflow.set_tracking_uri(uri)
-    with mlflow.start_run() as run:
-        mlflow.log_dict({"kind": "test model"}, "model/meta.json")
-    return str(run.info.run_id)
-
-
 @pytest.fixture()
 def registry(tmp_path: Path) -> Registry:
     return Registry(tracking_uri(tmp_path))
+
+
+def _run(uri: str) -> str:
+    return log_test_model(uri, Path(uri.removeprefix("sqlite:///")).parent / "artifacts")
 
 
 def test_a_degraded_challenger_is_not_promoted_and_rollback_restores(registry: Registry) -> None:
