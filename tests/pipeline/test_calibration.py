@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from taxinav.pipeline.calibration import block_bias, calibration_error, choose_shares
+from taxinav.pipeline.calibration import block_bias, calibration_error
 
 REAL = {
     "vacant_median_min": 5.0,
@@ -41,14 +41,3 @@ def test_a_block_scores_the_log_ratio_of_its_median() -> None:
     got = block_bias({0: 5.0, 5: 1.0, 3: 7.0}, REAL)
     assert got == pytest.approx({0: math.log(1.25), 5: math.log(0.5)})
     assert block_bias({0: 4.0}, REAL) == {0: 0.0}
-
-
-def test_each_block_takes_its_least_biased_share_and_ties_go_to_the_smaller() -> None:
-    bias = {
-        0.0: {0: [0.4, 0.2], 1: [0.1, -0.1], 2: [0.5]},
-        0.3: {0: [0.3, -0.5], 1: [0.0, 0.0], 2: [-0.3]},
-        0.6: {0: [-0.05, 0.0], 1: [-0.5, 0.5]},
-    }
-    # |mean|: block 0 → 0.3 / 0.1 / 0.025; block 1 → 0 / 0 / 0 (tie → 0.0); block 2 →
-    # 0.5 / 0.3 (0.6 never scored it); blocks 3–5 have no data → the smallest share.
-    assert choose_shares(bias) == (0.6, 0.0, 0.3, 0.0, 0.0, 0.0)

@@ -6,20 +6,25 @@ the median within 25 % in every 4-hour block, and at least 80 % of real pickups 
 criterion is scaled so that 1.0 is its tolerance.
 
 Bookings are not a constant share of the rides: before dawn street hails are rare and the
-real cabs found their few passengers in a third of the time a hail-only simulation needs
-(2008-06-01, 05–07 h: 14–22 vs 7–10 min), while in the evening rush hails dominate. So the
-share is chosen per 4-hour block: every share of the grid is run on each calibration day,
-and each block takes the share whose median vacant time is least biased against the real one
-over the days (ties: the smaller share). A served share per block was tried as a second
-term and rejected: evening and dawn blocks serve under 80 % at any share, so it pushed their
-shares to the top of the grid and made the day's median 20–25 % too short. The chosen shares
-are then run once more to record the day-level errors. Only days before the
-simulated period are used, and the policies are learned from days before those, so nothing
-is fitted to the period being judged.
+real cabs found their few passengers in a third of the time a hail-only simulation needs,
+while on a busy evening bookings lengthen the simulated wait. So the share is chosen per
+4-hour block and per day from the block's demand pressure (``sim/booking.py``): every share
+of the grid is run on each calibration day, a bias plane in share × log pressure is fitted
+per block, and each simulated day takes, per block, the share where the plane crosses zero.
+Two simpler rules were tried and rejected: a served share per block as a second term (it
+pushed dawn and evening shares to the top of the grid and made the day's median 20–25 % too
+short), and one share per block for every day (right for quiet weekday evenings or for busy
+weekend nights, never both). The chosen shares are then run once more on each calibration
+day to record the day-level errors. Only days before the simulated period are used. Each
+calibration day is simulated with drivers' habits learned from every day before the period
+except itself — as much history as the period's own runs get, none of it from the day being
+matched (learning only from days before the first calibration day left a week of weekdays
+with weekend habits: means 10–30 % too long, under 80 % served).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -33,14 +38,18 @@ import numpy as np
 from taxinav.features import data_period
 from taxinav.features.calendar import local_midnight
 from taxinav.settings import Settings
+from taxinav.sim.booking import BookingModel, block_load, demand_pressure, fit_booking_model
+from taxinav.sim.learned import learn_historical
 
 log = logging.getLogger(__name__)
 
 TOLERANCE = {"vacant_median_min": 0.20, "vacant_mean_min": 0.20, "occupancy": 0.20}
 BLOCK_TOLERANCE = 0.25
 MIN_SERVED = 0.80
-N_BLOCKS = 6
-VERSION = 3  # bump when the simulator changes what a calibration would find
+# Booking shares are raised until a day is predicted to serve this much more than the
+# criterion: seeds alone move the served share by about half a point.
+SERVED_MARGIN = 0.02
+VERSION = 4  # bump when the simulator changes what a calibration would find
 
 
 def calibration_error(
@@ -74,18 +83,6 @@ def block_bias(sim_blocks: dict[int, float], real: dict[str, Any]) -> dict[int, 
     }
 
 
-def choose_shares(bias: dict[float, dict[int, list[float]]]) -> tuple[float, ...]:
-    """Per block, the share whose median is least biased over the days (the smallest
-    absolute mean log ratio: one day's noise cannot be calibrated away, a systematic
-    deviation can); the smaller share on ties and for a block no day has."""
-    shares = sorted(bias)
-    chosen = []
-    for b in range(N_BLOCKS):
-        scored = [(abs(float(np.mean(bias[s][b]))), s) for s in shares if bias[s].get(b)]
-        chosen.append(min(scored)[1] if scored else shares[0])
-    return tuple(chosen)
-
-
 def calibration_days(con: duckdb.DuckDBPyConnection, settings: Settings,
                      start: date) -> list[date]:  # fmt: skip
     """Up to ``calibration_days`` days right before ``start``, leaving at least one earlier
@@ -104,28 +101,37 @@ def _fingerprint(settings: Settings, start: date) -> str:
 
 
 def calibrate(con: duckdb.DuckDBPyConnection, settings: Settings, start: date) -> dict[str, Any]:
-    """Run the historical policy on the calibration days with every share of the grid, choose
-    a share per block, and record how the chosen shares do."""
+    """Run the historical policy on the calibration days with every share of the grid, fit
+    the booking model, and record how its shares do on those days."""
     from taxinav.pipeline import simulation
 
     days = calibration_days(con, settings, start)
     if not days:
         log.warning("no day before %s to calibrate on; booking share 0", start)
-        return {"dispatch_share": [0.0] * N_BLOCKS, "days": [], "rows": []}
-    period = simulation.prepare(con, settings, days[0], ["historical"])
-    grid = settings.sim.dispatch_grid
-    worlds = [simulation.day_world(con, settings, period, day, i) for i, day in enumerate(days)]
+        return {"model": BookingModel.fixed(0.0).to_json(), "days": [], "rows": []}
+    base = simulation.prepare(con, settings, days[0], [])
+    first = local_midnight(start, settings.tz)
+    hour = first.astimezone(settings.tz).hour
+    periods = []  # per day: drivers' habits from every day before the period but that one
+    for day in days:
+        origin = local_midnight(day, settings.tz)
+        habits = learn_historical(con, base.network, first, settings.timezone, hour,
+                                  exclude=(origin, origin + timedelta(days=1)))  # fmt: skip
+        periods.append(dataclasses.replace(base, policies=[habits], names=["historical"]))
+    worlds = [simulation.day_world(con, settings, base, day, i) for i, day in enumerate(days)]
+    h = local_midnight(days[0], settings.tz).astimezone(settings.tz).hour
+    pressures = [demand_pressure(w, h) for w in worlds]
     reals = []
     for day in days:
         origin = local_midnight(day, settings.tz)
         reals.append(simulation.real_kpis(
-            con, period.graph, origin, origin + timedelta(days=1), settings.timezone
+            con, base.graph, origin, origin + timedelta(days=1), settings.timezone
         ))  # fmt: skip
     rows: list[dict[str, Any]] = []
-    bias: dict[float, dict[int, list[float]]] = {s: {} for s in grid}
 
     def run(day: date, world: Any, real: dict[str, Any], share: Any) -> dict[str, Any]:
         log.info("calibrating on %s with booking share %s", day, share)
+        period = periods[days.index(day)]
         _, kpis, _ = simulation.run_seed(world, period, settings, day, 0, 1.0, share)
         g = kpis["groups"][0]
         sim = {
@@ -142,22 +148,28 @@ def calibrate(con: duckdb.DuckDBPyConnection, settings: Settings, start: date) -
         rows.append(row)
         return row
 
-    for day, world, real in zip(days, worlds, reals, strict=True):
-        for share in grid:
+    points: list[tuple[int, float, float, float, float]] = []  # block, x, share, bias, served
+    for day, world, real, pressure in zip(days, worlds, reals, pressures, strict=True):
+        for share in settings.sim.dispatch_grid:
             row = run(day, world, real, share)
+            served = {int(b): v for b, v in row["served_blocks"].items()}
             for b, e in block_bias(row["sim_blocks"], real).items():
-                bias[share].setdefault(b, []).append(e)
-    chosen = choose_shares(bias)
-    checks = [run(d, w, r, chosen)["terms"] for d, w, r in zip(days, worlds, reals, strict=True)]
-    return {"dispatch_share": list(chosen), "days": [d.isoformat() for d in days],
-            "chosen_terms": checks, "rows": rows}  # fmt: skip
+                points.append((b, float(pressure[b]), share, e, served.get(b, np.nan)))
+    cols = [np.array(c) for c in zip(*points, strict=True)]
+    ok = ~np.isnan(cols[4])
+    model = fit_booking_model(cols[0][ok].astype(np.int64), cols[1][ok], cols[2][ok],
+                              cols[3][ok], cols[4][ok], MIN_SERVED + SERVED_MARGIN)  # fmt: skip
+    checks = [run(d, w, r, model.shares(p, block_load(w, h)[0]))["terms"]
+              for d, w, r, p in zip(days, worlds, reals, pressures, strict=True)]  # fmt: skip
+    return {"model": model.to_json(), "days": [d.isoformat() for d in days],
+            "pressure": [p.tolist() for p in pressures], "chosen_terms": checks,
+            "rows": rows}  # fmt: skip
 
 
-def calibrated_dispatch_share(
+def calibrated_booking(
     con: duckdb.DuckDBPyConnection, settings: Settings, start: date
-) -> tuple[float, ...]:
-    """The calibrated shares per 4-hour block for a period starting at ``start``, computed
-    once and cached."""
+) -> BookingModel:
+    """The booking model for a period starting at ``start``, calibrated once and cached."""
     cached = _cached(settings, start)
     if cached is not None:
         return cached
@@ -165,36 +177,37 @@ def calibrated_dispatch_share(
     path = _cache_path(settings, start)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1, default=float))
-    return tuple(float(x) for x in result["dispatch_share"])
+    return BookingModel.from_json(result["model"])
 
 
 def _cache_path(settings: Settings, start: date) -> Path:
     return settings.home / "sim" / "calibration" / f"{start.isoformat()}.json"
 
 
-def _cached(settings: Settings, start: date) -> tuple[float, ...] | None:
-    """The shares stored for ``start`` if they were calibrated with the current settings."""
+def _cached(settings: Settings, start: date) -> BookingModel | None:
+    """The model stored for ``start`` if it was calibrated with the current settings."""
     path = _cache_path(settings, start)
     if not path.exists():
         return None
     cached = json.loads(path.read_text())
     if cached.get("fingerprint") != _fingerprint(settings, start):
         return None
-    return tuple(float(x) for x in cached["dispatch_share"])
+    return BookingModel.from_json(cached["model"])
 
 
-def cached_dispatch_share(settings: Settings, day: date) -> tuple[float, ...] | None:
-    """The shares of the latest calibration already computed for a period starting on or
-    before ``day`` (the service's replay must not spend minutes calibrating)."""
+def cached_booking(settings: Settings, day: date) -> BookingModel | None:
+    """The latest booking model already calibrated for a period starting on or before
+    ``day`` (the service's replay must not spend minutes calibrating), or the configured
+    fixed share."""
     if settings.sim.dispatch_share is not None:
-        return (settings.sim.dispatch_share,)
+        return BookingModel.fixed(settings.sim.dispatch_share)
     folder = _cache_path(settings, day).parent
     for path in sorted(folder.glob("*.json"), reverse=True) if folder.exists() else []:
         try:
             start = date.fromisoformat(path.stem)
         except ValueError:
             continue
-        shares = _cached(settings, start) if start <= day else None
-        if shares is not None:
-            return shares
+        model = _cached(settings, start) if start <= day else None
+        if model is not None:
+            return model
     return None

@@ -22,6 +22,7 @@ from taxinav.routing.guided import GuidedPolicy
 from taxinav.settings import Settings
 from taxinav.sim import Network, Policy, RandomWalk, SimConfig, Simulation, World, demand, summarize
 from taxinav.sim import report as sim_report
+from taxinav.sim.booking import BookingModel, block_load, demand_pressure
 from taxinav.sim.learned import learn_historical, learn_hotspot
 from taxinav.sim.replay import build_network, hourly_counts, load_world, speed_factors
 
@@ -185,7 +186,8 @@ def simulate(
     names = [policy] if other is None or share >= 1.0 else [policy, other]
     # Learned once from the days before the period; they keep no state between days.
     period = prepare(con, settings, start, names)
-    dispatch_share = resolve_dispatch_share(con, settings, start)
+    booking = resolve_booking(con, settings, start)
+    shares: dict[str, tuple[float, ...]] = {}
     runs: list[dict[str, Any]] = []
     first_log: pa.Table | None = None
     for d in range(days):
@@ -193,9 +195,10 @@ def simulate(
         world = day_world(con, settings, period, day, d)
         origin = local_midnight(day, settings.tz)
         real = real_kpis(con, period.graph, origin, origin + timedelta(days=1), settings.timezone)
+        shares[day.isoformat()] = day_shares(booking, world, day, settings)
         for seed in range(seeds):
             events, kpis, seconds = run_seed(
-                world, period, settings, day, seed, share, dispatch_share
+                world, period, settings, day, seed, share, shares[day.isoformat()]
             )
             log_dir = settings.home / "sim" / policy
             log_dir.mkdir(parents=True, exist_ok=True)
@@ -207,7 +210,7 @@ def simulate(
     out = {
         "estimated_unserved_share": period.estimated_unserved_share,
         "demand_boost": settings.sim.demand_boost,
-        "dispatch_share": dispatch_share,
+        "dispatch_share": shares,
         "start": start.isoformat(),
         "days": days,
         "policy": policy,
@@ -230,16 +233,23 @@ def simulate(
     return out
 
 
-def resolve_dispatch_share(
+def resolve_booking(
     con: duckdb.DuckDBPyConnection, settings: Settings, start: date
-) -> tuple[float, ...]:
-    """The configured booking share (every block), or the shares per 4-hour block calibrated
-    on the days before ``start``."""
+) -> BookingModel:
+    """The configured fixed booking share, or the model calibrated on the days before
+    ``start``."""
     if settings.sim.dispatch_share is not None:
-        return (settings.sim.dispatch_share,)
-    from taxinav.pipeline.calibration import calibrated_dispatch_share
+        return BookingModel.fixed(settings.sim.dispatch_share)
+    from taxinav.pipeline.calibration import calibrated_booking
 
-    return calibrated_dispatch_share(con, settings, start)
+    return calibrated_booking(con, settings, start)
+
+
+def day_shares(booking: BookingModel, world: World, day: date, settings: Settings
+               ) -> tuple[float, ...]:  # fmt: skip
+    """The booking share of each 4-hour block of ``day``, from its demand pressure."""
+    hour = local_midnight(day, settings.tz).astimezone(settings.tz).hour
+    return booking.shares(demand_pressure(world, hour), block_load(world, hour)[0])
 
 
 def _spread(runs: list[dict[str, Any]]) -> dict[str, Any]:

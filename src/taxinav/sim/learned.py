@@ -48,11 +48,12 @@ class HistoricalBehaviour:
 
 def learn_historical(
     con: duckdb.DuckDBPyConnection, network: Network, before: datetime, tz_name: str,
-    origin_hour: int,
+    origin_hour: int, exclude: tuple[datetime, datetime] | None = None,
 ) -> HistoricalBehaviour:  # fmt: skip
     """Aggregated in the warehouse (millions of matched steps become one row per move and
     block); the extra dwell is summed in whole milliseconds so the sums do not depend on
-    the order a parallel aggregate adds them in."""
+    the order a parallel aggregate adds them in. ``exclude``: a window (one day being
+    calibrated on) whose spells are left out."""
     con.register("_segment_travel", pa.table({
         "s": np.arange(network.n_segments), "travel_s": network.travel_s,
     }))  # fmt: skip
@@ -63,7 +64,7 @@ def learn_historical(
                 SELECT segment_id AS s, hour(timezone('{tz_name}', ts)) // {BLOCK_H} AS block,
                        lead(segment_id) OVER w AS nxt, lead(piece) OVER w AS nxt_piece, piece,
                        epoch(lead(ts) OVER w) - epoch(ts) AS dwell
-                FROM spell_paths WHERE ts < $before
+                FROM spell_paths WHERE ts < $before AND NOT (ts >= $x0 AND ts < $x1)
                 WINDOW w AS (PARTITION BY spell_id ORDER BY seq))
             SELECT p.s, block, nxt, count(*) AS n,
                    sum(round(least(greatest(dwell - t.travel_s, 0), 1800) * 1000)::BIGINT)
@@ -71,7 +72,11 @@ def learn_historical(
             FROM p JOIN _segment_travel t ON t.s = p.s
             WHERE nxt IS NOT NULL AND nxt_piece = piece
             GROUP BY ALL ORDER BY ALL""",
-            params={"before": before},
+            params={
+                "before": before,
+                "x0": exclude[0] if exclude else before,
+                "x1": exclude[1] if exclude else before,
+            },
         ).fetchnumpy()
     finally:
         con.unregister("_segment_travel")

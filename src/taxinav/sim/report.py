@@ -102,8 +102,10 @@ def kpi_rows(summary: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def describe_shares(shares: float | list[float] | tuple[float, ...]) -> str:
-    """Booking shares as text: one value, or one per block of the day."""
+def describe_shares(shares: float | list[float] | tuple[float, ...] | dict[str, Any]) -> str:
+    """Booking shares as text: one value, one per block of the day, or per day."""
+    if isinstance(shares, dict):
+        return "; ".join(f"{day}: {describe_shares(v)}" for day, v in shares.items())
     values = [shares] if isinstance(shares, float | int) else list(shares)
     if len(values) == 1:
         return f"{values[0]:.0%}"
@@ -125,8 +127,9 @@ def markdown(out: dict[str, Any], figures: list[Path]) -> str:
         " (`TAXINAV_SIM__DEMAND_BOOST`).",
         "",
         "Radio bookings, sent to the vacant taxi with the shortest drive, are a share of the"
-        f" requests: {describe_shares(out.get('dispatch_share', 0.0))} (calibrated per 4-hour"
-        " block on the days before the period unless `TAXINAV_SIM__DISPATCH_SHARE` is set).",
+        f" requests: {describe_shares(out.get('dispatch_share', 0.0))} (per 4-hour block from"
+        " its demand pressure, calibrated on the days before the period unless"
+        " `TAXINAV_SIM__DISPATCH_SHARE` is set).",
         "",
         "| group | " + " | ".join(KPI_COLUMNS) + " |",
         "|---" * (len(KPI_COLUMNS) + 1) + "|",
