@@ -1,6 +1,7 @@
 """Cruising guidance in the simulator (needs `make demo` to have filled the warehouse).
 
-    python benchmarks/routing.py [--quick] [--start 2008-05-26] [--days 3] [--part mixed|fleet]
+    python benchmarks/routing.py [--quick] [--start 2008-05-26] [--days 3]
+                                 [--part mixed|fleet|speed]
 
 For each day (default: the first three days of the last week, whose simulator calibration
 is shared) and each of 3 seeds (--quick: 1 day, 1 seed), prints:
@@ -10,20 +11,31 @@ is shared) and each of 3 seeds (--quick: 1 day, 1 seed), prints:
 2. 100 % guided with coordination, 100 % guided without it, and 100 % historical behaviour:
    passengers served.
 3. Planning time per refresh of the coordinated plan (target: well under a minute).
+4. (--part speed) on the whole network at 18:00 of the first day: one value iteration
+   (target ≤ 200 ms), one taxi's route drawn after it (≤ 10 ms), and the coordinated plan for
+   500 vacant taxis (≤ 2 s), cold and warm-started.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import time
+from collections.abc import Callable
 from datetime import date
 from statistics import mean
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from taxinav.features.calendar import local_midnight
 from taxinav.pipeline.batch import open_warehouse
-from taxinav.pipeline.simulation import simulate
+from taxinav.pipeline.guidance import GuidedFactory
+from taxinav.pipeline.simulation import prepare, simulate
+from taxinav.routing.coordination import Coordinator, Fleet
+from taxinav.routing.recommender import FleetState, VehicleState
 from taxinav.settings import get_settings
 
 START = date(2008, 5, 26)
@@ -96,12 +108,60 @@ def planning(outs: list[dict[str, Any]], console: Console) -> None:
     console.print(table)
 
 
+def _timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def speed(con: Any, settings: Any, start: date, console: Console) -> None:
+    """Planning speed on the real network with the stored forecasts of ``start`` at 18:00."""
+    period = prepare(con, settings, start, ["guided"])
+    factory = period.policies[0]
+    assert isinstance(factory, GuidedFactory)
+    rec, demand_at, habits_at = factory.parts(local_midnight(start, settings.tz), settings.seed)
+    t = 18 * 3600.0
+    demand, habits = demand_at(t), habits_at(t)
+    n = rec.graph.n
+    rng = np.random.default_rng(settings.seed)
+    empty = Fleet(*(np.zeros(0, dtype=np.int64) for _ in range(4)))
+    solo = Coordinator(rec.graph, dataclasses.replace(rec.config, coordinate=False))
+    vi = _timed(lambda: solo.plan(demand, empty, habits), 10)
+    fleet = [VehicleState(f"v{i}", int(s), 0.0) for i, s in enumerate(rng.integers(0, n, 500))]
+    state = FleetState(t, fleet, demand, habits)
+    cold = _timed(lambda: rec.plan(state), 1)
+    warm = _timed(lambda: rec.plan(state), 5)
+    served, rejected = len(rec.routes), dict(rec.checker.failures)
+    routes = []
+    for i, segment in enumerate(rng.integers(0, n, 200)):
+        t0 = time.perf_counter()
+        rec.reroute(VehicleState(f"r{i}", int(segment), 0.0), t)
+        routes.append(time.perf_counter() - t0)
+    table = Table(title=f"planning speed on the whole network ({n} segments), {start} 18:00")
+    for h in ("step", "median ms", "max ms", "target"):
+        table.add_column(h)
+    for label, secs, target in (
+        ("value iteration (one solve, 10 runs)", vi, "≤ 200 ms"),
+        ("one taxi's route after it (200 taxis)", routes, "≤ 10 ms"),
+        ("coordinated plan, 500 vacant taxis, cold", cold, "≤ 2,000 ms"),
+        ("coordinated plan, 500 vacant taxis, warm (5 runs)", warm, "≤ 2,000 ms"),
+    ):
+        ms = np.array(secs) * 1000
+        table.add_row(label, f"{np.median(ms):.1f}", f"{ms.max():.1f}", target)
+    console.print(table)
+    console.print(f"routes served in the last plan for the 500: {served}; rejected: "
+                  f"{rejected or 0}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="1 day, 1 seed")
     parser.add_argument("--start", default=START.isoformat(), help="first local date")
     parser.add_argument("--days", type=int, default=3)
-    parser.add_argument("--part", choices=("mixed", "fleet"), help="only one of the two parts")
+    parser.add_argument("--part", choices=("mixed", "fleet", "speed"), help="only one part")
     args = parser.parse_args()
     start = date.fromisoformat(args.start)
     days, seeds = (1, 1) if args.quick else (args.days, 3)
@@ -110,6 +170,9 @@ def main() -> None:
     console = Console(width=200)
     console.print(f"{days} day(s) from {start}; {seeds} seed(s) each")
     runs: list[dict[str, Any]] = []
+    if args.part == "speed":
+        speed(con, settings, start, console)
+        return
     if args.part in (None, "mixed"):
         out = simulate(con, settings, start, days, "guided", share=0.2, other="historical",
                        seeds=seeds)  # fmt: skip
