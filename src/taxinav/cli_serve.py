@@ -80,6 +80,7 @@ def run_service(settings: Settings, host: str | None, port: int | None, day: dat
     from taxinav.serve.app import create_app
     from taxinav.serve.service import Service
 
+    settings = replay_settings(settings, replay, guided_share)
     try:
         service = Service(settings)
     except RuntimeError as exc:
@@ -101,6 +102,16 @@ def run_service(settings: Settings, host: str | None, port: int | None, day: dat
     sys.setswitchinterval(0.001)
     server.run()
     stop.set()
+
+
+def replay_settings(settings: Settings, replay: date | None, guided_share: float) -> Settings:
+    """A replay with simulated twins loads into its own landing store: the twins' fixes
+    carry real vehicle ids but simulated positions, and must never reach the warehouse."""
+    if replay is None or guided_share <= 0 or settings.serve.landing is not None:
+        return settings
+    landing = settings.home / "serve" / "replay_landing.duckdb"
+    serve = settings.serve.model_copy(update={"landing": landing})
+    return settings.model_copy(update={"serve": serve})
 
 
 def _print_urls(settings: Settings, host: str, port: int) -> None:

@@ -254,6 +254,12 @@ class ServeSettings(BaseModel):
         2.0, ge=0, description="Least wall time between refreshes (a fast replay)."
     )
     flush_s: float = Field(2.0, gt=0, description="How often the log is loaded into landing.")
+    landing: Path | None = Field(
+        None,
+        description="Landing store the API loads into (unset: the batch landing). A replay "
+        "with simulated guided twins writes to its own (`serve/replay_landing.duckdb`), so "
+        "simulated fixes never reach the warehouse.",
+    )
     tile_url: str | None = Field(None, description="Optional map tiles under the road layer.")
 
 
@@ -301,6 +307,11 @@ class Settings(BaseSettings):
     def landing_path(self) -> Path:
         """Validated telemetry as it arrives (files, API), before daily partitions."""
         return self.home / "landing.duckdb"
+
+    @property
+    def api_landing_path(self) -> Path:
+        """Where the service loads what the API accepted."""
+        return self.serve.landing or self.landing_path
 
     @property
     def dagster_home(self) -> Path:

@@ -156,3 +156,29 @@ def test_demand_model_metrics_and_health(client: Any) -> None:
     assert client.get("/map-config.json").json() == {"tile_url": None}
     assert client.get("/readyz").status_code == 200
     assert client.get("/v1/demand?unit=nope", headers=auth("driver")).status_code == 422
+
+
+def test_a_replay_with_simulated_twins_lands_apart_from_the_batch(service_settings: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from taxinav.cli_serve import replay_settings
+    from taxinav.serve.app import create_app
+    from taxinav.serve.service import Service
+    from taxinav.warehouse import connect
+    from tests.serve.conftest import DAYS
+
+    assert replay_settings(service_settings, DAYS[1], 0.0) is service_settings
+    settings = replay_settings(service_settings, DAYS[1], 0.2)
+    assert settings.api_landing_path == settings.home / "serve" / "replay_landing.duckdb"
+    service = Service(settings)
+    with TestClient(create_app(service, DAYS[1], background=False)) as c:
+        r = c.post("/v1/telemetry", json={"fixes": [_fix("twin", 1)]}, headers=auth("ingest"))
+        assert r.status_code == 200, r.text
+        assert service.flush() >= 1
+    queries = []
+    for path in (settings.api_landing_path, settings.landing_path):
+        con = connect(path)
+        queries.append(con.execute("SELECT count(*) FROM telemetry WHERE vehicle_id = 'twin'")
+                       .fetchall()[0][0])  # fmt: skip
+        con.close()
+    assert queries == [1, 0]

@@ -148,7 +148,7 @@ class Service:
         if not segments:
             return 0
         s = self.settings
-        con = connect(s.landing_path, memory_limit=s.duckdb_memory_limit, threads=1)
+        con = connect(s.api_landing_path, memory_limit=s.duckdb_memory_limit, threads=1)
         n = 0
         try:
             for seg in segments:
