@@ -73,9 +73,12 @@ def _run_step(
     name: str,
     fp: str,
     work: Callable[[], dict[str, Any]],
+    output: Path | None = None,
 ) -> dict[str, Any]:
+    """Run ``work`` unless a run with the same fingerprint finished and its ``output`` (a
+    store outside the warehouse, if any) is still there."""
     done = steps.finished(con, name, fp)
-    if done is not None:
+    if done is not None and (output is None or output.exists()):
         console.print(f"[dim]✓ {name}: unchanged since last run, reused[/dim]")
         return done
     console.rule(f"[bold]{name}")
@@ -119,7 +122,8 @@ def run_batch(settings: Settings, console: Console) -> Path:
         dataclasses.asdict(_meili_options(settings)),
     )  # fmt: skip
     _run_step(con, console, "landing", fp_landing,
-              lambda: demo_steps.source(settings, "landing", instance))  # fmt: skip
+              lambda: demo_steps.source(settings, "landing", instance),
+              output=settings.landing_path)  # fmt: skip
     _run_step(con, console, "roads", fp_roads,
               lambda: demo_steps.source(settings, "road_network", instance))  # fmt: skip
     days = _run_step(con, console, "pipeline", fp_daily,
