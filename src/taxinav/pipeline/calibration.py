@@ -38,7 +38,7 @@ import numpy as np
 from taxinav.features import data_period
 from taxinav.features.calendar import local_midnight
 from taxinav.settings import Settings
-from taxinav.sim.booking import BookingModel, block_load, demand_pressure, fit_booking_model
+from taxinav.sim.booking import BookingModel, demand_pressure, fit_booking_model
 from taxinav.sim.learned import learn_historical
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def calibrate(con: duckdb.DuckDBPyConnection, settings: Settings, start: date) -
         return {"model": BookingModel.fixed(0.0).to_json(), "days": [], "rows": []}
     base = simulation.prepare(con, settings, days[0], [])
     first = local_midnight(start, settings.tz)
-    hour = first.astimezone(settings.tz).hour
+    hour = local_midnight(days[0], settings.tz).astimezone(settings.tz).hour
     periods = []  # per day: drivers' habits from every day before the period but that one
     for day in days:
         origin = local_midnight(day, settings.tz)
@@ -119,8 +119,7 @@ def calibrate(con: duckdb.DuckDBPyConnection, settings: Settings, start: date) -
                                   exclude=(origin, origin + timedelta(days=1)))  # fmt: skip
         periods.append(dataclasses.replace(base, policies=[habits], names=["historical"]))
     worlds = [simulation.day_world(con, settings, base, day, i) for i, day in enumerate(days)]
-    h = local_midnight(days[0], settings.tz).astimezone(settings.tz).hour
-    pressures = [demand_pressure(w, h) for w in worlds]
+    pressures = [demand_pressure(w, hour) for w in worlds]
     reals = []
     for day in days:
         origin = local_midnight(day, settings.tz)
@@ -159,8 +158,8 @@ def calibrate(con: duckdb.DuckDBPyConnection, settings: Settings, start: date) -
     ok = ~np.isnan(cols[4])
     model = fit_booking_model(cols[0][ok].astype(np.int64), cols[1][ok], cols[2][ok],
                               cols[3][ok], cols[4][ok], MIN_SERVED + SERVED_MARGIN)  # fmt: skip
-    checks = [run(d, w, r, model.shares(p, block_load(w, h)[0]))["terms"]
-              for d, w, r, p in zip(days, worlds, reals, pressures, strict=True)]  # fmt: skip
+    checks = [run(d, w, r, model.for_day(w, hour))["terms"]
+              for d, w, r in zip(days, worlds, reals, strict=True)]  # fmt: skip
     return {"model": model.to_json(), "days": [d.isoformat() for d in days],
             "pressure": [p.tolist() for p in pressures], "chosen_terms": checks,
             "rows": rows}  # fmt: skip

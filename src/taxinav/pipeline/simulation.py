@@ -22,7 +22,7 @@ from taxinav.routing.guided import GuidedPolicy
 from taxinav.settings import Settings
 from taxinav.sim import Network, Policy, RandomWalk, SimConfig, Simulation, World, demand, summarize
 from taxinav.sim import report as sim_report
-from taxinav.sim.booking import BookingModel, block_load, demand_pressure
+from taxinav.sim.booking import BookingModel
 from taxinav.sim.learned import learn_historical, learn_hotspot
 from taxinav.sim.replay import build_network, hourly_counts, load_world, speed_factors
 
@@ -248,8 +248,7 @@ def resolve_booking(
 def day_shares(booking: BookingModel, world: World, day: date, settings: Settings
                ) -> tuple[float, ...]:  # fmt: skip
     """The booking share of each 4-hour block of ``day``, from its demand pressure."""
-    hour = local_midnight(day, settings.tz).astimezone(settings.tz).hour
-    return booking.shares(demand_pressure(world, hour), block_load(world, hour)[0])
+    return booking.for_day(world, local_midnight(day, settings.tz).astimezone(settings.tz).hour)
 
 
 def _spread(runs: list[dict[str, Any]]) -> dict[str, Any]:

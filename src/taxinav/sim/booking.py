@@ -70,8 +70,11 @@ def block_load(world: World, origin_hour: int, n_blocks: int = N_BLOCKS
 def demand_pressure(world: World, origin_hour: int, n_blocks: int = N_BLOCKS) -> FloatArray:
     """Real requests per taxi-hour of presence in the area, per block of the local day
     (blocks the world does not cover get ``MIN_PRESSURE``)."""
-    requests, taxi_hours = block_load(world, origin_hour, n_blocks)
-    pressure = np.divide(requests, taxi_hours, out=np.zeros(n_blocks), where=taxi_hours > 0)
+    return _pressure(*block_load(world, origin_hour, n_blocks))
+
+
+def _pressure(requests: FloatArray, taxi_hours: FloatArray) -> FloatArray:
+    pressure = np.divide(requests, taxi_hours, out=np.zeros_like(requests), where=taxi_hours > 0)
     out: FloatArray = np.maximum(pressure, MIN_PRESSURE)
     return out
 
@@ -151,6 +154,11 @@ class BookingModel:
                 break
             shares[best] = min(shares[best] + step, self.max_share)
         return shares
+
+    def for_day(self, world: World, origin_hour: int) -> tuple[float, ...]:
+        """The shares of a simulated day, from its own requests and fleet presence."""
+        requests, taxi_hours = block_load(world, origin_hour, len(self.coef))
+        return self.shares(_pressure(requests, taxi_hours), requests)
 
     def to_json(self) -> dict[str, Any]:
         return {"coef": [list(c) for c in self.coef], "x_mean": list(self.x_mean),
