@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from taxinav.routing.coordination import Coordinator, Demand, Fleet, PlanConfig
 from taxinav.routing.mdp import propagate
@@ -75,3 +76,20 @@ def test_route_eta_and_probabilities() -> None:
     expected = 1 - np.prod(1 - route.p_step)
     assert route.p_cumulative[-1] == expected
     assert rec.route("a") is route and rec.route("zz") is None
+
+
+def test_a_fully_guided_fleet_values_a_pass_by_what_it_adds() -> None:
+    # Segment 1: λ = 0.001/s, τ = 10 s, T = 300 s, guided passes 1/300 per second, fare $10.
+    # Selfish window (1 − e^(−1))·300 = 189.636 s; the fleet's T·e^(−1) = 110.364 s.
+    cfg = PlanConfig(horizon_s=30.0, tick_s=10.0, patience_s=300.0, cost_per_km=0.0)
+    passes, none = np.full(3, 1 / 300), np.zeros(3)
+    coord = Coordinator(hub(), cfg)
+    selfish = coord.solve(DEMAND, none, passes, fleet_weight=0.0)
+    fleet = coord.solve(DEMAND, none, passes, fleet_weight=1.0)
+    p_selfish = 1 - np.exp(-0.001 * (10 + 189.636))
+    assert selfish.reward[1] == pytest.approx(10 * p_selfish, abs=1e-4)
+    assert fleet.reward[1] == pytest.approx(10 * (1 - np.exp(-0.001 * (10 + 110.364))), abs=1e-4)
+    # Whether the taxi stops cruising there is the real chance either way.
+    assert fleet.p[1] == pytest.approx(p_selfish, abs=1e-5)
+    half = coord.solve(DEMAND, none, passes, fleet_weight=0.5)
+    assert half.reward[1] == pytest.approx((selfish.reward[1] + fleet.reward[1]) / 2)

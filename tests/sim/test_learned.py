@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import numpy as np
+import pytest
 
 from taxinav.sim import Network
 from taxinav.sim.learned import learn_historical
@@ -57,3 +58,28 @@ def test_an_excluded_day_leaves_no_trace() -> None:
     assert cum.tolist() == [2.0]
     # Nor its dwell: with only day 1 (no extra time on 0), nobody waits there.
     assert habits.p_wait[2, 0] == 0.0
+
+
+def test_days_off_are_learned_apart_and_shrunk_towards_all_days() -> None:
+    # Tuesday 2008-05-20: 0 → 1 twice; Saturday 05-24 and Memorial Day 05-26: 0 → 2 once
+    # each; all at 10:00 and without standing (drive time = dwell).
+    con = connect(":memory:")
+    h, m = timedelta(hours=1), timedelta(seconds=60)
+    starts = [("a", DAY1, 1), ("b", DAY1 + h, 1), ("c", DAY1 + timedelta(days=4), 2),
+              ("d", DAY1 + timedelta(days=6), 2)]  # fmt: skip
+    for spell, day, turn in starts:
+        for seq, seg, ts in ((0, 0, day + 10 * h), (1, turn, day + 10 * h + m)):
+            con.execute("INSERT INTO spell_paths VALUES (?, 'v', ?, 0, ?, ?, 1)",
+                        [spell, seq, seg, ts])  # fmt: skip
+    habits = learn_historical(con, _junction(), DAY1 + timedelta(days=7), "UTC", 0)
+    assert habits.kind_transitions[(1, 2, 0)][0].tolist() == [2]
+    assert habits.kind_transitions[(0, 2, 0)][0].tolist() == [1]
+    assert habits.transitions[(2, 0)][1].tolist() == [2.0, 2.0 + 2.0]
+    # From 0 at 10:00 on a day off: the 2 day-off turns against 5 visits' worth of all days
+    # (half to 2): P(→ 2) = 2/7 + 5/7 · 1/2 = 9/14; on a working day 5/7 · 1/2 = 5/14.
+    rng = np.random.default_rng(0)
+    for day, want in ((datetime(2008, 5, 31, tzinfo=UTC), 9 / 14),
+                      (datetime(2008, 5, 29, tzinfo=UTC), 5 / 14)):  # fmt: skip
+        on_day = habits.on_day(day, "UTC")
+        turns = [on_day.choose(0, 0, 10 * 3600.0, rng) for _ in range(20_000)]
+        assert np.mean(np.array(turns) == 2) == pytest.approx(want, abs=0.015)

@@ -17,6 +17,16 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
 
 
+def holiday_dates(first_year: int, last_year: int) -> list[date]:
+    """US federal holidays of those years (local dates)."""
+    return sorted(holidays.country_holidays("US", years=range(first_year, last_year + 1)))
+
+
+def is_day_off(day: date) -> bool:
+    """A weekend day or a US federal holiday."""
+    return day.weekday() >= 5 or day in holidays.country_holidays("US", years=day.year)
+
+
 def slot_table(origin: datetime, n_slots: int, slot_minutes: int, tz: ZoneInfo) -> pa.Table:
     """One row per slot: index, start (UTC), local hour/weekday/slot-of-day, day type.
 

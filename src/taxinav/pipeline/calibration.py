@@ -49,7 +49,7 @@ MIN_SERVED = 0.80
 # Booking shares are raised until a day is predicted to serve this much more than the
 # criterion: seeds alone move the served share by about half a point.
 SERVED_MARGIN = 0.02
-VERSION = 4  # bump when the simulator changes what a calibration would find
+VERSION = 5  # bump when the simulator changes what a calibration would find
 
 
 def calibration_error(

@@ -149,6 +149,7 @@ class GuidedFactory:
             temperature=r.temperature, cost_per_km=r.cost_per_km, iterations=r.iterations,
             discount_per_min=r.discount_per_min,
             damping=r.damping, coordinate=self.name == "guided",
+            fleet_objective=r.fleet_objective,
         )  # fmt: skip
         checker = RouteChecker(
             net.succ_indptr, net.succ_indices, net.length_m, np.ones(net.n_segments, dtype=bool),

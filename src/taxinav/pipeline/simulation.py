@@ -23,7 +23,7 @@ from taxinav.settings import Settings
 from taxinav.sim import Network, Policy, RandomWalk, SimConfig, Simulation, World, demand, summarize
 from taxinav.sim import report as sim_report
 from taxinav.sim.booking import BookingModel
-from taxinav.sim.learned import learn_historical, learn_hotspot
+from taxinav.sim.learned import HistoricalBehaviour, learn_historical, learn_hotspot
 from taxinav.sim.replay import build_network, hourly_counts, load_world, speed_factors
 
 POLICIES = ("random", "historical", "hotspot")
@@ -159,10 +159,13 @@ def run_seed(
     origin = local_midnight(day, settings.tz)
     config = SimConfig(cfg.patience_s, cfg.tick_s, settings.seed + seed, dispatch_share,
                        origin.astimezone(settings.tz).hour)  # fmt: skip
-    policies: list[Policy] = [
-        p.for_day(origin, settings.seed + seed) if isinstance(p, GuidedFactory) else p
-        for p in period.policies
-    ]
+    policies: list[Policy] = []
+    for p in period.policies:
+        if isinstance(p, GuidedFactory):
+            p = p.for_day(origin, settings.seed + seed)
+        elif isinstance(p, HistoricalBehaviour):
+            p = p.on_day(origin, settings.timezone)
+        policies.append(p)
     events = Simulation(world, policies, group, config).run().table()
     kpis = summarize(events, world.horizon_s)
     for p in policies:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import duckdb
@@ -9,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from taxinav.features.calendar import holiday_dates, is_day_off
 from taxinav.sim.policies import WAIT_S, Hotspot
 from taxinav.sim.world import Network
 
@@ -16,27 +18,50 @@ BLOCK_H = 4  # time-of-day resolution of learned behaviour
 _SHRINK = 5.0  # visits' worth of weight the block-wide mean gets in each segment's estimate
 
 
+Transitions = dict[tuple[int, ...], tuple[NDArray[np.int64], NDArray[np.float64]]]
+
+
+@dataclasses.dataclass
 class HistoricalBehaviour:
     """Drivers' own cruising: next-segment frequencies from map-matched vacant spells by
     4-hour block (fallback: all hours, then uniform), and waiting on a segment so that the
-    mean extra time spent there matches the data (real vacant cabs stand still a lot)."""
+    mean extra time spent there matches the data (real vacant cabs stand still a lot).
 
+    Working days and days off (weekends, holidays) are learned apart too — a Saturday
+    dawn after a night out is not a Tuesday's — and, once ``on_day`` has said which the
+    simulated day is, a segment's day-kind frequencies count as many visits as were seen,
+    against ``_SHRINK`` visits' worth of the all-days ones."""
+
+    network: Network
+    transitions: Transitions  # (block, segment) and (-1, segment): all days
+    p_wait: NDArray[np.float64]  # [block, segment]
+    origin_hour: int
+    kind_transitions: Transitions = dataclasses.field(default_factory=dict)  # (kind, block, s)
+    kind_p_wait: NDArray[np.float64] | None = None  # [kind, block, segment]
+    day_off: bool | None = None  # the simulated day's kind (None: all days alike)
     name = "historical"
 
-    def __init__(
-        self, network: Network, transitions: dict[tuple[int, int], tuple[NDArray[np.int64],
-                                                                             NDArray[np.float64]]],
-        p_wait: NDArray[np.float64], origin_hour: int,
-    ) -> None:  # fmt: skip
-        self.network = network
-        self.transitions = transitions
-        self.p_wait = p_wait  # [block, segment]
-        self.origin_hour = origin_hour
+    def on_day(self, origin: datetime, tz_name: str) -> HistoricalBehaviour:
+        """The same habits for the day starting at ``origin`` (its kind known)."""
+        from zoneinfo import ZoneInfo
+
+        return dataclasses.replace(
+            self, day_off=is_day_off(origin.astimezone(ZoneInfo(tz_name)).date())
+        )
 
     def choose(self, vehicle: int, segment: int, t: float, rng: np.random.Generator) -> int:
         block = ((self.origin_hour + int(t // 3600)) % 24) // BLOCK_H
-        if rng.random() < self.p_wait[block, segment]:
+        kind = None if self.day_off is None or self.kind_p_wait is None else int(self.day_off)
+        p_wait = self.p_wait if kind is None else self.kind_p_wait[kind]  # type: ignore[index]
+        if rng.random() < p_wait[block, segment]:
             return segment
+        if kind is not None:
+            found = self.kind_transitions.get((kind, block, segment))
+            if found is not None:
+                nxt, cum = found
+                u = rng.random() * (cum[-1] + _SHRINK)
+                if u < cum[-1]:
+                    return int(nxt[np.searchsorted(cum, u, side="right")])
         for key in ((block, segment), (-1, segment)):
             found = self.transitions.get(key)
             if found is not None:
@@ -62,11 +87,14 @@ def learn_historical(
             f"""
             WITH p AS (
                 SELECT segment_id AS s, hour(timezone('{tz_name}', ts)) // {BLOCK_H} AS block,
+                       (dayofweek(timezone('{tz_name}', ts)) IN (0, 6)
+                        OR list_contains($holidays, timezone('{tz_name}', ts)::DATE))::INT
+                           AS kind,
                        lead(segment_id) OVER w AS nxt, lead(piece) OVER w AS nxt_piece, piece,
                        epoch(lead(ts) OVER w) - epoch(ts) AS dwell
                 FROM spell_paths WHERE ts < $before AND NOT (ts >= $x0 AND ts < $x1)
                 WINDOW w AS (PARTITION BY spell_id ORDER BY seq))
-            SELECT p.s, block, nxt, count(*) AS n,
+            SELECT p.s, block, kind, nxt, count(*) AS n,
                    sum(round(least(greatest(dwell - t.travel_s, 0), 1800) * 1000)::BIGINT)
                        AS extra_ms
             FROM p JOIN _segment_travel t ON t.s = p.s
@@ -76,54 +104,77 @@ def learn_historical(
                 "before": before,
                 "x0": exclude[0] if exclude else before,
                 "x1": exclude[1] if exclude else before,
+                "holidays": holiday_dates(1990, before.year + 1),
             },
         ).fetchnumpy()
     finally:
         con.unregister("_segment_travel")
-    s, block, nxt = (np.asarray(moves[k], dtype=np.int64) for k in ("s", "block", "nxt"))
+    s, block, kind, nxt = (
+        np.asarray(moves[k], dtype=np.int64) for k in ("s", "block", "kind", "nxt")
+    )
     count = np.asarray(moves["n"], dtype=np.float64)
     extra = np.asarray(moves["extra_ms"], dtype=np.float64) / 1000.0
     # Matched paths are legal by construction; keep only legal moves all the same.
     n = network.n_segments
     src = np.repeat(np.arange(n), np.diff(network.succ_indptr))
     legal = np.isin(s * n + nxt, src * n + network.succ_indices)
-    s, block, nxt, count, extra = s[legal], block[legal], nxt[legal], count[legal], extra[legal]
+    s, block, kind, nxt = s[legal], block[legal], kind[legal], nxt[legal]
+    count, extra = count[legal], extra[legal]
     transitions = _transitions(s, block, nxt, count)
+    p_wait = _wait_probability(network, s, block, extra, count)
+    kind_p_wait = np.stack([
+        _wait_probability(network, s[kind == k], block[kind == k], extra[kind == k],
+                          count[kind == k], prior=p_wait)
+        for k in (0, 1)
+    ])  # fmt: skip
     return HistoricalBehaviour(
-        network, transitions, _wait_probability(network, s, block, extra, count), origin_hour
-    )
+        network, transitions, p_wait, origin_hour,
+        kind_transitions=_cumulative((kind, block, s), nxt, count), kind_p_wait=kind_p_wait,
+    )  # fmt: skip
 
 
 def _transitions(
     s: NDArray[np.int64], block: NDArray[np.int64], nxt: NDArray[np.int64],
     count: NDArray[np.float64] | None = None,
-) -> dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.float64]]]:  # fmt: skip
+) -> Transitions:  # fmt: skip
     """Cumulative next-segment counts per (block, segment) and per (-1, segment): all
     blocks. ``count`` weighs each observed move (default 1)."""
-    out: dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
-    if s.size == 0:  # no matched paths yet (a new city): drivers' habits are unknown
+    out = _cumulative((block, s), nxt, count)
+    out.update(_cumulative((np.full_like(s, -1), s), nxt, count))
+    return out
+
+
+def _cumulative(
+    keys: tuple[NDArray[np.int64], ...], nxt: NDArray[np.int64],
+    count: NDArray[np.float64] | None = None,
+) -> Transitions:  # fmt: skip
+    """Cumulative next-segment counts per distinct key (the tuple of ``keys`` values)."""
+    out: Transitions = {}
+    if nxt.size == 0:  # no matched paths yet (a new city): drivers' habits are unknown
         return out
-    weight = np.ones(s.shape[0]) if count is None else count
-    for keys in ((block, s), (np.full_like(s, -1), s)):
-        table = np.stack([keys[0], keys[1], nxt], axis=1)
-        uniq, inverse = np.unique(table, axis=0, return_inverse=True)
-        counts = np.bincount(inverse.ravel(), weights=weight, minlength=len(uniq))
-        bounds = np.flatnonzero(np.r_[True, np.any(uniq[1:, :2] != uniq[:-1, :2], axis=1)])
-        for a, b in zip(bounds, np.r_[bounds[1:], len(uniq)], strict=True):
-            out[(int(uniq[a, 0]), int(uniq[a, 1]))] = (
-                uniq[a:b, 2].copy(),
-                np.cumsum(counts[a:b]).astype(np.float64),
-            )
+    weight = np.ones(nxt.shape[0]) if count is None else count
+    k = len(keys)
+    table = np.stack([*keys, nxt], axis=1)
+    uniq, inverse = np.unique(table, axis=0, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=weight, minlength=len(uniq))
+    bounds = np.flatnonzero(np.r_[True, np.any(uniq[1:, :k] != uniq[:-1, :k], axis=1)])
+    for a, b in zip(bounds, np.r_[bounds[1:], len(uniq)], strict=True):
+        out[tuple(int(v) for v in uniq[a, :k])] = (
+            uniq[a:b, k].copy(),
+            np.cumsum(counts[a:b]).astype(np.float64),
+        )
     return out
 
 
 def _wait_probability(
     network: Network, s: NDArray[np.int64], block: NDArray[np.int64], extra: NDArray[np.float64],
-    count: NDArray[np.float64] | None = None,
+    count: NDArray[np.float64] | None = None, prior: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:  # fmt: skip
     """Per decision, waiting WAIT_S with probability p gives p/(1-p)·WAIT_S expected extra
     time; p is set so that equals the (shrunken) mean extra dwell seen in the data.
-    ``extra`` is the extra dwell of each row, summed over its ``count`` visits (default 1)."""
+    ``extra`` is the extra dwell of each row, summed over its ``count`` visits (default 1).
+    Each segment's mean is shrunk towards its block's mean, or towards ``prior`` (a
+    [block, segment] estimate as p) where given."""
     n_blocks = 24 // BLOCK_H
     weight = np.ones(s.shape[0]) if count is None else count
     p = np.zeros((n_blocks, network.n_segments))
@@ -131,8 +182,12 @@ def _wait_probability(
         m = block == b
         visits = np.bincount(s[m], weights=weight[m], minlength=network.n_segments)
         total = np.bincount(s[m], weights=extra[m], minlength=network.n_segments)
-        block_mean = float(extra[m].sum() / weight[m].sum()) if m.any() else 0.0
-        mean_extra = (total + _SHRINK * block_mean) / (visits + _SHRINK)
+        if prior is not None:
+            toward = prior[b] / (1.0 - prior[b]) * WAIT_S  # back to mean extra seconds
+        else:
+            toward = np.full(network.n_segments, extra[m].sum() / weight[m].sum() if m.any()
+                             else 0.0)  # fmt: skip
+        mean_extra = (total + _SHRINK * toward) / (visits + _SHRINK)
         p[b] = mean_extra / (mean_extra + WAIT_S)
     return p
 
