@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -43,8 +44,6 @@ class HistoricalBehaviour:
 
     def on_day(self, origin: datetime, tz_name: str) -> HistoricalBehaviour:
         """The same habits for the day starting at ``origin`` (its kind known)."""
-        from zoneinfo import ZoneInfo
-
         return dataclasses.replace(
             self, day_off=is_day_off(origin.astimezone(ZoneInfo(tz_name)).date())
         )
