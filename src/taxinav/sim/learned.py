@@ -35,7 +35,7 @@ class HistoricalBehaviour:
 
     network: Network
     transitions: Transitions  # (block, segment) and (-1, segment): all days
-    p_wait: NDArray[np.float64]  # [block, segment]
+    p_wait: NDArray[np.float64]  # [block, segment]: all days, or the day's kind after on_day
     origin_hour: int
     kind_transitions: Transitions = dataclasses.field(default_factory=dict)  # (kind, block, s)
     kind_p_wait: NDArray[np.float64] | None = None  # [kind, block, segment]
@@ -43,19 +43,19 @@ class HistoricalBehaviour:
     name = "historical"
 
     def on_day(self, origin: datetime, tz_name: str) -> HistoricalBehaviour:
-        """The same habits for the day starting at ``origin`` (its kind known)."""
-        return dataclasses.replace(
-            self, day_off=is_day_off(origin.astimezone(ZoneInfo(tz_name)).date())
-        )
+        """The same habits for the day starting at ``origin``, its kind's standing and
+        (in ``choose``) its kind's turns."""
+        if self.kind_p_wait is None:
+            return self
+        day_off = is_day_off(origin.astimezone(ZoneInfo(tz_name)).date())
+        return dataclasses.replace(self, day_off=day_off, p_wait=self.kind_p_wait[int(day_off)])
 
     def choose(self, vehicle: int, segment: int, t: float, rng: np.random.Generator) -> int:
         block = ((self.origin_hour + int(t // 3600)) % 24) // BLOCK_H
-        kind = None if self.day_off is None or self.kind_p_wait is None else int(self.day_off)
-        p_wait = self.p_wait if kind is None else self.kind_p_wait[kind]  # type: ignore[index]
-        if rng.random() < p_wait[block, segment]:
+        if rng.random() < self.p_wait[block, segment]:
             return segment
-        if kind is not None:
-            found = self.kind_transitions.get((kind, block, segment))
+        if self.day_off is not None:
+            found = self.kind_transitions.get((int(self.day_off), block, segment))
             if found is not None:
                 nxt, cum = found
                 u = rng.random() * (cum[-1] + _SHRINK)
