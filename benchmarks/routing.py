@@ -10,7 +10,8 @@ is shared) and each of 3 seeds (--quick: 1 day, 1 seed), prints:
    revenue per shift hour for both groups, and the relative differences.
 2. 100 % guided with coordination, 100 % guided without it, and 100 % historical behaviour:
    passengers served.
-3. Planning time per refresh of the coordinated plan (target: well under a minute).
+3. Planning time per refresh of the coordinated plan (target: well under a minute), and the
+   chance of a passenger stated on the routes against what the taxis then found.
 4. (--part speed) on the whole network at 18:00 of the first day: one value iteration
    (target ≤ 200 ms), one taxi's route drawn after it (≤ 10 ms), and the coordinated plan for
    500 vacant taxis (≤ 2 s), cold and warm-started.
@@ -108,6 +109,36 @@ def planning(outs: list[dict[str, Any]], console: Console) -> None:
     console.print(table)
 
 
+def stated_chance(outs: list[dict[str, Any]], console: Console) -> None:
+    """The chance of a passenger stated on guided routes against what followed, per run
+    and pooled over the runs by bin of stated chance."""
+    table = Table(title="chance of a passenger by the route's end (15 min): stated vs found")
+    for h in ("run", "routes (known)", "censored", "stated", "found", "log loss", "κ refit"):
+        table.add_column(h)
+    pooled: dict[tuple[float, float], list[float]] = {}
+    for out in outs:
+        for r in out["runs"]:
+            for name, p in r.get("planning", {}).items():
+                c = p.get("stated_chance", {})
+                if not c.get("known"):
+                    continue
+                table.add_row(f"{r['day']} seed {r['seed']} {name}", f"{c['known']:,}",
+                              f"{c['censored']:,}", f"{c['stated']:.3f}", f"{c['found']:.3f}",
+                              f"{c['log_loss']:.3f}", f"{c['hazard_scale_fit']:.2f}")  # fmt: skip
+                for row in c["table"]:
+                    acc = pooled.setdefault((row["lo"], row["hi"]), [0.0, 0.0, 0.0])
+                    acc[0] += row["n"]
+                    acc[1] += row["n"] * row["stated"]
+                    acc[2] += row["n"] * row["found"]
+    console.print(table)
+    bins = Table(title="pooled over runs, by stated chance")
+    for h in ("stated chance", "routes", "mean stated", "share found"):
+        bins.add_column(h)
+    for (lo, hi), (n, stated, found) in sorted(pooled.items()):
+        bins.add_row(f"{lo:.2f}–{hi:.2f}", f"{int(n):,}", f"{stated / n:.3f}", f"{found / n:.3f}")
+    console.print(bins)
+
+
 def _timed(fn: Callable[[], object], repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):
@@ -186,6 +217,7 @@ def main() -> None:
         full_fleet(fleet, console)
         runs += fleet["guided"]
     planning(runs, console)
+    stated_chance(runs, console)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,13 @@ class RoutingSettings(BaseModel):
         description="Dollars; spreads taxis over near-equal moves (0: greedy; chosen on "
         "2008-05-22/23 with the fare discount among 0.01, 0.05 and 0.2).",
     )  # fmt: skip
+    fleet_temperature: float | None = Field(
+        0.10, ge=0,
+        description="Dollars; the temperature when every vacant taxi is guided, moving from "
+        "`temperature` with the guided share of the vacant fleet (unset: `temperature` "
+        "throughout; chosen on 2008-05-22/23, 100 % guided: 0.05, 0.10, 0.15 and 0.20 tried, "
+        "0.10 served most).",
+    )  # fmt: skip
     cost_per_km: float = Field(0.25, ge=0, description="Cost of driving empty, dollars/km.")
     discount_per_min: float = Field(
         0.8, gt=0, le=1,
@@ -142,6 +149,14 @@ class RoutingSettings(BaseModel):
         "2008-05-22/23: 100 % guided served 21,617 vs 21,232 off; 20 % guided, median "
         "vacant time −25.9 % vs −20.7 % off).",
     )
+    chance_scale: float = Field(
+        0.31, gt=0, le=5,
+        description="Hazard scale κ of the chance of a passenger stated on routes, "
+        "1 − (1 − p)^κ per step (routing/reliability.py); routes and plans are unchanged. "
+        "Fitted by maximum likelihood on simulated outcomes of 2008-05-22/23 (20 % guided: "
+        "0.30, 0.33; 100 %: 0.30, 0.33 — unscaled, 15-min chances of 0.93 came true 0.73 of "
+        "the time).",
+    )  # fmt: skip
     iterations: int = Field(2, ge=1, le=50, description="Mean-field rounds per refresh.")
     damping: float = Field(0.5, gt=0, le=1, description="Step of each mean-field round.")
     refresh_s: float = Field(60.0, gt=0, description="How often the fleet plan is refreshed.")

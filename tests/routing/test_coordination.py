@@ -78,6 +78,22 @@ def test_route_eta_and_probabilities() -> None:
     assert rec.route("a") is route and rec.route("zz") is None
 
 
+def test_stated_chances_are_scaled_but_routes_are_not() -> None:
+    def route(kappa: float) -> tuple[list[int], np.ndarray]:
+        cfg = PlanConfig(horizon_s=60.0, tick_s=10.0, temperature=0.0, chance_scale=kappa)
+        r = Recommender(hub(), checker(), cfg, seed=0).plan(
+            FleetState(0.0, [VehicleState("a", 1, 4.0)], DEMAND)
+        )["a"]
+        return r.segments.tolist(), r.p_step
+
+    raw_segments, raw = route(1.0)
+    half_segments, half = route(0.5)
+    assert half_segments == raw_segments
+    # A stated chance p becomes 1 − (1 − p)^½ = 1 − √(1 − p).
+    np.testing.assert_allclose(half, 1 - np.sqrt(1 - raw))
+    assert raw.max() > 0
+
+
 def test_a_fully_guided_fleet_values_a_pass_by_what_it_adds() -> None:
     # Segment 1: λ = 0.001/s, τ = 10 s, T = 300 s, guided passes 1/300 per second, fare $10.
     # Selfish window (1 − e^(−1))·300 = 189.636 s; the fleet's T·e^(−1) = 110.364 s.
@@ -93,3 +109,17 @@ def test_a_fully_guided_fleet_values_a_pass_by_what_it_adds() -> None:
     assert fleet.p[1] == pytest.approx(p_selfish, abs=1e-5)
     half = coord.solve(DEMAND, none, passes, fleet_weight=0.5)
     assert half.reward[1] == pytest.approx((selfish.reward[1] + fleet.reward[1]) / 2)
+
+
+def test_temperature_moves_with_the_guided_share() -> None:
+    cfg = PlanConfig(horizon_s=60.0, tick_s=10.0, temperature=0.05, fleet_temperature=0.25)
+    none = np.array([], dtype=np.int64)
+    one, three = np.zeros(1, dtype=np.int64), np.zeros(3, dtype=np.int64)
+    for fleet, expected in (
+        (Fleet(three, three, none, none), 0.25),  # all guided
+        (Fleet(one, one, three, three), 0.05 + 0.20 / 4),  # a quarter guided
+    ):
+        coordinator = Coordinator(hub(), cfg)
+        sol = coordinator.plan(DEMAND, fleet)
+        assert coordinator.temperature == pytest.approx(expected)
+        assert sol.temperature == pytest.approx(expected)

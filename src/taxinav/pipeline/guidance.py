@@ -146,10 +146,11 @@ class GuidedFactory:
         config = PlanConfig(
             horizon_s=r.lookahead_min * 60, route_s=r.horizon_min * 60, tick_s=r.tick_s,
             patience_s=r.hail_window_s or self.settings.sim.patience_s,
-            temperature=r.temperature, cost_per_km=r.cost_per_km, iterations=r.iterations,
+            temperature=r.temperature, fleet_temperature=r.fleet_temperature,
+            cost_per_km=r.cost_per_km, iterations=r.iterations,
             discount_per_min=r.discount_per_min,
             damping=r.damping, coordinate=self.name == "guided",
-            fleet_objective=r.fleet_objective,
+            fleet_objective=r.fleet_objective, chance_scale=r.chance_scale,
         )  # fmt: skip
         checker = RouteChecker(
             net.succ_indptr, net.succ_indices, net.length_m, np.ones(net.n_segments, dtype=bool),

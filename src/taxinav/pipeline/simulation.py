@@ -18,11 +18,13 @@ import pyarrow.parquet as pq
 from taxinav.features.calendar import local_midnight
 from taxinav.pipeline.guidance import GUIDED, GuidedFactory, guided_factory
 from taxinav.roads import RoadGraph, read_graph
+from taxinav.routing import reliability
 from taxinav.routing.guided import GuidedPolicy
 from taxinav.settings import Settings
 from taxinav.sim import Network, Policy, RandomWalk, SimConfig, Simulation, World, demand, summarize
 from taxinav.sim import report as sim_report
 from taxinav.sim.booking import BookingModel
+from taxinav.sim.events import Kind
 from taxinav.sim.learned import HistoricalBehaviour, learn_historical, learn_hotspot
 from taxinav.sim.replay import build_network, hourly_counts, load_world, speed_factors
 
@@ -176,8 +178,36 @@ def run_seed(
                 "mean_s": float(secs.mean()),
                 "p95_s": float(np.quantile(secs, 0.95)),
                 "rejected_routes": dict(p.recommender.checker.failures),
+                "stated_chance": _stated_chance(p, events, world.horizon_s),
             }
     return events, kpis, time.perf_counter() - t0
+
+
+def _stated_chance(policy: GuidedPolicy, events: pa.Table, end_s: float) -> dict[str, Any]:
+    """How the chance of a passenger stated on the policy's routes compares with the run."""
+    if not policy.stated:
+        return {"known": 0}
+    t, vehicle, duration, p = (
+        np.concatenate(c)
+        for c in zip(
+            *((np.full(v.size, when), v, d, q) for when, v, d, q in policy.stated), strict=True
+        )
+    )
+    kind = events.column("kind").to_numpy(zero_copy_only=False)
+    ev_t, ev_vehicle = events.column("t").to_numpy(), events.column("vehicle").to_numpy()
+    pick, leave = kind == Kind.PICKUP.value, kind == Kind.LEAVE.value
+    o = reliability.route_outcomes(t, vehicle, duration, p, ev_t[pick], ev_vehicle[pick],
+                                   ev_t[leave], ev_vehicle[leave], end_s)  # fmt: skip
+    known = int(o.known.sum())
+    return {
+        "known": known,
+        "censored": int(o.known.size - known),
+        "stated": float(o.p[o.known].mean()) if known else None,
+        "found": float(o.found[o.known].mean()) if known else None,
+        "log_loss": reliability.log_loss(o) if known else None,
+        "hazard_scale_fit": reliability.fit_hazard_scale(o),
+        "table": reliability.reliability_table(o),
+    }
 
 
 def simulate(

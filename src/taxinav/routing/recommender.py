@@ -9,6 +9,7 @@ import numpy as np
 
 from taxinav.routing.coordination import Coordinator, Demand, Fleet, PlanConfig
 from taxinav.routing.mdp import FloatArray, Solution, TimeGraph, rollouts
+from taxinav.routing.reliability import scaled
 from taxinav.routing.route import Route, RouteChecker
 
 
@@ -99,7 +100,8 @@ class Recommender:
         eta = v.remaining_s + np.concatenate([[0.0], np.cumsum(step_s)[:-1]])
         return Route(
             vehicle_id=v.vehicle_id, start_segment=v.segment, segments=segs, eta_s=eta,
-            p_step=np.where(wait, sol.p_wait[segs], sol.p[segs]),
+            p_step=scaled(np.where(wait, sol.p_wait[segs], sol.p[segs]),
+                          self.config.chance_scale),
             length_m=float(self.checker.length_m[segs[~wait]].sum()),
             duration_s=float(eta[-1] + step_s[-1]) if segs.size else 0.0,
         )  # fmt: skip
