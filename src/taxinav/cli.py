@@ -320,8 +320,8 @@ def recommend(
     picture = route_map(rec, graph, geojson_out.with_suffix(".png"))
     p = out["properties"]
     console.print(
-        f"{len(rec.routes)} route(s) for {rec.vacant} vacant taxi(s) "
-        f"({rec.unplaced} off the network) in {rec.seconds:.2f} s; demand: "
+        f"{len(rec.routes)} route(s) for {rec.vacant} vacant taxi(s) on the network "
+        f"({rec.unplaced} more vacant off it) in {rec.seconds:.2f} s; demand: "
         f"{rec.demand_source}; mean chance of a passenger within "
         f"{settings.routing.horizon_min:g} min: {p['mean_p_found']:.0%}; "
         f"rejected routes: {rec.rejected or 'none'} → {geojson_out}, {picture}"

@@ -151,7 +151,7 @@ def test_simulating_a_real_day_replays_its_matched_pickups(
 def test_recommended_routes_are_legal_and_last_the_horizon(
     settings: Settings, first_run: str
 ) -> None:
-    from taxinav.pipeline.recommend import geojson, recommend_at
+    from taxinav.pipeline.recommend import geojson, recommend_at, route_map
     from taxinav.roads import read_graph
 
     con = connect(settings.warehouse_path)
@@ -181,3 +181,8 @@ def test_recommended_routes_are_legal_and_last_the_horizon(
         assert 15 * 60 <= r.duration_s <= 15 * 60 + r.eta_s[0] + graph.travel_time_s.max()
     feature = geojson(recs[0], graph)["features"]
     assert all(len(f["geometry"]["coordinates"]) >= 2 for f in feature)
+    # The map draws the routes over the demand the plan saw.
+    with_routes = next(rec for rec in recs if rec.routes)
+    assert with_routes.rate is not None and with_routes.rate.shape == (graph.n_segments,)
+    png = route_map(with_routes, graph, settings.home / "reports" / "route_test.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -32,6 +32,7 @@ class Recommendation:
     demand_source: str
     seconds: float
     rejected: dict[str, int]
+    rate: np.ndarray | None = None  # forecast pickups per second on each segment, if planned
 
 
 def vacant_vehicles(
@@ -94,9 +95,11 @@ def recommend_at(con: duckdb.DuckDBPyConnection, settings: Settings,
         )
     t = (at - origin).total_seconds()
     started = time.perf_counter()
-    routes = rec.plan(FleetState(t, vehicles, demand_at(t), habits_at(t)))
+    now = demand_at(t)
+    routes = rec.plan(FleetState(t, vehicles, now, habits_at(t)))
     return Recommendation(at, routes, len(vehicles), unplaced, demand.source,
-                          time.perf_counter() - started, dict(rec.checker.failures))  # fmt: skip
+                          time.perf_counter() - started, dict(rec.checker.failures),
+                          now.rate)  # fmt: skip
 
 
 def geojson(rec: Recommendation, graph: RoadGraph) -> dict[str, Any]:
@@ -119,8 +122,9 @@ def geojson(rec: Recommendation, graph: RoadGraph) -> dict[str, Any]:
 
 
 def route_map(rec: Recommendation, graph: RoadGraph, path: Path) -> Path:
-    """The road network in grey and every route coloured by the chance of having found a
-    passenger along it; a dot where each taxi starts."""
+    """The road network in grey, the busiest quarter of it by forecast demand in orange, and
+    every route coloured by the chance of having found a passenger along it; a dot where
+    each taxi starts."""
     from matplotlib.collections import LineCollection
 
     from taxinav.plotting import pyplot, save
@@ -129,13 +133,24 @@ def route_map(rec: Recommendation, graph: RoadGraph, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(10, 5.5))
     roads = [np.column_stack(graph.shape(s)[::-1]) for s in range(graph.n_segments)]
     ax.add_collection(LineCollection(roads, colors="#ccc", linewidths=0.5))
+    if rec.rate is not None and rec.rate.max() > 0:
+        # The demand the plan saw: expected pickups in the next 30 min, busiest roads widest.
+        expected = rec.rate * 1800.0
+        busy = np.flatnonzero(expected >= np.quantile(expected, 0.75))
+        top = float(np.quantile(expected[busy], 0.95))  # a few hot spots would wash out the rest
+        level = np.minimum(expected[busy] / top, 1.0)
+        heat = LineCollection([roads[s] for s in busy], array=expected[busy], cmap="YlOrRd",
+                              linewidths=0.8 + 2.5 * level, alpha=0.35 + 0.5 * level)  # fmt: skip
+        heat.set_clim(0, top)
+        ax.add_collection(heat)
+        fig.colorbar(heat, ax=ax, label="forecast pickups in the next 30 min", pad=0.01)
     lines, chance = [], []
     for r in rec.routes.values():
         for s, p in zip(r.segments.tolist(), r.p_cumulative.tolist(), strict=True):
             lines.append(np.column_stack(graph.shape(s)[::-1]))
             chance.append(p)
     if lines:
-        coll = LineCollection(lines, array=np.array(chance), cmap="viridis", linewidths=1.6)
+        coll = LineCollection(lines, array=np.array(chance), cmap="viridis", linewidths=2.4)
         coll.set_clim(0, 1)
         ax.add_collection(coll)
         fig.colorbar(coll, ax=ax, label="chance of a passenger so far")
@@ -146,7 +161,8 @@ def route_map(rec: Recommendation, graph: RoadGraph, path: Path) -> Path:
         ax.legend(loc="lower left")
     ax.autoscale()
     ax.set_aspect(1 / np.cos(np.radians(float(graph.mid_lat.mean()))))
-    ax.set_title(f"coordinated routes at {rec.at:%Y-%m-%d %H:%M} ({len(rec.routes)} taxis)")
+    who = next(iter(rec.routes)) if len(rec.routes) == 1 else f"{len(rec.routes)} taxis"
+    ax.set_title(f"coordinated routes at {rec.at:%Y-%m-%d %H:%M} ({who}) over the forecast")
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
     return save(fig, path)
