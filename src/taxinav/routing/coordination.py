@@ -97,8 +97,8 @@ class Coordinator:
         # among itself, where a softer choice between near-equal moves spreads it better;
         # a small group competes with drivers it cannot steer, where a sharper one pays.
         # Chosen on 2008-05-22/23 (one seed): 100 % guided served 21,490 at $0.05, 21,778
-        # at $0.10, 21,752 at $0.15, 21,572 at $0.20; 20 % guided did best at $0.05
-        # (median vacant time −20.5 % vs −18.9 % at $0.10).
+        # at $0.10, 21,752 at $0.15, 21,572 at $0.20; 20 % guided, guided taxis' median
+        # vacant time −20.5 % at $0.05, −18.9 % at $0.10 and −24.4 % rising with the share.
         top = cfg.temperature if cfg.fleet_temperature is None else cfg.fleet_temperature
         self.temperature = cfg.temperature + (top - cfg.temperature) * share
         sol = self.solve(demand, others, guided * (n_guided - 1) / n_guided, w)
