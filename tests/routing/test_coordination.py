@@ -115,11 +115,10 @@ def test_temperature_moves_with_the_guided_share() -> None:
     cfg = PlanConfig(horizon_s=60.0, tick_s=10.0, temperature=0.05, fleet_temperature=0.25)
     none = np.array([], dtype=np.int64)
     one, three = np.zeros(1, dtype=np.int64), np.zeros(3, dtype=np.int64)
-    for fleet, expected in (
-        (Fleet(three, three, none, none), 0.25),  # all guided
-        (Fleet(one, one, three, three), 0.05 + 0.20 / 4),  # a quarter guided
+    for fleet, share, expected in (
+        (Fleet(three, three, none, none), 1.0, 0.25),  # all guided
+        (Fleet(one, one, three, three), 0.25, 0.05 + 0.20 / 4),  # a quarter guided
     ):
-        coordinator = Coordinator(hub(), cfg)
-        sol = coordinator.plan(DEMAND, fleet)
-        assert coordinator.temperature == pytest.approx(expected)
+        sol = Coordinator(hub(), cfg).plan(DEMAND, fleet)
+        assert cfg.temperature_at(share) == pytest.approx(expected)
         assert sol.temperature == pytest.approx(expected)

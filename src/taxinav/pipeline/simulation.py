@@ -187,16 +187,12 @@ def _stated_chance(policy: GuidedPolicy, events: pa.Table, end_s: float) -> dict
     """How the chance of a passenger stated on the policy's routes compares with the run."""
     if not policy.stated:
         return {"known": 0}
-    t, vehicle, duration, p = (
-        np.concatenate(c)
-        for c in zip(
-            *((np.full(v.size, when), v, d, q) for when, v, d, q in policy.stated), strict=True
-        )
-    )
+    t, vehicle, duration, p = np.array(policy.stated, dtype=np.float64).T
     kind = events.column("kind").to_numpy(zero_copy_only=False)
     ev_t, ev_vehicle = events.column("t").to_numpy(), events.column("vehicle").to_numpy()
     pick, leave = kind == Kind.PICKUP.value, kind == Kind.LEAVE.value
-    o = reliability.route_outcomes(t, vehicle, duration, p, ev_t[pick], ev_vehicle[pick],
+    o = reliability.route_outcomes(t, vehicle.astype(np.int64), duration, p,
+                                   ev_t[pick], ev_vehicle[pick],
                                    ev_t[leave], ev_vehicle[leave], end_s)  # fmt: skip
     known = int(o.known.sum())
     return {

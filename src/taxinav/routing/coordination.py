@@ -41,6 +41,11 @@ class PlanConfig:
     # Hazard scale of the chances stated on routes (``reliability.py``); plans use the raw one.
     chance_scale: float = 1.0
 
+    def temperature_at(self, guided_share: float) -> float:
+        """The temperature when ``guided_share`` of the vacant fleet is guided."""
+        top = self.temperature if self.fleet_temperature is None else self.fleet_temperature
+        return self.temperature + (top - self.temperature) * guided_share
+
     @property
     def horizon_ticks(self) -> int:
         return int(round(self.horizon_s / self.tick_s))
@@ -75,10 +80,6 @@ class Coordinator:
     other_edge_probs: FloatArray | None = None  # habits of unguided drivers (None: uniform)
     guided_competition: FloatArray | None = field(default=None, repr=False)
     rounds: int = 0
-    temperature: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.temperature = self.config.temperature
 
     def plan(self, demand: Demand, fleet: Fleet, habits: FloatArray | None = None) -> Solution:
         """``habits``: unguided drivers' edge probabilities now (default: the constructor's)."""
@@ -99,9 +100,8 @@ class Coordinator:
         # Chosen on 2008-05-22/23 (one seed): 100 % guided served 21,490 at $0.05, 21,778
         # at $0.10, 21,752 at $0.15, 21,572 at $0.20; 20 % guided, guided taxis' median
         # vacant time −20.5 % at $0.05, −18.9 % at $0.10 and −24.4 % rising with the share.
-        top = cfg.temperature if cfg.fleet_temperature is None else cfg.fleet_temperature
-        self.temperature = cfg.temperature + (top - cfg.temperature) * share
-        sol = self.solve(demand, others, guided * (n_guided - 1) / n_guided, w)
+        temperature = cfg.temperature_at(share)
+        sol = self.solve(demand, others, guided * (n_guided - 1) / n_guided, w, temperature)
         if not cfg.coordinate or fleet.guided_segment.size == 0:
             return sol
         others_share = (n_guided - 1) / n_guided  # each competes with the others, not itself
@@ -111,16 +111,18 @@ class Coordinator:
                 np.ones(n_guided), sol.p_wait,
             )  # fmt: skip
             guided = (1 - cfg.damping) * guided + cfg.damping * passes / cfg.horizon_s
-            sol = self.solve(demand, others, guided * others_share, w)
+            sol = self.solve(demand, others, guided * others_share, w, temperature)
             self.rounds += 1
         self.guided_competition = guided
         return sol
 
     def solve(
-        self, demand: Demand, others: FloatArray, guided: FloatArray, fleet_weight: float = 0.0
-    ) -> Solution:
+        self, demand: Demand, others: FloatArray, guided: FloatArray, fleet_weight: float = 0.0,
+        temperature: float | None = None,
+    ) -> Solution:  # fmt: skip
         """The MDP against the passes per second of unguided (``others``) and guided taxis;
-        ``fleet_weight``: how far a pass is valued for the guided group rather than the taxi."""
+        ``fleet_weight``: how far a pass is valued for the guided group rather than the taxi;
+        ``temperature``: the configured one if not given."""
         cfg, g = self.config, self.graph
         if demand.reach is not None:
             others, guided = demand.reach @ others, demand.reach @ guided
@@ -141,7 +143,8 @@ class Coordinator:
         reward = gain * demand.fare - cfg.cost_per_km * demand.length_m / 1000.0
         # Waiting catches only new passengers: the ones already there were found on arrival.
         p_wait = -np.expm1(-demand.rate * cfg.tick_s)
-        return solve(g, p, reward, cfg.horizon_ticks, self.temperature, p_wait,
+        temperature = cfg.temperature if temperature is None else temperature
+        return solve(g, p, reward, cfg.horizon_ticks, temperature, p_wait,
                      p_wait * demand.fare, cfg.discount_per_min)  # fmt: skip
 
     def _others(self, demand: Demand, fleet: Fleet, probs: FloatArray | None) -> FloatArray:

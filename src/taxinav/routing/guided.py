@@ -30,10 +30,9 @@ class GuidedPolicy:
         self.wait_s = recommender.graph.tick_s  # a planned wait lasts one tick
         self.last_plan = -np.inf
         self.plan_seconds: list[float] = []
-        # Per plan: when, for which vehicles, over how long and with what chance of a
-        # passenger the routes were stated (``reliability.py`` checks them against the run).
-        self.stated: list[tuple[float, NDArray[np.int64], NDArray[np.float64],
-                                NDArray[np.float64]]] = []  # fmt: skip
+        # Per route served: when, for which vehicle, over how long and with what chance of a
+        # passenger it was stated (``reliability.py`` checks them against the run).
+        self.stated: list[tuple[float, int, float, float]] = []
         self._route: dict[int, list[int]] = {}
 
     def observe(self, t: float, vehicle: NDArray[np.int64], segment: NDArray[np.int64],
@@ -54,13 +53,10 @@ class GuidedPolicy:
         )
         routes = self.recommender.plan(state)
         self._route = {int(v): r.segments.tolist()[::-1] for v, r in routes.items()}
-        if routes:
-            self.stated.append((
-                t, np.array([int(v) for v in routes], dtype=np.int64),
-                np.array([r.duration_s for r in routes.values()]),
-                np.array([r.p_cumulative[-1] if r.segments.size else 0.0
-                          for r in routes.values()]),
-            ))  # fmt: skip
+        self.stated += [
+            (t, int(v), r.duration_s, float(r.p_cumulative[-1]) if r.segments.size else 0.0)
+            for v, r in routes.items()
+        ]
         self.plan_seconds.append(time.perf_counter() - started)
 
     def choose(self, vehicle: int, segment: int, t: float, rng: np.random.Generator) -> int:
