@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from taxinav.cli_evaluate import evaluate
 from taxinav.cli_pipeline import pipeline_app
 from taxinav.cli_serve import serve, token
 from taxinav.settings import get_settings
@@ -30,6 +31,7 @@ app.add_typer(tracking_app, name="tracking")
 app.add_typer(pipeline_app, name="pipeline")
 app.command("serve")(serve)
 app.command("token")(token)
+app.command("evaluate")(evaluate)
 
 console = Console(soft_wrap=True)  # never break a file:line message across lines
 
@@ -226,7 +228,12 @@ def simulate(
     start: Annotated[str, typer.Option(help="First simulated day, local date YYYY-MM-DD")],
     days: Annotated[int, typer.Option(min=1)] = 1,
     policy: Annotated[
-        str, typer.Option(help="random, historical, hotspot, guided or guided-independent")
+        str,
+        typer.Option(
+            help="random, historical, hotspot, heatmap, guided or guided-independent; guided "
+            "may name its demand and competitor model: guided:stored, guided:oracle, "
+            "guided:historical, guided:closed-loop:uniform"
+        ),
     ] = "historical",
     share: Annotated[float, typer.Option(min=0, max=1, help="Share of taxis on --policy")] = 1.0,
     other: Annotated[str | None, typer.Option(help="Policy of the other taxis")] = None,
@@ -236,12 +243,15 @@ def simulate(
     """Replay real demand and fleet presence with a cruising policy; report KPIs per group."""
     from datetime import date
 
-    from taxinav.pipeline import simulation
+    from taxinav.guidance import experiment as simulation
     from taxinav.pipeline.batch import open_warehouse
 
     for name in (policy, other):
-        if name is not None and name not in simulation.ALL_POLICIES:
-            _fail(f"unknown policy {name!r}; choose from {', '.join(simulation.ALL_POLICIES)}")
+        try:
+            if name is not None:
+                simulation.PolicySpec.parse(name)
+        except ValueError as exc:
+            _fail(str(exc))
     try:
         first = date.fromisoformat(start)
     except ValueError:
@@ -250,17 +260,12 @@ def simulate(
     settings = get_settings()
     con = open_warehouse(settings)
     with console.status(f"simulating {days} day(s) × {seeds} seed(s) …"):
-        out = simulation.simulate(
-            con,
-            settings,
-            first,
-            days,
-            policy,
-            share=share,
-            other=other,
-            seeds=seeds,
-            json_out=json_out,
-        )
+        try:
+            out = simulation.simulate(con, settings, first, days, policy, share=share,
+                                      other=other, seeds=seeds, json_out=json_out)  # fmt: skip
+        except (LookupError, ValueError) as exc:  # e.g. a model trained on the simulated days
+            _fail(str(exc))
+            return
     print_sim(out)
 
 
@@ -290,8 +295,8 @@ def recommend(
     import json
     from datetime import datetime
 
+    from taxinav.guidance.recommend import geojson, recommend_at, route_map
     from taxinav.pipeline.batch import open_warehouse
-    from taxinav.pipeline.recommend import geojson, recommend_at, route_map
     from taxinav.roads import read_graph
 
     settings = get_settings()

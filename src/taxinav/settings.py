@@ -83,6 +83,10 @@ class SimSettings(BaseModel):
     """Fleet simulator (defaults fixed before calibrating)."""
 
     patience_s: float = Field(300.0, gt=0, description="How long a hail waits.")
+    fix_interval_s: float = Field(
+        60.0, gt=0, description="Seconds between two GPS fixes of a simulated taxi: what a "
+        "guided planner sees of the fleet (the data's fixes are about a minute apart).",
+    )  # fmt: skip
     match_radius_m: float = Field(100.0, gt=0, description="A taxi this close serves a hail.")
     tick_s: float = Field(10.0, gt=0, le=60, description="Simulation clock step.")
     demand_boost: bool = Field(
@@ -95,7 +99,7 @@ class SimSettings(BaseModel):
         None, ge=0, le=1,
         description="Share of requests booked by phone (radio dispatch) at every hour; unset: "
         "per 4-hour block and day from its demand pressure, calibrated on the days before "
-        "each simulated period (sim/booking.py, pipeline/calibration.py).",
+        "each simulated period (sim/booking.py, sim/calibration.py).",
     )  # fmt: skip
     # A week, so that quiet and busy evenings (weekday and weekend nights) are both seen.
     calibration_days: int = Field(7, ge=1, le=14, description="Days used to calibrate.")
@@ -118,69 +122,66 @@ class RoutingSettings(BaseModel):
     horizon_min: float = Field(15.0, gt=0, le=60, description="Route length in time.")
     lookahead_min: float = Field(
         8.0, gt=0, le=60,
-        description="Look-ahead of the cruising MDP; routes re-plan at every step with it "
-        "(chosen on 2008-05-24: 4, 8 and 15 min tried, 8 best).",
+        description="Minutes the cruising MDP looks ahead; routes re-plan at every step with "
+        "it (docs/decisions.md).",
     )  # fmt: skip
     tick_s: float = Field(15.0, gt=0, le=120, description="Time step of the cruising MDP.")
     temperature: float = Field(
         0.05, ge=0,
-        description="Dollars; spreads taxis over near-equal moves (0: greedy; chosen on "
-        "2008-05-22/23 with the fare discount among 0.01, 0.05 and 0.2).",
+        description="Dollars; spreads a small guided group over near-equal moves (0: greedy; "
+        "docs/decisions.md).",
     )  # fmt: skip
     fleet_temperature: float | None = Field(
         0.10, ge=0,
         description="Dollars; the temperature when every vacant taxi is guided, moving from "
         "`temperature` with the guided share of the vacant fleet (unset: `temperature` "
-        "throughout; chosen on 2008-05-22/23, 100 % guided: 0.05, 0.10, 0.15 and 0.20 tried, "
-        "0.10 served most).",
+        "throughout; docs/decisions.md).",
     )  # fmt: skip
     cost_per_km: float = Field(0.25, ge=0, description="Cost of driving empty, dollars/km.")
     discount_per_min: float = Field(
         0.8, gt=0, le=1,
-        description="Value of a fare found a minute later (1: no discount; chosen on "
-        "2008-05-22/23, 20 % guided: 1.0, 0.9, 0.8 and 0.7 tried, 0.8 best on revenue per "
-        "shift hour with the shortest vacant times).",
+        description="Value of a fare found a minute later, relative to now (1: no discount; "
+        "docs/decisions.md).",
     )  # fmt: skip
     fleet_objective: bool = Field(
         True,
         description="Coordinated plans value a pass of a segment by what it adds to the "
         "guided group's pickups (net of passengers the next guided taxi would take), as far "
-        "as guided taxis make up the vacant fleet; off: by what the one taxi finds (chosen on "
-        "2008-05-22/23: 100 % guided served 21,617 vs 21,232 off; 20 % guided, median "
-        "vacant time −25.9 % vs −20.7 % off).",
+        "as guided taxis make up the vacant fleet; off: by what the one taxi finds "
+        "(docs/decisions.md).",
     )
     chance_scale: float = Field(
         0.31, gt=0, le=5,
         description="Hazard scale κ of the chance of a passenger stated on routes, "
-        "1 − (1 − p)^κ per step (routing/reliability.py); routes and plans are unchanged. "
-        "Fitted by maximum likelihood on simulated outcomes of 2008-05-22/23 (20 % guided: "
-        "0.30, 0.33; 100 %: 0.30, 0.33 — unscaled, 15-min chances of 0.93 came true 0.73 of "
-        "the time).",
+        "1 − (1 − p)^κ per step (routing/reliability.py); routes and plans are unchanged; "
+        "fitted on simulated route outcomes (docs/decisions.md).",
     )  # fmt: skip
     iterations: int = Field(2, ge=1, le=50, description="Mean-field rounds per refresh.")
     damping: float = Field(0.5, gt=0, le=1, description="Step of each mean-field round.")
     refresh_s: float = Field(60.0, gt=0, description="How often the fleet plan is refreshed.")
     near_demand: bool = Field(
         False,
-        description="Count hails within the match radius of a segment as reachable (off: a "
-        "trial concentrated guided taxis on dense clusters: 38 % fewer pickups per vacant hour).",
+        description="Count hails within the match radius of a segment as reachable "
+        "(docs/decisions.md).",
     )
     max_route_km: float = Field(20.0, gt=0, description="Longest route served.")
     fare_by_segment: bool = Field(
         False,
         description="Weigh the chance of a passenger by the segment's expected fare (off: "
-        "every ride is worth the city-wide mean fare; off was better on 2008-05-22/23, 20 % "
-        "guided: revenue per shift hour +12.2 % vs +7.5 %, pickups per vacant hour +30.5 % "
-        "vs +24.4 %).",
+        "every ride is worth the city-wide mean fare; docs/decisions.md).",
     )
-    hail_window_s: float | None = Field(
-        None, gt=0, description="How long a hail is assumed to wait when planning "
-        "(unset: the simulator's patience).",
+    patience_s: float = Field(
+        300.0, gt=0, description="Seconds a hail is assumed to wait when planning; the "
+        "planner's own belief, independent of the simulator's patience.",
+    )  # fmt: skip
+    max_segment_visits: int = Field(
+        4, ge=1, description="Drives of one segment above which a route counts as a loop "
+        "and is not served (waits excluded).",
     )  # fmt: skip
     wait_at_stands: bool = Field(
         False,
-        description="Let routes wait where drivers are seen to stand (taxi stands); no clear "
-        "gain in a trial, so routes stay road-by-road by default.",
+        description="Let routes wait where drivers are seen to stand (taxi stands; "
+        "docs/decisions.md).",
     )
     stand_min_wait_s: float = Field(
         120.0, gt=0, description="Mean standing time that makes a segment a stand."

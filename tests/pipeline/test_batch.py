@@ -127,7 +127,7 @@ def test_simulating_a_real_day_replays_its_matched_pickups(
 ) -> None:
     from datetime import date
 
-    from taxinav.pipeline.simulation import simulate
+    from taxinav.guidance.experiment import simulate
 
     con = connect(settings.warehouse_path)
     out = simulate(
@@ -151,7 +151,7 @@ def test_simulating_a_real_day_replays_its_matched_pickups(
 def test_recommended_routes_are_legal_and_last_the_horizon(
     settings: Settings, first_run: str
 ) -> None:
-    from taxinav.pipeline.recommend import geojson, recommend_at, route_map
+    from taxinav.guidance.recommend import geojson, recommend_at, route_map
     from taxinav.roads import read_graph
 
     con = connect(settings.warehouse_path)

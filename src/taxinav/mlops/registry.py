@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -201,3 +201,32 @@ def champion_loader(settings: Settings) -> Callable[[str], tuple[str, Predict] |
         return version, lambda x: np.asarray(booster.predict(x), dtype=np.float64)
 
     return load
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A loaded model and what a result that used it must state: name, version, and the
+    first day its training data did not reach (``trained_before``; None: not recorded)."""
+
+    name: str
+    version: str
+    trained_before: date | None
+    predict: Predict
+
+    def label(self) -> dict[str, str | None]:
+        before = self.trained_before.isoformat() if self.trained_before else None
+        return {"model": self.name, "version": self.version, "trained_before": before}
+
+
+def champion_card(settings: Settings, unit: str) -> ModelCard | None:
+    """``models:/taxinav-<unit>@champion`` with its training window, or None."""
+    loaded = champion_loader(settings)(unit)
+    if loaded is None:
+        return None
+    version, predict = loaded
+    reg = Registry(tracking_uri(settings.home, settings.mlops.tracking_uri))
+    mv = reg.client.get_model_version(reg.name(unit), version)
+    run_id = mv.run_id or mv.tags.get("run_id")
+    start = reg.client.get_run(run_id).data.params.get("test_start") if run_id else None
+    return ModelCard(reg.name(unit), version, date.fromisoformat(start) if start else None,
+                     predict)  # fmt: skip

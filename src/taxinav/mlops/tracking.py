@@ -51,9 +51,13 @@ def data_checksum(frame: pd.DataFrame) -> str:
 
 def experiment_id(settings: Settings, unit_type: str) -> str:
     """The unit type's experiment, created with its artifacts under ``TAXINAV_HOME``."""
+    return experiment_named(settings, f"taxinav-{unit_type}")
+
+
+def experiment_named(settings: Settings, name: str) -> str:
+    """The experiment ``name``, created with its artifacts under ``TAXINAV_HOME``."""
     import mlflow
 
-    name = f"taxinav-{unit_type}"
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)

@@ -210,7 +210,7 @@ def _forecast(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str) -> 
 
 def _simulate_baselines(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, Any]:
     """One simulated day, the first of the forecast test week, for each baseline policy."""
-    from taxinav.pipeline import simulation
+    from taxinav.guidance import experiment as simulation
 
     origin, n_slots = data_period(con, settings.tz, settings.forecast.slot_minutes)
     day = forecasting.last_full_days(

@@ -16,10 +16,9 @@ import pandas as pd
 import pyarrow as pa
 
 from taxinav.features import FEATURES, DemandInputs
-from taxinav.features.calendar import local_midnight, slot_table
+from taxinav.features.calendar import local_midnight
 from taxinav.features.materialize import materialize
-from taxinav.features.neighbors import h3_rings, road_hops
-from taxinav.features.sources import COUNT_SCHEMA, SUPPLY_SCHEMA, network_cells
+from taxinav.features.online import unit_inputs
 from taxinav.forecast.baselines import HistoricalAverage
 from taxinav.mlops.monitoring import Monitor, accuracy_alerts, realised_errors
 from taxinav.pipeline.daily import Day
@@ -30,16 +29,6 @@ from taxinav.warehouse import replace_rows
 # A model for one unit type: (version, predict(features frame) -> pickups), or None.
 ChampionLoader = Callable[[str], tuple[str, Callable[[Any], np.ndarray]] | None]
 SPAN = "slot_start >= ? AND slot_start < ?"
-
-
-def _units(graph: RoadGraph, unit: str, res: int) -> tuple[pa.Table, pa.Table]:
-    if unit == "h3":
-        cells = network_cells(graph.mid_lat, graph.mid_lon, res)
-        return pa.table({"unit_id": cells}), h3_rings(cells)
-    if unit == "road":
-        ids = [str(i) for i in range(graph.n_segments)]
-        return pa.table({"unit_id": ids}), road_hops(graph.succ_indptr, graph.succ_indices)
-    raise ValueError(f"unknown unit type {unit!r}; use road or h3")
 
 
 def stored_inputs(
@@ -62,26 +51,8 @@ def inputs_from_counts(
     the first partition's midnight up to ``end`` — the pipeline's and the live service's."""
     f = settings.forecast
     origin = local_midnight(settings.pipeline.first_day, settings.tz)
-    step = 60 * f.slot_minutes
-    n_slots = int((end - origin).total_seconds() // step)
-    if n_slots <= 0:
-        raise ValueError(f"{end} is before the first partition {settings.pipeline.first_day}")
-    units, neighbors = _units(graph, unit, f.h3_resolution)
-    starts = counts["slot_start"].to_numpy(zero_copy_only=False)
-    slot = ((starts - np.datetime64(origin.replace(tzinfo=None), "us"))
-            // np.timedelta64(step, "s")).astype(np.int64)  # fmt: skip
-    keep = (slot >= 0) & (slot < n_slots)
-    ids = pa.array(np.asarray(counts["unit_id"].to_pylist(), dtype=object)[keep], pa.string())
-    order = np.lexsort((ids.to_numpy(zero_copy_only=False).astype(str), slot[keep]))
-    take = pa.array(order)
-    base = {"unit_id": ids, "slot": pa.array(slot[keep], pa.int64())}
-    pick = pa.table({**base, "n": pa.array(counts["pickups"].to_numpy()[keep], pa.int64())})
-    vac = pa.table({**base, "vehicles": pa.array(counts["vacant"].to_numpy()[keep], pa.int64())})
-    return DemandInputs(
-        unit, units, slot_table(origin, n_slots, f.slot_minutes, settings.tz),
-        pick.take(take).cast(COUNT_SCHEMA), vac.take(take).cast(SUPPLY_SCHEMA), neighbors,
-        origin, f.slot_minutes, settings.tz,
-    )  # fmt: skip
+    return unit_inputs(graph, unit, counts, origin, end, f.slot_minutes, f.h3_resolution,
+                       settings.tz)  # fmt: skip
 
 
 def features_day(

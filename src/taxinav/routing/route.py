@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
-from numpy.typing import NDArray
+import shapely
+from numpy.typing import ArrayLike, NDArray
 
+from taxinav.roads.geo import LocalProjection
 from taxinav.routing.mdp import FloatArray, IntArray
 
 log = logging.getLogger(__name__)
@@ -67,10 +69,68 @@ class Route:
         }
 
 
+class SegmentShapes(Protocol):
+    """Segment polylines as CSR (``RoadGraph`` has these)."""
+
+    @property
+    def shape_indptr(self) -> IntArray: ...
+    @property
+    def shape_lat(self) -> FloatArray: ...
+    @property
+    def shape_lon(self) -> FloatArray: ...
+
+
+def area_polygon(
+    lat: ArrayLike, lon: ArrayLike, margin_m: float = 50.0
+) -> tuple[FloatArray, FloatArray]:
+    """Latitudes and longitudes of the convex hull of the points, grown by ``margin_m``.
+
+    Grown in local metres so the margin is the same in every direction; the margin keeps
+    points on the hull inside despite rounding when the polygon goes back to degrees."""
+    lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
+    if lat.size == 0:
+        raise ValueError("no points to build an area from")
+    proj = LocalProjection(float(lat.mean()), float(lon.mean()))
+    x, y = proj.to_xy(lat, lon)
+    # buffer() also turns a degenerate hull (one point, a line) into a polygon.
+    area = shapely.MultiPoint(np.c_[x, y]).convex_hull.buffer(margin_m)
+    if area.is_empty or area.geom_type != "Polygon":
+        raise ValueError("the points span no area; use a positive margin")
+    hx, hy = np.asarray(area.exterior.coords, dtype=np.float64).T
+    return proj.to_latlon(hx, hy)
+
+
+def segments_inside(
+    shape_indptr: ArrayLike, shape_lat: ArrayLike, shape_lon: ArrayLike,
+    poly_lat: ArrayLike, poly_lon: ArrayLike,
+) -> NDArray[np.bool_]:  # fmt: skip
+    """Per segment: every point of its shape (CSR over ``shape_indptr``) lies in the polygon
+    or on its edge. The test is done in degrees: containment does not change under the
+    affine map to local metres, so no projection is needed."""
+    indptr = np.asarray(shape_indptr, dtype=np.int64)
+    area = shapely.Polygon(np.c_[np.asarray(poly_lon), np.asarray(poly_lat)])
+    shapely.prepare(area)
+    pts_in = np.asarray(shapely.intersects_xy(area, np.asarray(shape_lon), np.asarray(shape_lat)))
+    n = indptr.shape[0] - 1
+    seg_of_point = np.repeat(np.arange(n), np.diff(indptr))
+    # Count the points outside per segment (robust to segments without points, unlike reduceat).
+    out: NDArray[np.bool_] = np.bincount(seg_of_point[~pts_in], minlength=n) == 0
+    return out
+
+
+def network_area_mask(graph: SegmentShapes, margin_m: float = 50.0) -> NDArray[np.bool_]:
+    """``RouteChecker.inside`` for a network: its segments against the convex hull of all their
+    shape points, grown by ``margin_m`` (all True for the network itself; the check then
+    guards against routes on segments that come from elsewhere, e.g. a stale or other graph)."""
+    poly_lat, poly_lon = area_polygon(graph.shape_lat, graph.shape_lon, margin_m)
+    return segments_inside(graph.shape_indptr, graph.shape_lat, graph.shape_lon, poly_lat, poly_lon)
+
+
 @dataclass(frozen=True)
 class RouteLimits:
     max_length_m: float = 20_000.0
     max_duration_s: float = 1_800.0
+    max_visits: int = 3  # drives along one segment per route; waiting on it does not count
 
 
 @dataclass
@@ -87,7 +147,7 @@ class RouteChecker:
 
     def problem(self, route: Route) -> str | None:
         """Why the route must not be served, or None."""
-        return self._path_problem(route) or self._step_problem(route)
+        return self._path_problem(route) or self._loop_problem(route) or self._step_problem(route)
 
     def _path_problem(self, route: Route) -> str | None:
         n = self.length_m.shape[0]
@@ -107,12 +167,23 @@ class RouteChecker:
                 return f"illegal_move:{a}->{b}"
         return None
 
+    def _loop_problem(self, route: Route) -> str | None:
+        """The first segment driven more than ``max_visits`` times: a taxi sent in circles."""
+        visits: Counter[int] = Counter()
+        for s in route.segments[~route.waits].tolist():
+            visits[s] += 1
+            if visits[s] > self.limits.max_visits:
+                return f"loop:{s}"
+        return None
+
     def _step_problem(self, route: Route) -> str | None:
         segs = route.segments
         if len(route.eta_s) != segs.size or len(route.p_step) != segs.size:
             return "inconsistent_steps"
         if (np.diff(route.eta_s) <= 0).any() or route.eta_s[0] < 0:
             return "eta_not_increasing"
+        # The graph's length of the segments driven (a wait drives nothing): a wrong stated
+        # length or a segment swapped for one of another length is caught here.
         if not np.isclose(route.length_m, float(self.length_m[segs[~route.waits]].sum())):
             return "length_mismatch"
         if route.length_m > self.limits.max_length_m:

@@ -12,9 +12,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from taxinav.features.calendar import local_midnight
+from taxinav.guidance.experiment import make_policy, run_seed
 from taxinav.roads import RoadGraph
 from taxinav.settings import Settings
 from taxinav.sim.booking import BookingModel
+from taxinav.sim.calibration import cached_booking
+from taxinav.sim.runs import day_shares, day_world, prepare
 from taxinav.warehouse import connect
 
 GUIDED_GROUP = 0
@@ -78,16 +81,17 @@ def _add(rows: dict[str, list[object]], v: str, t: float, s: int, occupied: bool
 def guided_replay(settings: Settings, day: date, share: float, real: pa.Table) -> GuidedReplay:
     """Simulate the day with ``share`` of the fleet guided (the rest cruising as drivers do)
     and merge the twins' fixes with the other vehicles' real ones."""
-    from taxinav.pipeline.calibration import cached_booking
-    from taxinav.pipeline.simulation import day_shares, day_world, prepare, run_seed
-
     booking = cached_booking(settings, day) or BookingModel.fixed(0.15)
     con = connect(settings.warehouse_path, read_only=True)
     try:  # the guided policy reads the day's stored forecasts when it starts
-        period = prepare(con, settings, day, ["guided", "historical"])
+        period = prepare(con, settings, day)
+        first = local_midnight(day, settings.tz)
+        factories = [make_policy(n, con, period.network, first, settings)
+                     for n in ("guided", "historical")]  # fmt: skip
         world = day_world(con, settings, period, day, 0)
         dispatch = day_shares(booking, world, day, settings)
-        events, kpis, _ = run_seed(world, period, settings, day, 0, share, dispatch)
+        run = run_seed(world, factories, settings, day, 0, share, dispatch)
+        events, kpis = run.events, run.kpis
     finally:
         con.close()
     p = world.presence

@@ -14,9 +14,9 @@ import pyarrow as pa
 
 from taxinav.features import FEATURES
 from taxinav.features.materialize import materialize
+from taxinav.features.online import SlotFeatures
 from taxinav.pipeline.daily_forecast import inputs_from_counts
 from taxinav.roads import RoadGraph
-from taxinav.serve.incremental import SlotFeatures
 from taxinav.settings import Settings
 
 Predict = Callable[[pd.DataFrame], np.ndarray]

@@ -13,17 +13,15 @@ import pyarrow as pa
 
 from taxinav.features.calendar import local_midnight
 from taxinav.features.sources import network_cells
+from taxinav.guidance.factory import DayDemand, day_guidance
+from taxinav.guidance.recommend import place_vehicles
 from taxinav.mlops.registry import champion_loader
-from taxinav.pipeline.guidance import DayDemand, guided_factory
-from taxinav.pipeline.recommend import place_vehicles
-from taxinav.roads import RoadGraph, SegmentIndex, read_graph
+from taxinav.roads import RoadGraph, SegmentIndex
 from taxinav.routing.coordination import Demand
 from taxinav.routing.recommender import FleetState, Recommender, VehicleState
 from taxinav.routing.route import Route
 from taxinav.serve.online import Predict
 from taxinav.settings import Settings
-from taxinav.sim.learned import learn_historical
-from taxinav.sim.replay import build_network
 from taxinav.warehouse import connect
 
 
@@ -50,13 +48,9 @@ def load_day(settings: Settings, day: date) -> DayContext:
     con = connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit,
                   threads=settings.duckdb_threads, read_only=True)  # fmt: skip
     try:
-        graph = read_graph(con)
-        network = build_network(graph, settings.sim.match_radius_m)
-        hour = origin.astimezone(settings.tz).hour
-        behaviour = learn_historical(con, network, origin, settings.timezone, hour)
-        factory = guided_factory("guided", con, network, origin, settings, behaviour)
-        demand = factory.day_demand(origin)
-        rec, demand_at, habits_at = factory.parts(origin, settings.seed, demand)
+        g = day_guidance(con, settings, day)
+        graph, rec, demand, demand_at, habits_at = (g.graph, g.recommender, g.demand,
+                                                    g.demand_at, g.habits_at)  # fmt: skip
         history = {unit: con.sql(
             """SELECT unit_id, slot_start, pickups, vacant FROM demand_counts
                WHERE unit_type = $u AND slot_start < $o ORDER BY slot_start, unit_id""",

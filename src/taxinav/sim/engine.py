@@ -45,6 +45,21 @@ class SimClock:
 
 
 @dataclass(frozen=True)
+class FleetView:
+    """What an observing policy is shown each tick: every vacant taxi (``committed``: driving
+    to a booking), its group, and the event log so far. A policy decides how much of it a
+    deployed service could know (``guidance/telemetry.py`` reduces it to GPS fixes)."""
+
+    t: float
+    vehicle: np.ndarray  # vacant vehicles (episode ids)
+    segment: np.ndarray
+    remaining: np.ndarray  # seconds left on the segment (simulator internals)
+    mine: np.ndarray  # in the observing policy's group
+    committed: np.ndarray  # on the way to a booking
+    log: EventLog
+
+
+@dataclass(frozen=True)
 class SimConfig:
     patience_s: float = 300.0
     tick_s: float = 10.0
@@ -316,10 +331,11 @@ class Simulation:
     def _observe(self, now: float) -> None:
         if not self._observers:
             return
-        free = np.flatnonzero((self.state == State.VACANT) & (self.assigned < 0))
+        vacant = np.flatnonzero(self.state == State.VACANT)
         for gi, policy in self._observers:
-            policy.observe(now, free, self.segment[free], self.remaining[free],
-                           self.group[free] == gi)  # fmt: skip
+            policy.observe(FleetView(now, vacant, self.segment[vacant], self.remaining[vacant],
+                                     self.group[vacant] == gi, self.assigned[vacant] >= 0,
+                                     self.log))  # fmt: skip
 
     def run(self) -> EventLog:
         horizon = self.world.horizon_s

@@ -17,8 +17,8 @@ WAIT_S = 60.0
 
 
 class Policy(Protocol):
-    """May also define ``observe(t, vehicle, segment, remaining, mine)``: the engine then
-    shows it every vacant, uncommitted taxi each tick (``mine``: in the policy's group)."""
+    """May also define ``observe(view: FleetView)``: the engine then shows it the vacant
+    fleet and the event log each tick (``sim.engine.FleetView``)."""
 
     name: str
 

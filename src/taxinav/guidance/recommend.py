@@ -12,13 +12,11 @@ import duckdb
 import numpy as np
 
 from taxinav.features.calendar import local_midnight
-from taxinav.pipeline.guidance import guided_factory
-from taxinav.roads import RoadGraph, SegmentIndex, read_graph
+from taxinav.guidance.factory import day_guidance
+from taxinav.roads import RoadGraph, SegmentIndex
 from taxinav.routing.recommender import FleetState, VehicleState
 from taxinav.routing.route import Route
 from taxinav.settings import Settings
-from taxinav.sim.learned import learn_historical
-from taxinav.sim.replay import build_network
 
 LIVE_WINDOW_MIN = 5.0  # a vehicle counts as on the road if it reported this recently
 
@@ -79,14 +77,11 @@ def recommend_at(con: duckdb.DuckDBPyConnection, settings: Settings,
                  at: datetime) -> Recommendation:  # fmt: skip
     """The coordinated plan for every vacant vehicle at ``at``, learned from the days
     before ``at``'s day and using the stored forecasts of that day when there are some."""
-    graph = read_graph(con)
-    network = build_network(graph, settings.sim.match_radius_m)
-    origin = local_midnight(at.astimezone(settings.tz).date(), settings.tz)
-    hour = origin.astimezone(settings.tz).hour
-    behaviour = learn_historical(con, network, origin, settings.timezone, hour)
-    factory = guided_factory("guided", con, network, origin, settings, behaviour)
-    demand = factory.day_demand(origin)
-    rec, demand_at, habits_at = factory.parts(origin, settings.seed, demand)
+    day = at.astimezone(settings.tz).date()
+    origin = local_midnight(day, settings.tz)
+    g = day_guidance(con, settings, day)
+    graph, rec, demand, demand_at, habits_at = (g.graph, g.recommender, g.demand, g.demand_at,
+                                                g.habits_at)  # fmt: skip
     vehicles, unplaced = vacant_vehicles(con, graph, at)
     if not vehicles:
         raise LookupError(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from taxinav.guidance.policy import GuidedPolicy
 from taxinav.routing.coordination import Demand, PlanConfig
-from taxinav.routing.guided import GuidedPolicy
 from taxinav.routing.recommender import Recommender
 from taxinav.sim import Network, RandomWalk, SimConfig, Simulation
 from tests.routing.tiny import LENGTH_M, SUCC_INDICES, SUCC_INDPTR, TRAVEL_S, checker, hub

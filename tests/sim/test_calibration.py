@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from taxinav.pipeline.calibration import block_bias, calibration_error
+from taxinav.sim.calibration import block_bias, calibration_error
 
 REAL = {
     "vacant_median_min": 5.0,

@@ -11,12 +11,19 @@ replayed day against the batch table.
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix, csc_matrix, csr_matrix
+from scipy.sparse import coo_matrix, csc_matrix, csr_matrix, hstack
 
-from taxinav.features import FEATURES, HORIZON_SLOTS, DemandInputs
+from taxinav.features.calendar import slot_table
+from taxinav.features.expressions import FEATURES, HORIZON_SLOTS
+from taxinav.features.neighbors import h3_rings, road_hops
+from taxinav.features.sources import COUNT_SCHEMA, SUPPLY_SCHEMA, DemandInputs, network_cells
+from taxinav.roads import RoadGraph
 
 FloatArray = NDArray[np.float64]
 
@@ -62,10 +69,35 @@ class SlotFeatures:
             )
         self.cal = {c: inputs.slots[c].to_numpy() for c in
                     ("hour", "weekday", "slot_of_day", "holiday", "day_off")}  # fmt: skip
+        self._derive()
+        self._base = (self.n, self.sup, self.nb1_n, self.nb2_n, self.nb1_sup)
+        self.y_complete = np.arange(self.n_slots) + HORIZON_SLOTS <= self.n_slots
+
+    def _derive(self) -> None:
         self.nb1_n = csc_matrix(self.ring[1] @ self.n)
         self.nb2_n = csc_matrix(self.ring[2] @ self.n)
         self.nb1_sup = csc_matrix(self.ring[1] @ self.sup)
-        self.y_complete = np.arange(self.n_slots) + HORIZON_SLOTS <= self.n_slots
+
+    def set_live(self, first: int, pickups: FloatArray, vacant: FloatArray) -> None:
+        """Counts of slots ``first`` … ``first + k − 1`` replaced by live ones ([units, k]
+        pickups and distinct vacant vehicles): what a running service has received so far.
+        The counts given at construction stay the base, so calling again replaces them anew
+        (a simulation refreshes its day's columns every slot)."""
+        k = pickups.shape[1]
+        if first + k > self.n_slots:
+            raise ValueError(
+                f"live slots {first}…{first + k - 1} beyond the state's {self.n_slots}"
+            )
+        n, sup, nb1_n, nb2_n, nb1_sup = self._base
+
+        def spliced(base: csc_matrix, live: csr_matrix) -> csc_matrix:
+            return csc_matrix(hstack([base[:, :first], live, base[:, first + k :]], "csc"))
+
+        live_n, live_sup = csr_matrix(pickups), csr_matrix(vacant)
+        self.n, self.sup = spliced(n, live_n), spliced(sup, live_sup)
+        self.nb1_n = spliced(nb1_n, csr_matrix(self.ring[1] @ live_n))
+        self.nb2_n = spliced(nb2_n, csr_matrix(self.ring[2] @ live_n))
+        self.nb1_sup = spliced(nb1_sup, csr_matrix(self.ring[1] @ live_sup))
 
     def y(self, slots: list[int]) -> FloatArray:
         """[units, len(slots)]: pickups in the 30 minutes from each of ``slots``."""
@@ -121,3 +153,41 @@ class SlotFeatures:
         for c in ("hour", "weekday", "slot_of_day", "holiday", "day_off"):
             cols[c] = np.full(u, float(self.cal[c][s]))
         return np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in FEATURES])
+
+
+def _units(graph: RoadGraph, unit: str, res: int) -> tuple[pa.Table, pa.Table]:
+    if unit == "h3":
+        cells = network_cells(graph.mid_lat, graph.mid_lon, res)
+        return pa.table({"unit_id": cells}), h3_rings(cells)
+    if unit == "road":
+        ids = [str(i) for i in range(graph.n_segments)]
+        return pa.table({"unit_id": ids}), road_hops(graph.succ_indptr, graph.succ_indices)
+    raise ValueError(f"unknown unit type {unit!r}; use road or h3")
+
+
+def unit_inputs(
+    graph: RoadGraph, unit: str, counts: pa.Table, origin: datetime, end: datetime,
+    slot_minutes: int, h3_resolution: int, tz: ZoneInfo,
+) -> DemandInputs:  # fmt: skip
+    """Feature inputs of ``unit`` ("road" or "h3") from counts (unit_id, slot_start, pickups,
+    vacant) for the slots from ``origin`` up to ``end``."""
+    step = 60 * slot_minutes
+    n_slots = int((end - origin).total_seconds() // step)
+    if n_slots <= 0:
+        raise ValueError(f"{end} is not after the first slot {origin}")
+    units, neighbors = _units(graph, unit, h3_resolution)
+    starts = counts["slot_start"].to_numpy(zero_copy_only=False)
+    slot = ((starts - np.datetime64(origin.replace(tzinfo=None), "us"))
+            // np.timedelta64(step, "s")).astype(np.int64)  # fmt: skip
+    keep = (slot >= 0) & (slot < n_slots)
+    ids = pa.array(np.asarray(counts["unit_id"].to_pylist(), dtype=object)[keep], pa.string())
+    order = np.lexsort((ids.to_numpy(zero_copy_only=False).astype(str), slot[keep]))
+    take = pa.array(order)
+    base = {"unit_id": ids, "slot": pa.array(slot[keep], pa.int64())}
+    pick = pa.table({**base, "n": pa.array(counts["pickups"].to_numpy()[keep], pa.int64())})
+    vac = pa.table({**base, "vehicles": pa.array(counts["vacant"].to_numpy()[keep], pa.int64())})
+    return DemandInputs(
+        unit, units, slot_table(origin, n_slots, slot_minutes, tz),
+        pick.take(take).cast(COUNT_SCHEMA), vac.take(take).cast(SUPPLY_SCHEMA), neighbors,
+        origin, slot_minutes, tz,
+    )  # fmt: skip

@@ -24,11 +24,10 @@ with weekend habits: means 10–30 % too long, under 80 % served).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +37,10 @@ import numpy as np
 from taxinav.features import data_period
 from taxinav.features.calendar import local_midnight
 from taxinav.settings import Settings
+from taxinav.sim import runs
 from taxinav.sim.booking import BookingModel, demand_pressure, fit_booking_model
-from taxinav.sim.learned import learn_historical
+from taxinav.sim.learned import HistoricalBehaviour, learn_historical
+from taxinav.sim.policies import Policy
 
 log = logging.getLogger(__name__)
 
@@ -103,35 +104,35 @@ def _fingerprint(settings: Settings, start: date) -> str:
 def calibrate(con: duckdb.DuckDBPyConnection, settings: Settings, start: date) -> dict[str, Any]:
     """Run the historical policy on the calibration days with every share of the grid, fit
     the booking model, and record how its shares do on those days."""
-    from taxinav.pipeline import simulation
-
     days = calibration_days(con, settings, start)
     if not days:
         log.warning("no day before %s to calibrate on; booking share 0", start)
         return {"model": BookingModel.fixed(0.0).to_json(), "days": [], "rows": []}
-    base = simulation.prepare(con, settings, days[0], [])
+    base = runs.prepare(con, settings, days[0])
     first = local_midnight(start, settings.tz)
     hour = local_midnight(days[0], settings.tz).astimezone(settings.tz).hour
-    periods = []  # per day: drivers' habits from every day before the period but that one
+    # per day: drivers' habits from every day before the period but that one
+    periods: list[HistoricalBehaviour] = []
     for day in days:
         origin = local_midnight(day, settings.tz)
         habits = learn_historical(con, base.network, first, settings.timezone, hour,
                                   exclude=(origin, origin + timedelta(days=1)))  # fmt: skip
-        periods.append(dataclasses.replace(base, policies=[habits], names=["historical"]))
-    worlds = [simulation.day_world(con, settings, base, day, i) for i, day in enumerate(days)]
+        periods.append(habits)
+    worlds = [runs.day_world(con, settings, base, day, i) for i, day in enumerate(days)]
     pressures = [demand_pressure(w, hour) for w in worlds]
     reals = []
     for day in days:
         origin = local_midnight(day, settings.tz)
-        reals.append(simulation.real_kpis(
+        reals.append(runs.real_kpis(
             con, base.graph, origin, origin + timedelta(days=1), settings.timezone
         ))  # fmt: skip
     rows: list[dict[str, Any]] = []
 
     def run(day: date, world: Any, real: dict[str, Any], share: Any) -> dict[str, Any]:
         log.info("calibrating on %s with booking share %s", day, share)
-        period = periods[days.index(day)]
-        _, kpis, _ = simulation.run_seed(world, period, settings, day, 0, 1.0, share)
+        habits = periods[days.index(day)]
+        kpis = runs.run_seed(world, [_on_day(habits, settings.timezone)], settings, day, 0, 1.0,
+                             share).kpis  # fmt: skip
         g = kpis["groups"][0]
         sim = {
             "vacant_median_min": g["vacant_before_pickup"]["median_min"],
@@ -163,6 +164,23 @@ def calibrate(con: duckdb.DuckDBPyConnection, settings: Settings, start: date) -
     return {"model": model.to_json(), "days": [d.isoformat() for d in days],
             "pressure": [p.tolist() for p in pressures], "chosen_terms": checks,
             "rows": rows}  # fmt: skip
+
+
+def _on_day(habits: HistoricalBehaviour, tz_name: str) -> runs.PolicyFactory:
+    def make(origin: datetime, seed: int) -> Policy:
+        return habits.on_day(origin, tz_name)
+
+    return make
+
+
+def resolve_booking(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: date
+) -> BookingModel:
+    """The configured fixed booking share, or the model calibrated on the days before
+    ``start``."""
+    if settings.sim.dispatch_share is not None:
+        return BookingModel.fixed(settings.sim.dispatch_share)
+    return calibrated_booking(con, settings, start)
 
 
 def calibrated_booking(

@@ -4,8 +4,9 @@ and the guided policies the simulator runs (``guided``, ``guided-independent``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -13,15 +14,30 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 
 from taxinav.features import HORIZON_SLOTS
+from taxinav.features.calendar import local_midnight
+from taxinav.features.online import SlotFeatures
+from taxinav.guidance.demand import (
+    DEMAND_SOURCES,
+    ClosedLoopForecast,
+    DemandSource,
+    check_model_window,
+    closed_loop_state,
+    historical_demand,
+    oracle_demand,
+    road_history,
+)
+from taxinav.guidance.policy import GuidedPolicy
+from taxinav.guidance.telemetry import FixStream
+from taxinav.mlops.registry import ModelCard, champion_card
+from taxinav.roads import RoadGraph, read_graph
 from taxinav.routing.coordination import Demand, PlanConfig
-from taxinav.routing.guided import GuidedPolicy
 from taxinav.routing.mdp import FloatArray, TimeGraph
 from taxinav.routing.recommender import Recommender
-from taxinav.routing.route import RouteChecker, RouteLimits
+from taxinav.routing.route import RouteChecker, RouteLimits, network_area_mask
 from taxinav.settings import Settings
-from taxinav.sim.learned import BLOCK_H, HistoricalBehaviour
+from taxinav.sim.learned import BLOCK_H, HistoricalBehaviour, learn_historical
 from taxinav.sim.policies import WAIT_S
-from taxinav.sim.replay import hourly_counts
+from taxinav.sim.replay import build_network, hourly_counts
 from taxinav.sim.world import Network
 
 GUIDED = ("guided", "guided-independent")
@@ -80,6 +96,11 @@ class DayDemand:
         out: FloatArray = self.rate[min(int(t // self.slot_s), self.rate.shape[0] - 1)]
         return out
 
+    @property
+    def label(self) -> dict[str, Any]:
+        return {"source": f"stored {self.source}s (precomputed from real pickups)",
+                "model": "forecasts table (champion, else backtest lightgbm)"}  # fmt: skip
+
 
 def day_demand(
     con: duckdb.DuckDBPyConnection, settings: Settings, n: int, origin: datetime,
@@ -115,37 +136,83 @@ def day_demand(
 
 @dataclass
 class GuidedFactory:
-    """What guided policies share over a period; ``for_day`` makes a fresh policy per run."""
+    """What guided policies share over a period; ``for_day`` makes a fresh policy per run.
+
+    ``demand``: what guided taxis route on — ``closed-loop`` (the service's live forecast
+    computed inside the simulation), or the labelled stand-ins ``stored``, ``oracle``,
+    ``historical``. ``competitors``: the planner's model of unguided drivers, ``habits``
+    (learned before the period) or ``uniform`` (any legal move alike)."""
 
     name: str
     con: duckdb.DuckDBPyConnection
     settings: Settings
     network: Network
+    graph: RoadGraph
     fares: FloatArray
     habits: FloatArray  # [block, edge]
     hourly: FloatArray  # [24, n] pickups per hour, before the period
-    origin_hour: int
     stands: NDArray[np.bool_]  # segments where guided taxis may wait
+    inside: NDArray[np.bool_]  # segments inside the mapped area
+    demand: str = "closed-loop"
+    competitors: str = "habits"
+    card: ModelCard | None = None
+    _states: dict[datetime, tuple[SlotFeatures, int]] = field(default_factory=dict)
 
     def day_demand(self, origin: datetime) -> DayDemand:
         return day_demand(self.con, self.settings, self.network.n_segments, origin, self.hourly)
 
+    def demand_source(self, origin: datetime, stream: FixStream | None) -> DemandSource:
+        """The day's demand as this factory's ``demand`` says."""
+        f = self.settings.forecast
+        slot_s, n_slots = f.slot_minutes * 60.0, 24 * 60 // f.slot_minutes
+        if self.demand == "stored":
+            return self.day_demand(origin)
+        if self.demand == "oracle":
+            return oracle_demand(self.con, self.network.n_segments, origin, slot_s, n_slots,
+                                 HORIZON_SLOTS)  # fmt: skip
+        hour0 = origin.astimezone(self.settings.tz).hour
+        means = historical_demand(self.hourly, hour0, slot_s, n_slots,
+                                  {"source": "historical means (days before the period)",
+                                   "model": None})  # fmt: skip
+        if self.demand == "historical":
+            return means
+        if self.card is None or stream is None:
+            raise LookupError("closed-loop guidance needs a road champion (taxinav forecast "
+                              "backtest --unit road) and a fix stream")  # fmt: skip
+        day = origin.astimezone(self.settings.tz).date()
+        check_model_window(self.card, day)
+        if origin not in self._states:
+            first = local_midnight(self.settings.pipeline.first_day, self.settings.tz)
+            history = road_history(self.con, first, origin)
+            self._states = {origin: closed_loop_state(self.graph, history, first, origin,
+                                                      f.slot_minutes, f.h3_resolution,
+                                                      self.settings.tz)}  # fmt: skip
+        state, first_slot = self._states[origin]
+        return ClosedLoopForecast(state, first_slot, self.card, stream,
+                                  HORIZON_SLOTS * slot_s, slot_s)  # fmt: skip
+
     def for_day(self, origin: datetime, seed: int) -> GuidedPolicy:
-        rec, demand_at, habits_at = self.parts(origin, seed)
-        return GuidedPolicy(rec, demand_at, habits_at, self.settings.routing.refresh_s, self.name)
+        f = self.settings.forecast
+        stream = FixStream(self.network.n_segments, f.slot_minutes * 60.0,
+                           24 * 60 // f.slot_minutes, self.settings.sim.fix_interval_s,
+                           seed)  # fmt: skip
+        source = self.demand_source(origin, stream)
+        rec, demand_at, habits_at = self.parts(origin, seed, source)
+        return GuidedPolicy(rec, demand_at, habits_at, self.settings.routing.refresh_s,
+                            self.name, stream, source.label)  # fmt: skip
 
     def parts(
-        self, origin: datetime, seed: int, demand: DayDemand | None = None
-    ) -> tuple[Recommender, Callable[[float], Demand], Callable[[float], FloatArray]]:
-        """A fresh recommender, and demand (``demand``, or the day's loaded from the
-        warehouse) and drivers' habits as functions of the seconds since ``origin``."""
+        self, origin: datetime, seed: int, demand: DemandSource | None = None
+    ) -> tuple[Recommender, Callable[[float], Demand], Callable[[float], FloatArray | None]]:
+        """A fresh recommender, and demand (``demand``, or the day's stored forecasts) and
+        drivers' habits as functions of the seconds since ``origin``."""
         r = self.settings.routing
         net = self.network
         graph = TimeGraph.build(net.succ_indptr, net.succ_indices, net.travel_s, r.tick_s,
                                 self.stands if r.wait_at_stands else None)  # fmt: skip
         config = PlanConfig(
             horizon_s=r.lookahead_min * 60, route_s=r.horizon_min * 60, tick_s=r.tick_s,
-            patience_s=r.hail_window_s or self.settings.sim.patience_s,
+            patience_s=r.patience_s,
             temperature=r.temperature, fleet_temperature=r.fleet_temperature,
             cost_per_km=r.cost_per_km, iterations=r.iterations,
             discount_per_min=r.discount_per_min,
@@ -153,24 +220,26 @@ class GuidedFactory:
             fleet_objective=r.fleet_objective, chance_scale=r.chance_scale,
         )  # fmt: skip
         checker = RouteChecker(
-            net.succ_indptr, net.succ_indices, net.length_m, np.ones(net.n_segments, dtype=bool),
-            RouteLimits(max_length_m=r.max_route_km * 1000, max_duration_s=config.route_s * 2),
+            net.succ_indptr, net.succ_indices, net.length_m, self.inside,
+            RouteLimits(max_length_m=r.max_route_km * 1000, max_duration_s=config.route_s * 2,
+                        max_visits=r.max_segment_visits),
             can_wait=graph.mask[-1],
         )  # fmt: skip
         rec = Recommender(graph, checker, config, seed=seed)
-        if demand is None:
-            demand = self.day_demand(origin)
+        source: DemandSource = demand if demand is not None else self.day_demand(origin)
         reach = _near_matrix(net) if r.near_demand else None
         hour0 = origin.astimezone(self.settings.tz).hour
         fares = self.fares if r.fare_by_segment else np.full_like(self.fares, self.fares.mean())
 
         def demand_at(t: float) -> Demand:
-            rate = demand.at(t)
+            rate = source.at(t)
             if reach is None:
                 return Demand(rate, fares, net.length_m)
             return Demand(reach @ rate, fares, net.length_m, reach)
 
-        def habits_at(t: float) -> FloatArray:
+        def habits_at(t: float) -> FloatArray | None:
+            if self.competitors == "uniform":
+                return None  # the coordinator then takes any legal move as equally likely
             out: FloatArray = self.habits[((hour0 + int(t // 3600)) % 24) // BLOCK_H]
             return out
 
@@ -186,17 +255,50 @@ def _near_matrix(net: Network) -> csr_matrix:
 
 def guided_factory(
     name: str, con: duckdb.DuckDBPyConnection, network: Network, before: datetime,
-    settings: Settings, behaviour: HistoricalBehaviour,
+    settings: Settings, behaviour: HistoricalBehaviour, *, demand: str = "closed-loop",
+    competitors: str = "habits", card: ModelCard | None = None,
 ) -> GuidedFactory:  # fmt: skip
-    """Everything guidance learns from the days before ``before``."""
+    """Everything guidance learns from the days before ``before``; ``card``: the road model
+    a closed loop forecasts with (the champion when not given)."""
+    if demand not in DEMAND_SOURCES:
+        raise ValueError(f"unknown demand source {demand!r}; use {', '.join(DEMAND_SOURCES)}")
+    if demand == "closed-loop" and card is None:
+        card = champion_card(settings, "road")
+    graph = read_graph(con)
     _, pickups, days = hourly_counts(con, network.n_segments, before, settings.timezone)
     return GuidedFactory(
-        name=name, con=con, settings=settings, network=network,
+        name=name, con=con, settings=settings, network=network, graph=graph,
         fares=segment_fares(con, network.n_segments, before),
         habits=habit_edge_probs(behaviour, network), hourly=pickups / max(days, 1.0),
-        origin_hour=before.astimezone(settings.tz).hour,
         stands=stands(behaviour, settings.routing.stand_min_wait_s),
+        inside=network_area_mask(graph), demand=demand, competitors=competitors, card=card,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DayGuidance:
+    """Everything the coordinated plan of one local day needs, learned from the days before
+    it: the service and the ``recommend`` command plan from this one composition."""
+
+    graph: RoadGraph
+    network: Network
+    recommender: Recommender
+    demand: DayDemand  # the stored forecasts of the day (the service overwrites live slots)
+    demand_at: Callable[[float], Demand]
+    habits_at: Callable[[float], FloatArray | None]
+
+
+def day_guidance(con: duckdb.DuckDBPyConnection, settings: Settings, day: date) -> DayGuidance:
+    """The coordinated recommender of ``day`` with its demand and drivers' habits."""
+    graph = read_graph(con)
+    network = build_network(graph, settings.sim.match_radius_m)
+    origin = local_midnight(day, settings.tz)
+    hour = origin.astimezone(settings.tz).hour
+    behaviour = learn_historical(con, network, origin, settings.timezone, hour)
+    factory = guided_factory("guided", con, network, origin, settings, behaviour, demand="stored")
+    demand = factory.day_demand(origin)
+    rec, demand_at, habits_at = factory.parts(origin, settings.seed, demand)
+    return DayGuidance(graph, network, rec, demand, demand_at, habits_at)
 
 
 def stands(behaviour: HistoricalBehaviour, min_wait_s: float) -> NDArray[np.bool_]:

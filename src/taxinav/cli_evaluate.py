@@ -1,0 +1,72 @@
+"""``taxinav evaluate``: the guidance evaluation protocol, as one command."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from taxinav.settings import get_settings
+
+console = Console(soft_wrap=True)
+
+
+def evaluate(
+    start: Annotated[str, typer.Option(help="First evaluated day, local date YYYY-MM-DD")],
+    days: Annotated[int, typer.Option(min=1, help="Days of the window")] = 4,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per day")] = 3,
+    share: Annotated[float, typer.Option(min=0.01, max=0.99, help="Guided share")] = 0.2,
+    bound_days: Annotated[
+        int | None, typer.Option(min=1, help="Days for the bounds and the leak ablation")
+    ] = None,
+    bound_seeds: Annotated[int, typer.Option(min=1)] = 1,
+    grid_day: Annotated[str | None, typer.Option(help="Day of the robustness grid")] = None,
+    grid_seeds: Annotated[int, typer.Option(min=1)] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel simulation processes")] = 2,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+) -> None:
+    """Judge guidance in paired simulation runs (closed loop) over days × seeds: 20 % guided,
+    heatmap, whole-fleet policies, bounds, leak ablation, robustness grid."""
+    import duckdb
+    from rich.progress import Progress
+
+    from taxinav.guidance.evaluate import ARMS, Protocol, evaluate
+
+    try:
+        first = date.fromisoformat(start)
+        grid = date.fromisoformat(grid_day) if grid_day else None
+    except ValueError:
+        _fail(f"--start {start!r} / --grid-day {grid_day!r} is not a date (YYYY-MM-DD)")
+        return
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        _fail(f"no warehouse at {settings.warehouse_path}: run `make demo` first")
+    protocol = Protocol(first, days, seeds, share, bound_days, bound_seeds, grid, grid_seeds)
+    n = len(protocol.tasks(settings))
+    with Progress(console=console) as bar:
+        job = bar.add_task(f"{n} paired runs on {workers} processes", total=n)
+
+        def done(r: dict[str, Any]) -> None:
+            t = r["task"]
+            bar.update(job, advance=1, description=f"{t.arm} {t.day} seed {t.seed} "
+                       f"({'+'.join(ARMS[t.arm].policies)}) {r['seconds']:.0f} s")  # fmt: skip
+
+        try:
+            result = evaluate(settings, protocol, workers, json_out, done)
+        except (LookupError, ValueError, duckdb.Error) as exc:
+            _fail(str(exc))
+            return
+    from taxinav.guidance.evaluation_report import markdown
+
+    console.print(markdown(result))
+    console.print(f"report: {settings.reports_dir / 'evaluate' / 'evaluation.md'}")
+    if result.failed():
+        console.print(f"[red]{len(result.failed())} target(s) missed[/red]")
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=1)

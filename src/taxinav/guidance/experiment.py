@@ -1,0 +1,246 @@
+"""Named cruising policies as factories, and simulation runs of them over days × seeds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from taxinav.features.calendar import local_midnight
+from taxinav.guidance.factory import GUIDED, GuidedFactory, guided_factory
+from taxinav.guidance.heatmap import HeatmapFactory, HeatmapPolicy
+from taxinav.guidance.policy import GuidedPolicy
+from taxinav.mlops.registry import ModelCard
+from taxinav.routing import reliability
+from taxinav.settings import Settings
+from taxinav.sim import Network, Policy, RandomWalk
+from taxinav.sim import report as sim_report
+from taxinav.sim.calibration import resolve_booking
+from taxinav.sim.events import Kind
+from taxinav.sim.learned import HistoricalBehaviour, learn_historical, learn_hotspot
+from taxinav.sim.runs import PolicyFactory, SeedRun, day_shares, day_world, prepare, real_kpis
+from taxinav.sim.runs import run_seed as run_sim_seed
+from taxinav.sim.world import World
+
+POLICIES = ("random", "historical", "hotspot")
+ALL_POLICIES = (*POLICIES, *GUIDED, "heatmap")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A named cruising policy and, for guidance, what it routes on: ``demand`` (see
+    ``guidance/demand.py``) and ``competitors`` (the planner's model of unguided drivers:
+    ``habits`` learned before the period, or ``uniform``)."""
+
+    name: str
+    demand: str = "closed-loop"
+    competitors: str = "habits"
+
+    @staticmethod
+    def parse(text: str) -> PolicySpec:
+        """``name`` or ``name:demand`` or ``name:demand:competitors``."""
+        parts = text.split(":")
+        if parts[0] not in ALL_POLICIES:
+            raise ValueError(f"unknown policy {parts[0]!r}; choose from {', '.join(ALL_POLICIES)}")
+        return PolicySpec(*parts)
+
+
+@dataclass
+class PolicyBook:
+    """Policies learned once for a period: the planner's beliefs only from days before
+    ``before``; the simulated drivers (the world's ``historical`` taxis) from the days
+    before ``world_until`` — what best replays them, the simulated days included, and never
+    what the planner is handed."""
+
+    con: duckdb.DuckDBPyConnection
+    network: Network
+    settings: Settings
+    before: datetime
+    world_until: datetime | None = None
+    card: ModelCard | None = None
+    _habits: dict[datetime, HistoricalBehaviour] = field(default_factory=dict)
+    _guided: dict[tuple[str, str, str], GuidedFactory] = field(default_factory=dict)
+
+    def habits(self, until: datetime) -> HistoricalBehaviour:
+        if until not in self._habits:
+            hour = self.before.astimezone(self.settings.tz).hour
+            self._habits[until] = learn_historical(self.con, self.network, until,
+                                                   self.settings.timezone, hour)  # fmt: skip
+        return self._habits[until]
+
+    def guided(self, spec: PolicySpec) -> GuidedFactory:
+        key = (spec.name if spec.name in GUIDED else "guided", spec.demand, spec.competitors)
+        if key not in self._guided:
+            self._guided[key] = guided_factory(
+                key[0], self.con, self.network, self.before, self.settings,
+                self.habits(self.before), demand=spec.demand, competitors=spec.competitors,
+                card=self.card,
+            )  # fmt: skip
+            self.card = self.card or self._guided[key].card
+        return self._guided[key]
+
+    def factory(self, spec: PolicySpec) -> PolicyFactory:
+        tz = self.settings.timezone
+        if spec.name in GUIDED:
+            return self.guided(spec).for_day
+        if spec.name == "heatmap":
+            return HeatmapFactory(self.guided(spec)).for_day
+        if spec.name == "random":
+            walk = RandomWalk(self.network)
+            return lambda origin, seed: walk
+        if spec.name == "historical":
+            habits = self.habits(self.world_until or self.before)
+            return lambda origin, seed: habits.on_day(origin, tz)
+        if spec.name == "hotspot":
+            hour = self.before.astimezone(self.settings.tz).hour
+            hot = learn_hotspot(self.con, self.network, self.before, tz, hour)
+            return lambda origin, seed: hot
+        raise ValueError(f"unknown policy {spec.name!r}; choose from {', '.join(ALL_POLICIES)}")
+
+
+def make_policy(
+    name: str, con: duckdb.DuckDBPyConnection, network: Network, before: datetime,
+    settings: Settings, world_until: datetime | None = None,
+) -> PolicyFactory:  # fmt: skip
+    """A policy factory (``PolicySpec.parse`` text) learned as ``PolicyBook`` says."""
+    return PolicyBook(con, network, settings, before, world_until).factory(PolicySpec.parse(name))
+
+
+def run_seed(
+    world: World, factories: list[PolicyFactory], settings: Settings, day: date, seed: int,
+    share: float, dispatch_share: float | tuple[float, ...],
+) -> SeedRun:  # fmt: skip
+    """One simulation, with the planning statistics of guided policies in its KPIs."""
+    run = run_sim_seed(world, factories, settings, day, seed, share, dispatch_share)
+    run.kpis["demand"] = {str(g): p.demand_label for g, p in enumerate(run.policies)
+                          if isinstance(p, GuidedPolicy | HeatmapPolicy)}  # fmt: skip
+    for p in run.policies:
+        if isinstance(p, GuidedPolicy) and p.plan_seconds:
+            secs = np.array(p.plan_seconds)
+            run.kpis.setdefault("planning", {})[p.name] = {
+                "plans": int(secs.size),
+                "mean_s": float(secs.mean()),
+                "p95_s": float(np.quantile(secs, 0.95)),
+                "rejected_routes": dict(p.recommender.checker.failures),
+                "stated_chance": stated_chance(p, run.events, world.horizon_s),
+            }
+    return run
+
+
+def stated_chance(policy: GuidedPolicy, events: pa.Table, end_s: float) -> dict[str, Any]:
+    """How the chance of a passenger stated on the policy's routes compares with the run."""
+    if not policy.stated:
+        return {"known": 0}
+    t, vehicle, duration, p = np.array(policy.stated, dtype=np.float64).T
+    kind = events.column("kind").to_numpy(zero_copy_only=False)
+    ev_t, ev_vehicle = events.column("t").to_numpy(), events.column("vehicle").to_numpy()
+    pick, leave = kind == Kind.PICKUP.value, kind == Kind.LEAVE.value
+    o = reliability.route_outcomes(t, vehicle.astype(np.int64), duration, p,
+                                   ev_t[pick], ev_vehicle[pick],
+                                   ev_t[leave], ev_vehicle[leave], end_s)  # fmt: skip
+    known = int(o.known.sum())
+    return {
+        "known": known,
+        "censored": int(o.known.size - known),
+        "stated": float(o.p[o.known].mean()) if known else None,
+        "found": float(o.found[o.known].mean()) if known else None,
+        "log_loss": reliability.log_loss(o) if known else None,
+        "hazard_scale_fit": reliability.fit_hazard_scale(o),
+        "table": reliability.reliability_table(o),
+    }
+
+
+def simulate(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: date, days: int, policy: str,
+    *, share: float = 1.0, other: str | None = None, seeds: int = 1,
+    json_out: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Run each day of the period with each seed; KPIs per group and the real ones."""
+    names = [policy] if other is None or share >= 1.0 else [policy, other]
+    # Learned once from the days before the period; they keep no state between days.
+    period = prepare(con, settings, start)
+    first = local_midnight(start, settings.tz)
+    book = PolicyBook(con, period.network, settings, first, first + timedelta(days=days))
+    factories = [book.factory(PolicySpec.parse(n)) for n in names]
+    booking = resolve_booking(con, settings, start)
+    shares: dict[str, tuple[float, ...]] = {}
+    runs: list[dict[str, Any]] = []
+    first_log: pa.Table | None = None
+    for d in range(days):
+        day = start + timedelta(days=d)
+        world = day_world(con, settings, period, day, d)
+        origin = local_midnight(day, settings.tz)
+        real = real_kpis(con, period.graph, origin, origin + timedelta(days=1), settings.timezone)
+        shares[day.isoformat()] = day_shares(booking, world, day, settings)
+        for seed in range(seeds):
+            run = run_seed(world, factories, settings, day, seed, share, shares[day.isoformat()])
+            log_dir = settings.home / "sim" / policy
+            log_dir.mkdir(parents=True, exist_ok=True)
+            pq.write_table(run.events, log_dir / f"events_{day.isoformat()}_seed{seed}.parquet")
+            if first_log is None:
+                first_log = run.events
+            runs.append({"day": day.isoformat(), "seed": seed, "seconds": run.seconds,
+                         "real": real, **run.kpis,
+                         "group_policy": dict(enumerate(names))})  # fmt: skip
+    out = {
+        "estimated_unserved_share": period.estimated_unserved_share,
+        "demand_boost": settings.sim.demand_boost,
+        "dispatch_share": shares,
+        "start": start.isoformat(),
+        "days": days,
+        "policy": policy,
+        "share": share,
+        "other": other,
+        "seeds": seeds,
+        "runs": runs,
+        "summary": _spread(runs),
+    }
+    out_dir = settings.reports_dir / "sim"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = json_out or out_dir / f"sim_{policy}.json"
+    target.write_text(json.dumps(out, indent=1, default=float))
+    assert first_log is not None
+    figures = sim_report.plots(
+        first_log, dict(enumerate(names)), period.graph.mid_lat, period.graph.mid_lon,
+        out_dir / policy,
+    )  # fmt: skip
+    (out_dir / policy / "report.md").write_text(sim_report.markdown(out, figures))
+    return out
+
+
+def _spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and min–max over days and seeds of the main KPIs, per group."""
+    out: dict[str, Any] = {}
+    groups = sorted({g for r in runs for g in r["groups"]})
+    for g in groups:
+        rows = [r["groups"][g] for r in runs if g in r["groups"]]
+        name = runs[0]["group_policy"][g]
+        metrics = {
+            "served_share": [r["served"] / r["requests"] for r in runs],
+            "vacant_median_min": [x["vacant_before_pickup"]["median_min"] for x in rows],
+            "vacant_mean_min": [x["vacant_before_pickup"]["mean_min"] for x in rows],
+            "occupancy": [x["occupancy"] for x in rows],
+            "empty_km_per_trip": [x["empty_km_per_trip"] for x in rows],
+            "revenue_per_day": [x["revenue"] for x in rows],
+            "pickups_per_vacant_h": [x["pickups_per_vacant_h"] for x in rows],
+            "revenue_per_present_h": [x["revenue_per_present_h"] for x in rows],
+        }
+        out[name] = {
+            k: {"mean": float(np.mean(v)), "min": float(np.min(v)), "max": float(np.max(v))}
+            for k, v in metrics.items()
+        }
+    out["real"] = {
+        k: float(np.mean([r["real"][k] for r in runs]))
+        for k in ("vacant_median_min", "vacant_mean_min", "occupancy")
+    }
+    return out
+
+
+__all__ = ["ALL_POLICIES", "POLICIES", "Policy", "make_policy", "run_seed", "simulate"]

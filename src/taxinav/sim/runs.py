@@ -1,0 +1,157 @@
+"""Simulation runs: a period's shared parts, one day's world, and one seeded run.
+
+Policies come in as factories (``(origin, seed) -> Policy``), learned by the caller from
+data before the period; this module never knows which policies exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from taxinav.features.calendar import local_midnight
+from taxinav.roads import RoadGraph, read_graph
+from taxinav.settings import Settings
+from taxinav.sim import demand
+from taxinav.sim.booking import BookingModel
+from taxinav.sim.engine import SimConfig, Simulation
+from taxinav.sim.kpi import summarize
+from taxinav.sim.policies import Policy
+from taxinav.sim.replay import build_network, hourly_counts, load_world, speed_factors
+from taxinav.sim.world import Network, World
+
+PolicyFactory = Callable[[datetime, int], Policy]  # (day's origin, seed) -> fresh policy
+
+
+def real_kpis(
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, end: datetime,
+    tz_name: str = "UTC",
+) -> dict[str, Any]:  # fmt: skip
+    """The same KPIs from real data, with the simulator's definitions: a spell counts when it
+    starts in the period, never leaves the area (every fix of it is inside, the same test the
+    map matcher applies) and ends in a matched pickup; spells that left are cut, as in the
+    simulator. Occupancy is the share of in-area fixes that carry a passenger."""
+    box = {"la0": float(graph.shape_lat.min()), "la1": float(graph.shape_lat.max()),
+           "lo0": float(graph.shape_lon.min()), "lo1": float(graph.shape_lon.max()),
+           "o": origin, "e": end}  # fmt: skip
+    t = con.sql(
+        f"""SELECT s.duration_s / 60 AS m,
+                   hour(timezone('{tz_name}', s.start_ts)) // 4 AS block
+            FROM vacant_spells s
+            JOIN trip_end_matches p ON p.vehicle_id = s.vehicle_id AND p.ts = s.end_ts
+             AND p.end_kind = 'pickup' AND p.status = 'matched'
+            JOIN spell_match_status m ON m.spell_id = s.spell_id
+             AND m.n_points = s.n_fixes + 1  -- all vacant fixes and the pickup fix inside
+            WHERE s.end_reason = 'pickup' AND s.start_ts >= $o AND s.start_ts < $e
+              AND s.start_lat BETWEEN $la0 AND $la1 AND s.start_lon BETWEEN $lo0 AND $lo1""",
+        params=box,
+    ).to_arrow_table()
+    spells, blocks = t["m"].to_numpy(), t["block"].to_numpy()
+    occ = con.sql(
+        """SELECT avg(occupied::INT) FROM telemetry WHERE ts >= $o AND ts < $e
+             AND lat BETWEEN $la0 AND $la1 AND lon BETWEEN $lo0 AND $lo1""",
+        params=box,
+    ).fetchall()[0][0]
+    return {
+        "vacant_median_min": float(np.median(spells)) if spells.size else float("nan"),
+        "vacant_mean_min": float(spells.mean()) if spells.size else float("nan"),
+        "vacant_median_by_block": {
+            int(b): float(np.median(spells[blocks == b])) for b in np.unique(blocks)
+        },
+        "spells": int(spells.size),
+        "occupancy": float(occ) if occ is not None else float("nan"),
+    }
+
+
+def groups(world: World, share: float, seed: int) -> np.ndarray:
+    """Group 0 (policy A) for a share of real vehicles, drawn per vehicle with the seed (the
+    same vehicles for every policy pair of a seed: runs are paired)."""
+    vehicles = np.unique(world.presence.vehicle)
+    rng = np.random.default_rng(seed + 7919)
+    in_a = dict(zip(vehicles.tolist(), (rng.random(vehicles.size) < share).tolist(), strict=True))
+    return np.array([0 if in_a[v] else 1 for v in world.presence.vehicle.tolist()])
+
+
+@dataclass(frozen=True)
+class Period:
+    """What every day of a simulated period shares: the graph, the network, the speeds."""
+
+    graph: RoadGraph
+    network: Network
+    speed: np.ndarray | None
+    boost: np.ndarray
+    estimated_unserved_share: float
+
+
+def prepare(con: duckdb.DuckDBPyConnection, settings: Settings, start: date) -> Period:
+    """Speeds and the hail boost, learned once, only from data before ``start``."""
+    graph = read_graph(con)
+    first = local_midnight(start, settings.tz)
+    cfg = settings.sim
+    speed = speed_factors(con, graph, first, settings.timezone) if cfg.traffic_speed else None
+    reach = build_network(graph, cfg.match_radius_m)
+    passes, pickups, n_days = hourly_counts(con, graph.n_segments, first, settings.timezone)
+    boost = demand.boost_factors(reach, passes, n_days, cfg.patience_s)
+    return Period(graph, reach, speed, boost, demand.unserved_share(pickups, boost))
+
+
+def day_world(
+    con: duckdb.DuckDBPyConnection, settings: Settings, period: Period, day: date, index: int
+) -> World:
+    """The real requests and fleet presence of one local day."""
+    cfg = settings.sim
+    origin = local_midnight(day, settings.tz)
+    world = load_world(
+        con, period.graph, origin, 1, match_radius_m=cfg.match_radius_m,
+        gap_limit_s=settings.ingest.gap_limit_min * 60, speed_by_local_hour=period.speed,
+        origin_local_hour=origin.astimezone(settings.tz).hour, network=period.network,
+        return_limit_s=cfg.return_limit_min * 60,
+    )  # fmt: skip
+    if cfg.demand_boost:
+        rng = np.random.default_rng(settings.seed + index)
+        hour = origin.astimezone(settings.tz).hour
+        world = dataclasses.replace(
+            world, requests=demand.boosted(world.requests, period.boost, hour, rng)
+        )
+    return world
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One simulation's event log, its KPIs, the policies that drove it and its seconds."""
+
+    events: pa.Table
+    kpis: dict[str, Any]
+    policies: list[Policy]
+    seconds: float
+
+
+def run_seed(
+    world: World, factories: Sequence[PolicyFactory], settings: Settings, day: date, seed: int,
+    share: float, dispatch_share: float | tuple[float, ...],
+) -> SeedRun:  # fmt: skip
+    """One simulation of ``day``: group 0 (``share`` of the vehicles) on the first policy,
+    the rest on the second (all on the first if there is one)."""
+    t0 = time.perf_counter()
+    group = groups(world, share if len(factories) > 1 else 1.0, settings.seed + seed)
+    origin = local_midnight(day, settings.tz)
+    config = SimConfig(settings.sim.patience_s, settings.sim.tick_s, settings.seed + seed,
+                       dispatch_share, origin.astimezone(settings.tz).hour)  # fmt: skip
+    policies = [f(origin, settings.seed + seed) for f in factories]
+    events = Simulation(world, policies, group, config).run().table()
+    kpis = summarize(events, world.horizon_s)
+    return SeedRun(events, kpis, policies, time.perf_counter() - t0)
+
+
+def day_shares(booking: BookingModel, world: World, day: date, settings: Settings
+               ) -> tuple[float, ...]:  # fmt: skip
+    """The booking share of each 4-hour block of ``day``, from its demand pressure."""
+    return booking.for_day(world, local_midnight(day, settings.tz).astimezone(settings.tz).hour)
