@@ -26,6 +26,9 @@ def evaluate(
     grid_day: Annotated[str | None, typer.Option(help="Day of the robustness grid")] = None,
     grid_seeds: Annotated[int, typer.Option(min=1)] = 1,
     workers: Annotated[int, typer.Option(min=1, help="Parallel simulation processes")] = 2,
+    parts: Annotated[
+        str, typer.Option(help="Comma-separated: main (always), bounds, grid")
+    ] = "main,bounds,grid",
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
 ) -> None:
     """Judge guidance in paired simulation runs (closed loop) over days × seeds: 20 % guided,
@@ -44,7 +47,11 @@ def evaluate(
     settings = get_settings()
     if not settings.warehouse_path.exists():
         _fail(f"no warehouse at {settings.warehouse_path}: run `make demo` first")
-    protocol = Protocol(first, days, seeds, share, bound_days, bound_seeds, grid, grid_seeds)
+    chosen = tuple(p.strip() for p in parts.split(","))
+    if not set(chosen) <= {"main", "bounds", "grid"}:
+        _fail(f"--parts {parts!r}: choose from main, bounds, grid")
+    protocol = Protocol(first, days, seeds, share, bound_days, bound_seeds, grid, grid_seeds,
+                        chosen)  # fmt: skip
     n = len(protocol.tasks(settings))
     with Progress(console=console) as bar:
         job = bar.add_task(f"{n} paired runs on {workers} processes", total=n)

@@ -144,6 +144,8 @@ def _replay(settings: Settings, server: Any, day: date, speed: float, stop: thre
                       "routes (the rest replays its real telemetry) …")  # fmt: skip
         twin = guided_replay(settings, day, guided_share, fixes)
         fixes = twin.fixes
+        # Only the twins follow the routes: the service reads this at every plan.
+        settings.serve.guided_vehicles = list(twin.guided)
         console.print(f"{len(twin.guided)} taxis are simulated twins following the routes "
                       f"(served share in the simulation {twin.served_share:.1%})")  # fmt: skip
     ingest = next(t for t, (role, _) in DEV_TOKENS.items() if role == "ingest")

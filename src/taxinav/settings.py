@@ -175,8 +175,9 @@ class RoutingSettings(BaseModel):
         "planner's own belief, independent of the simulator's patience.",
     )  # fmt: skip
     max_segment_visits: int = Field(
-        4, ge=1, description="Drives of one segment above which a route counts as a loop "
-        "and is not served (waits excluded).",
+        4, ge=1, description="Drives of one segment above which a route that also spends 40 % "
+        "of its drives there (a taxi sent to and fro) counts as a loop and is not served; "
+        "waits excluded.",
     )  # fmt: skip
     wait_at_stands: bool = Field(
         False,
@@ -285,6 +286,11 @@ class ServeSettings(BaseModel):
         "simulated fixes never reach the warehouse.",
     )
     tile_url: str | None = Field(None, description="Optional map tiles under the road layer.")
+    guided_vehicles: list[str] | None = Field(
+        None, description="Vehicles whose drivers follow the routes; the plan counts the other "
+        "vacant taxis as competition cruising by their habits (unset: every vehicle). A replay "
+        "with simulated twins sets it to the twins.",
+    )  # fmt: skip
 
 
 class Settings(BaseSettings):

@@ -137,6 +137,25 @@ def test_routes_for_vacant_taxis_only(client: Any) -> None:
     assert props["p_cumulative"] == sorted(props["p_cumulative"])
 
 
+def test_the_plan_routes_only_the_guided_vehicles(client: Any) -> None:
+    from tests.serve.test_parity import replay_through
+
+    service = client.service
+    for hour in range(7, 23):
+        replay_through(client, hours=(hour, hour + 1))
+        service.refresh(force=True)
+        if len(service.cache["plan"]["segments"]) >= 2:
+            break
+    placed = len(service.cache["plan"]["segments"])
+    assert placed >= 2, "two vacant taxis should be on the network at some hour"
+    everyone = set(service.routes)
+    one = sorted(everyone)[0]
+    service.settings.serve.guided_vehicles = [one]  # the others cruise by their habits
+    service.refresh(force=True)
+    assert set(service.routes) <= {one}
+    assert service.cache["plan"]["guided"] == 1 and service.cache["plan"]["placed"] == placed
+
+
 def test_demand_model_metrics_and_health(client: Any) -> None:
     from tests.serve.test_parity import replay_through
 

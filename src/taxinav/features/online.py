@@ -11,7 +11,7 @@ replayed day against the batch table.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -177,7 +177,7 @@ def unit_inputs(
         raise ValueError(f"{end} is not after the first slot {origin}")
     units, neighbors = _units(graph, unit, h3_resolution)
     starts = counts["slot_start"].to_numpy(zero_copy_only=False)
-    slot = ((starts - np.datetime64(origin.replace(tzinfo=None), "us"))
+    slot = ((starts - np.datetime64(origin.astimezone(UTC).replace(tzinfo=None), "us"))
             // np.timedelta64(step, "s")).astype(np.int64)  # fmt: skip
     keep = (slot >= 0) & (slot < n_slots)
     ids = pa.array(np.asarray(counts["unit_id"].to_pylist(), dtype=object)[keep], pa.string())

@@ -51,7 +51,7 @@ class Comparison:
     mean: float
     lo: float
     hi: float
-    target: str | None  # e.g. "<= -15", ">= 8", "all >= 2", "all < 0"
+    target: str | None  # e.g. "<= -15", ">= 8", "all >= 2", "all > 0", "all < 0"
     met: bool | None
 
     def to_json(self) -> dict[str, Any]:
@@ -66,7 +66,8 @@ def _met(target: str | None, values: list[float], mean: float, lo: float, hi: fl
     every, (op, num) = target.startswith("all "), target.removeprefix("all ").split()
     bound = float(num)
     if every:
-        return all(v >= bound if op == ">=" else v < bound for v in values)
+        checks = {">=": lambda v: v >= bound, ">": lambda v: v > bound, "<": lambda v: v < bound}
+        return all(checks[op](v) for v in values)
     if op == "<=":
         return mean <= bound and hi < 0
     return mean >= bound and lo > 0

@@ -116,7 +116,8 @@ class ClosedLoopForecast:
                       **self.card.label()}  # fmt: skip
 
     def at(self, t: float) -> FloatArray:
-        k = int(t // self.slot_s)
+        # the day's last tick (t = 24 h) still belongs to its last slot
+        k = min(int(t // self.slot_s), self.state.n_slots - self.first_slot - 1)
         if k != self._slot:
             self._slot = k
             if k > 0:

@@ -89,15 +89,17 @@ class Protocol:
     bound_seeds: int = 1
     grid_day: date | None = None  # None: the first day
     grid_seeds: int = 1
+    parts: tuple[str, ...] = ("main", "bounds", "grid")
 
     def tasks(self, settings: Settings) -> list[Task]:
         p, r = settings.sim.patience_s, settings.sim.match_radius_m
         days = [self.start + timedelta(days=d) for d in range(self.days)]
         out = [Task(a, d, s, p, r, "main") for d in days for s in range(self.seeds) for a in MAIN]
-        out += [Task(a, d, s, p, r, "bounds") for d in days[: self.bound_days]
-                for s in range(self.bound_seeds) for a in BOUNDS]  # fmt: skip
+        if "bounds" in self.parts:
+            out += [Task(a, d, s, p, r, "bounds") for d in days[: self.bound_days]
+                    for s in range(self.bound_seeds) for a in BOUNDS]  # fmt: skip
         grid_day = self.grid_day or self.start
-        for s in range(self.grid_seeds):
+        for s in range(self.grid_seeds if "grid" in self.parts else 0):
             for pat in GRID_PATIENCE_S:
                 for rad in GRID_RADIUS_M:
                     if (pat, rad) != (p, r) or s >= self.seeds:
@@ -114,6 +116,7 @@ class _Worker:
     booking: BookingModel
     start: date
     end: date
+    share: float  # of the fleet in group 0 of the mixed arms
     con: duckdb.DuckDBPyConnection = field(init=False)
     periods: dict[float, tuple[Period, PolicyBook]] = field(default_factory=dict)
     worlds: dict[tuple[float, date], World] = field(default_factory=dict)
@@ -140,7 +143,8 @@ class _Worker:
         world = self.worlds[key]
         arm = ARMS[task.arm]
         factories = [book.factory(PolicySpec.parse(n)) for n in arm.policies]
-        run = run_seed(world, factories, settings, task.day, task.seed, arm.share,
+        share = self.share if arm.share < 1.0 else 1.0
+        run = run_seed(world, factories, settings, task.day, task.seed, share,
                        day_shares(self.booking, world, task.day, settings))  # fmt: skip
         return {"task": task, "kpis": run.kpis, "seconds": run.seconds,
                 "policies": list(arm.policies)}  # fmt: skip
@@ -149,9 +153,10 @@ class _Worker:
 _worker: _Worker | None = None  # this process's worker (set by the pool's initializer)
 
 
-def _init(settings: Settings, booking: BookingModel, start: date, end: date) -> None:
+def _init(settings: Settings, booking: BookingModel, start: date, end: date,
+          share: float) -> None:  # fmt: skip
     global _worker
-    _worker = _Worker(settings, booking, start, end)
+    _worker = _Worker(settings, booking, start, end, share)
 
 
 def _run(task: Task) -> dict[str, Any]:
@@ -165,7 +170,7 @@ def run_tasks(
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Every task in its own run, ``workers`` processes at a time; results in task order."""
     end = protocol.start + timedelta(days=protocol.days)
-    args = (settings, booking, protocol.start, end)
+    args = (settings, booking, protocol.start, end, protocol.share)
     if workers <= 1:
         _init(*args)
         results = []

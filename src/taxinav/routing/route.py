@@ -131,6 +131,9 @@ class RouteLimits:
     max_length_m: float = 20_000.0
     max_duration_s: float = 1_800.0
     max_visits: int = 3  # drives along one segment per route; waiting on it does not count
+    # ... and the share of the route's drives it takes: a taxi circling a block drives each
+    # of its segments a quarter of the time, one sent to and fro between two half the time
+    loop_share: float = 0.4
 
 
 @dataclass
@@ -168,11 +171,14 @@ class RouteChecker:
         return None
 
     def _loop_problem(self, route: Route) -> str | None:
-        """The first segment driven more than ``max_visits`` times: a taxi sent in circles."""
+        """The first segment driven more than ``max_visits`` times and more than ``loop_share``
+        of the route's drives: a taxi sent to and fro instead of cruising."""
+        drives = route.segments[~route.waits].tolist()
+        bound = max(self.limits.max_visits, self.limits.loop_share * len(drives))
         visits: Counter[int] = Counter()
-        for s in route.segments[~route.waits].tolist():
+        for s in drives:
             visits[s] += 1
-            if visits[s] > self.limits.max_visits:
+            if visits[s] > bound:
                 return f"loop:{s}"
         return None
 

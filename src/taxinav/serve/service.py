@@ -7,6 +7,7 @@ and replayed into the live state, so nothing acknowledged is lost by a crash.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -259,11 +260,14 @@ class Service:
         assert self.live is not None and self.ctx is not None
         rows = [(k, v.lat, v.lon, v.heading if v.heading is not None else float("nan"))
                 for k, v in self.live.latest(LIVE_WINDOW) if not v.occupied]  # fmt: skip
-        vehicles = planner.place(self.ctx.graph, self.live.index, rows)
+        guided = self.settings.serve.guided_vehicles
+        vehicles = [v if guided is None else dataclasses.replace(v, guided=v.vehicle_id in guided)
+                    for v in planner.place(self.ctx.graph, self.live.index, rows)]  # fmt: skip
         started = time.perf_counter()
         self.routes = planner.plan(self.ctx, vehicles, clock)
         self.cache["plan"] = {"at": clock.isoformat(), "vacant": len(rows),
                               "placed": len(vehicles), "routes": len(self.routes),
+                              "guided": sum(v.guided for v in vehicles),
                               "seconds": round(time.perf_counter() - started, 3),
                               "segments": [v.segment for v in vehicles]}  # fmt: skip
         self.cache.pop("road_geojson", None)

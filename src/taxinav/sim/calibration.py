@@ -96,7 +96,8 @@ def calibration_days(con: duckdb.DuckDBPyConnection, settings: Settings,
 
 
 def _fingerprint(settings: Settings, start: date) -> str:
-    sim = settings.sim.model_dump(exclude={"dispatch_share"})
+    # what the historical runs depend on; the fix interval is only what a planner sees
+    sim = settings.sim.model_dump(exclude={"dispatch_share", "fix_interval_s"})
     blob = json.dumps([VERSION, start.isoformat(), sim, settings.seed], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
