@@ -90,8 +90,8 @@ def test_a_replayed_day_gives_the_pipelines_counts_and_features(client: Any) -> 
     assert np.array_equal(live["y"].to_numpy(dtype=float), batch["y"].to_numpy(dtype=float))
 
     # The per-slot path the service uses: every slot of the day, feature by feature.
-    from taxinav.pipeline.daily_forecast import inputs_from_counts
     from taxinav.features.online import SlotFeatures
+    from taxinav.pipeline.daily_forecast import inputs_from_counts
 
     state = SlotFeatures(inputs_from_counts(service.settings, service.ctx.graph, "h3", counts,
                                             d.end))  # fmt: skip
@@ -116,8 +116,8 @@ def test_live_road_features_equal_the_pipelines_and_the_champion_scores_them(
     """Road segments: every pickup-based feature of the replayed day equals the batch one
     computed from the pipeline's road counts; live supply (vacant fixes snapped to the road)
     is at most the batch supply on map-matched paths, so it is only checked to be there."""
-    from taxinav.pipeline.daily_forecast import stored_inputs
     from taxinav.features.online import SlotFeatures
+    from taxinav.pipeline.daily_forecast import stored_inputs
     from taxinav.serve.online import forecast_now, merge_counts
     from taxinav.warehouse import connect
 
