@@ -283,6 +283,8 @@ def print_sim(out: dict[str, Any]) -> None:
     for row in kpi_rows(out["summary"]):
         table.add_row(*row)
     console.print(table)
+    for group, label in (out["runs"][0].get("demand") or {}).items() if out["runs"] else ():
+        console.print(f"group {group} routed on: {label}")
 
 
 @app.command("recommend")

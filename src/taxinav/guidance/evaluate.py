@@ -25,7 +25,7 @@ import numpy as np
 from taxinav.features.calendar import local_midnight
 from taxinav.guidance.demand import check_model_window
 from taxinav.guidance.evaluation_report import EvaluationResult, markdown, plot, summarize
-from taxinav.guidance.experiment import PolicyBook, PolicySpec, run_seed
+from taxinav.guidance.experiment import PolicyBook, PolicySpec, data_end, run_seed
 from taxinav.mlops.registry import champion_card, tracking_uri
 from taxinav.mlops.tracking import experiment_named, git_commit
 from taxinav.settings import Settings
@@ -115,7 +115,6 @@ class _Worker:
     settings: Settings
     booking: BookingModel
     start: date
-    end: date
     share: float  # of the fleet in group 0 of the mixed arms
     con: duckdb.DuckDBPyConnection = field(init=False)
     periods: dict[float, tuple[Period, PolicyBook]] = field(default_factory=dict)
@@ -131,9 +130,8 @@ class _Worker:
         if task.radius_m not in self.periods:
             period = prepare(self.con, settings, self.start)
             first = local_midnight(self.start, settings.tz)
-            until = local_midnight(self.end, settings.tz)
-            self.periods[task.radius_m] = (period, PolicyBook(self.con, period.network, settings,
-                                                              first, until))  # fmt: skip
+            book = PolicyBook(self.con, period.network, settings, first, data_end(self.con))
+            self.periods[task.radius_m] = (period, book)
         period, book = self.periods[task.radius_m]
         key = (task.radius_m, task.day)
         if key not in self.worlds:
@@ -153,10 +151,9 @@ class _Worker:
 _worker: _Worker | None = None  # this process's worker (set by the pool's initializer)
 
 
-def _init(settings: Settings, booking: BookingModel, start: date, end: date,
-          share: float) -> None:  # fmt: skip
+def _init(settings: Settings, booking: BookingModel, start: date, share: float) -> None:
     global _worker
-    _worker = _Worker(settings, booking, start, end, share)
+    _worker = _Worker(settings, booking, start, share)
 
 
 def _run(task: Task) -> dict[str, Any]:
@@ -169,8 +166,7 @@ def run_tasks(
     workers: int, progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Every task in its own run, ``workers`` processes at a time; results in task order."""
-    end = protocol.start + timedelta(days=protocol.days)
-    args = (settings, booking, protocol.start, end, protocol.share)
+    args = (settings, booking, protocol.start, protocol.share)
     if workers <= 1:
         _init(*args)
         results = []

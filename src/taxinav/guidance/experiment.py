@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -54,10 +54,12 @@ class PolicySpec:
 
 @dataclass
 class PolicyBook:
-    """Policies learned once for a period: the planner's beliefs only from days before
-    ``before``; the simulated drivers (the world's ``historical`` taxis) from the days
-    before ``world_until`` — what best replays them, the simulated days included, and never
-    what the planner is handed."""
+    """Policies learned once for a period. The planner's beliefs come only from days before
+    ``before``. The simulated drivers (the world's ``historical`` taxis) replay habits
+    learned from every day before ``world_until`` except the simulated day itself: as much
+    of the drivers as the data holds, but no knowledge of where that day's passengers were —
+    and never what the planner is handed. Without ``world_until`` both use the days before
+    the period."""
 
     con: duckdb.DuckDBPyConnection
     network: Network
@@ -65,15 +67,26 @@ class PolicyBook:
     before: datetime
     world_until: datetime | None = None
     card: ModelCard | None = None
-    _habits: dict[datetime, HistoricalBehaviour] = field(default_factory=dict)
+    _habits: dict[tuple[datetime, datetime | None], HistoricalBehaviour] = field(
+        default_factory=dict
+    )
     _guided: dict[tuple[str, str, str], GuidedFactory] = field(default_factory=dict)
 
-    def habits(self, until: datetime) -> HistoricalBehaviour:
-        if until not in self._habits:
+    def habits(self, until: datetime, without: datetime | None = None) -> HistoricalBehaviour:
+        """Drivers' habits from the spells before ``until``, leaving out the day starting at
+        ``without``."""
+        if (until, without) not in self._habits:
             hour = self.before.astimezone(self.settings.tz).hour
-            self._habits[until] = learn_historical(self.con, self.network, until,
-                                                   self.settings.timezone, hour)  # fmt: skip
-        return self._habits[until]
+            day = (without, without + timedelta(days=1)) if without is not None else None
+            self._habits[until, without] = learn_historical(
+                self.con, self.network, until, self.settings.timezone, hour, exclude=day
+            )
+        return self._habits[until, without]
+
+    def world_habits(self, origin: datetime) -> HistoricalBehaviour:
+        if self.world_until is None:
+            return self.habits(self.before)
+        return self.habits(self.world_until, origin)
 
     def guided(self, spec: PolicySpec) -> GuidedFactory:
         key = (spec.name if spec.name in GUIDED else "guided", spec.demand, spec.competitors)
@@ -96,13 +109,20 @@ class PolicyBook:
             walk = RandomWalk(self.network)
             return lambda origin, seed: walk
         if spec.name == "historical":
-            habits = self.habits(self.world_until or self.before)
-            return lambda origin, seed: habits.on_day(origin, tz)
+            return lambda origin, seed: self.world_habits(origin).on_day(origin, tz)
         if spec.name == "hotspot":
             hour = self.before.astimezone(self.settings.tz).hour
             hot = learn_hotspot(self.con, self.network, self.before, tz, hour)
             return lambda origin, seed: hot
         raise ValueError(f"unknown policy {spec.name!r}; choose from {', '.join(ALL_POLICIES)}")
+
+
+def data_end(con: duckdb.DuckDBPyConnection) -> datetime:
+    """Just after the warehouse's last fix: the simulated drivers' habits may use it all."""
+    last = con.execute("SELECT max(ts) FROM telemetry").fetchall()[0][0]
+    if last is None:
+        raise LookupError("no telemetry in the warehouse; run `taxinav ingest` first")
+    return cast(datetime, last) + timedelta(seconds=1)
 
 
 def make_policy(
@@ -167,7 +187,7 @@ def simulate(
     # Learned once from the days before the period; they keep no state between days.
     period = prepare(con, settings, start)
     first = local_midnight(start, settings.tz)
-    book = PolicyBook(con, period.network, settings, first, first + timedelta(days=days))
+    book = PolicyBook(con, period.network, settings, first, data_end(con))
     factories = [book.factory(PolicySpec.parse(n)) for n in names]
     booking = resolve_booking(con, settings, start)
     shares: dict[str, tuple[float, ...]] = {}
