@@ -48,11 +48,11 @@ from typing import Any
 import duckdb
 import numpy as np
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
+from taxinav.console import progress
 from taxinav.features.calendar import local_midnight
-from taxinav.guidance.evaluate import ARMS, Protocol, evaluate
+from taxinav.guidance.evaluate import Protocol, evaluate, run_line
 from taxinav.guidance.evaluation_report import EvaluationResult, markdown
 from taxinav.guidance.factory import guided_factory
 from taxinav.routing.coordination import Coordinator, Fleet
@@ -128,16 +128,9 @@ def run_evaluation(settings: Settings, protocol: Protocol, workers: int,
     console.print(f"evaluation: {protocol.days} day(s) from {protocol.start} × {protocol.seeds} "
                   f"seed(s), parts {', '.join(protocol.parts)}: {n} runs on {workers} "
                   "process(es)")  # fmt: skip
-    with Progress(console=console) as bar:
-        job = bar.add_task(f"{n} paired runs", total=n)
-
-        def done(r: dict[str, Any]) -> None:
-            t = r["task"]
-            bar.update(job, advance=1, description=f"{t.arm} {t.day} seed {t.seed} "
-                       f"({'+'.join(ARMS[t.arm].policies)}) {r['seconds']:.0f} s")  # fmt: skip
-
+    with progress(console, n, f"{n} paired runs") as step:
         try:
-            result = evaluate(settings, protocol, workers, None, done)
+            result = evaluate(settings, protocol, workers, None, lambda r: step(run_line(r)))
         except (LookupError, ValueError) as exc:
             console.print(f"[red]evaluation not run:[/red] {exc}")
             return [f"evaluation not run: {exc}"]

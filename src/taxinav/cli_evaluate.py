@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -34,9 +34,9 @@ def evaluate(
     """Judge guidance in paired simulation runs (closed loop) over days × seeds: 20 % guided,
     heatmap, whole-fleet policies, bounds, leak ablation, robustness grid."""
     import duckdb
-    from rich.progress import Progress
 
-    from taxinav.guidance.evaluate import ARMS, Protocol, evaluate
+    from taxinav.console import progress
+    from taxinav.guidance.evaluate import Protocol, evaluate, run_line
 
     try:
         first = date.fromisoformat(start)
@@ -53,16 +53,9 @@ def evaluate(
     protocol = Protocol(first, days, seeds, share, bound_days, bound_seeds, grid, grid_seeds,
                         chosen)  # fmt: skip
     n = len(protocol.tasks(settings))
-    with Progress(console=console) as bar:
-        job = bar.add_task(f"{n} paired runs on {workers} processes", total=n)
-
-        def done(r: dict[str, Any]) -> None:
-            t = r["task"]
-            bar.update(job, advance=1, description=f"{t.arm} {t.day} seed {t.seed} "
-                       f"({'+'.join(ARMS[t.arm].policies)}) {r['seconds']:.0f} s")  # fmt: skip
-
+    with progress(console, n, f"{n} paired runs on {workers} processes") as step:
         try:
-            result = evaluate(settings, protocol, workers, json_out, done)
+            result = evaluate(settings, protocol, workers, json_out, lambda r: step(run_line(r)))
         except (LookupError, ValueError, duckdb.Error) as exc:
             _fail(str(exc))
             return

@@ -161,6 +161,13 @@ def _run(task: Task) -> dict[str, Any]:
     return _worker.run(task)
 
 
+def run_line(result: dict[str, Any]) -> str:
+    """One finished run, for a progress display."""
+    t = result["task"]
+    return (f"{t.arm} {t.day} seed {t.seed} ({'+'.join(ARMS[t.arm].policies)}) "
+            f"{result['seconds']:.0f} s")  # fmt: skip
+
+
 def run_tasks(
     settings: Settings, booking: BookingModel, protocol: Protocol, tasks: list[Task],
     workers: int, progress: Callable[[dict[str, Any]], None] | None = None,
