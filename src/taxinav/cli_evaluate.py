@@ -36,14 +36,9 @@ def evaluate(
     import duckdb
 
     from taxinav.console import progress
-    from taxinav.guidance.evaluate import Protocol, evaluate, run_line
+    from taxinav.guidance.evaluate import Protocol, evaluate, preflight, run_line
 
-    try:
-        first = date.fromisoformat(start)
-        grid = date.fromisoformat(grid_day) if grid_day else None
-    except ValueError:
-        _fail(f"--start {start!r} / --grid-day {grid_day!r} is not a date (YYYY-MM-DD)")
-        return
+    first, grid = _date("--start", start), _date("--grid-day", grid_day) if grid_day else None
     settings = get_settings()
     if not settings.warehouse_path.exists():
         _fail(f"no warehouse at {settings.warehouse_path}: run `make demo` first")
@@ -52,6 +47,10 @@ def evaluate(
         _fail(f"--parts {parts!r}: choose from main, bounds, grid")
     protocol = Protocol(first, days, seeds, share, bound_days, bound_seeds, grid, grid_seeds,
                         chosen)  # fmt: skip
+    try:
+        preflight(settings, protocol)
+    except (LookupError, ValueError) as exc:
+        _fail(str(exc))
     n = len(protocol.tasks(settings))
     with progress(console, n, f"{n} paired runs on {workers} processes") as step:
         try:
@@ -65,6 +64,14 @@ def evaluate(
     console.print(f"report: {settings.reports_dir / 'evaluate' / 'evaluation.md'}")
     if result.failed():
         console.print(f"[red]{len(result.failed())} target(s) missed[/red]")
+
+
+def _date(option: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"{option} {text!r} is not a date (YYYY-MM-DD)")
+        raise
 
 
 def _fail(message: str) -> None:

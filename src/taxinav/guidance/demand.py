@@ -87,7 +87,7 @@ def road_history(con: duckdb.DuckDBPyConnection, first: datetime, origin: dateti
 def check_model_window(card: ModelCard, day: date) -> None:
     """Refuse to route ``day`` on a model whose training data may include it."""
     if card.trained_before is None or card.trained_before > day:
-        window = f"up to {card.trained_before}" if card.trained_before else "of unknown span"
+        window = f"before {card.trained_before}" if card.trained_before else "of unknown span"
         raise ValueError(
             f"{card.name} v{card.version} was trained on data {window}, which may include "
             f"{day}; route this day on a model trained before it (taxinav forecast backtest "

@@ -26,7 +26,7 @@ from taxinav.features.calendar import local_midnight
 from taxinav.guidance.demand import check_model_window
 from taxinav.guidance.evaluation_report import EvaluationResult, markdown, plot, summarize
 from taxinav.guidance.experiment import PolicyBook, PolicySpec, data_end, run_seed
-from taxinav.mlops.registry import champion_card, tracking_uri
+from taxinav.mlops.registry import ModelCard, champion_card, tracking_uri
 from taxinav.mlops.tracking import experiment_named, git_commit
 from taxinav.settings import Settings
 from taxinav.sim.booking import BookingModel
@@ -193,18 +193,8 @@ def run_tasks(
         return out
 
 
-def evaluate(
-    settings: Settings, protocol: Protocol, workers: int = 2, json_out: Path | None = None,
-    progress: Callable[[dict[str, Any]], None] | None = None,
-) -> EvaluationResult:  # fmt: skip
-    """Run the protocol, compare, write Markdown + JSON + a plot under
-    ``reports/evaluate/`` and log the evaluation to MLflow (experiment ``guidance``)."""
-    t0 = time.perf_counter()
-    con = connect(settings.warehouse_path, read_only=True)
-    try:
-        booking = resolve_booking(con, settings, protocol.start)
-    finally:
-        con.close()
+def preflight(settings: Settings, protocol: Protocol) -> ModelCard:
+    """The road champion the closed loop will forecast with, if it may route the window."""
     card = champion_card(settings, "road")
     if card is None:
         raise LookupError(
@@ -212,6 +202,22 @@ def evaluate(
             f"--test-start {protocol.start}` (or make demo) first"
         )
     check_model_window(card, protocol.start)
+    return card
+
+
+def evaluate(
+    settings: Settings, protocol: Protocol, workers: int = 2, json_out: Path | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> EvaluationResult:  # fmt: skip
+    """Run the protocol, compare, write Markdown + JSON + a plot under
+    ``reports/evaluate/`` and log the evaluation to MLflow (experiment ``guidance``)."""
+    t0 = time.perf_counter()
+    preflight(settings, protocol)
+    con = connect(settings.warehouse_path, read_only=True)
+    try:
+        booking = resolve_booking(con, settings, protocol.start)
+    finally:
+        con.close()
     tasks = protocol.tasks(settings)
     results = run_tasks(settings, booking, protocol, tasks, workers, progress)
     window = {
