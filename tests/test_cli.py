@@ -22,7 +22,8 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_help_lists_the_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("ingest", "roads", "demo", "settings", "model", "tracking", "recommend"):
+    for command in ("ingest", "roads", "demo", "settings", "model", "tracking", "recommend",
+                    "simulate", "evaluate"):  # fmt: skip
         assert command in result.output
 
 
@@ -97,6 +98,22 @@ def test_model_commands_promote_list_and_roll_back(tmp_path: Path) -> None:
     ],
 )
 def test_pipeline_commands_explain_bad_input(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["evaluate", "--start", "29 May"], "--start '29 May' is not a date"),
+        (["evaluate", "--start", "2008-05-29", "--parts", "main,nope"], "choose from main"),
+        (["evaluate", "--start", "2008-05-29"], "no warehouse"),
+        (["simulate", "--start", "2008-05-29", "--policy", "teleport"], "unknown policy"),
+    ],
+)
+def test_evaluation_commands_explain_bad_input(args: list[str], message: str) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 1
     assert message in result.output

@@ -39,12 +39,12 @@ def evaluate(
     from taxinav.guidance.evaluate import Protocol, evaluate, preflight, run_line
 
     first, grid = _date("--start", start), _date("--grid-day", grid_day) if grid_day else None
-    settings = get_settings()
-    if not settings.warehouse_path.exists():
-        _fail(f"no warehouse at {settings.warehouse_path}: run `make demo` first")
     chosen = tuple(p.strip() for p in parts.split(","))
     if not set(chosen) <= {"main", "bounds", "grid"}:
         _fail(f"--parts {parts!r}: choose from main, bounds, grid")
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        _fail(f"no warehouse at {settings.warehouse_path}: run `make demo` first")
     protocol = Protocol(first, days, seeds, share, bound_days, bound_seeds, grid, grid_seeds,
                         chosen)  # fmt: skip
     try:
