@@ -247,8 +247,9 @@ PROTOCOL_TEXT = (
     "vehicle with the seed; guided and heatmap taxis route on the closed-loop forecast "
     "(online features of the simulated telemetry, scored by the road champion, refreshed "
     "every slot), the planner sees each vacant taxi's last fix and models unguided drivers by "
-    "habits learned before the window, while the simulated drivers' habits include the "
-    "window; every knob was chosen on days before the window (docs/decisions.md)"
+    "habits learned before the window, while the simulated drivers replay habits learned "
+    "from every day of the data but the simulated one; every knob was chosen on days before "
+    "the window (docs/decisions.md)"
 )
 
 
