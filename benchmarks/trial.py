@@ -21,8 +21,6 @@ from typing import Any
 from taxinav.guidance import evaluate as ev
 from taxinav.guidance.comparison import KPIS, group_kpi
 from taxinav.settings import Settings, get_settings
-from taxinav.sim.calibration import resolve_booking
-from taxinav.warehouse import connect
 
 WINDOW = date(2008, 5, 29)
 
@@ -52,14 +50,10 @@ def main() -> None:
     settings = get_settings()
     for assignment in a.set:
         _override(settings, assignment)
-    con = connect(settings.warehouse_path, read_only=True)
-    try:
-        booking = resolve_booking(con, settings, a.start)
-    finally:
-        con.close()
+    booking = ev.period_booking(settings, a.start)
     policies = tuple(a.policies.split(","))
     ev.ARMS["trial"] = ev.Arm(policies, a.share if len(policies) > 1 else 1.0)
-    worker = ev._Worker(settings, booking, a.start, a.share)
+    worker = ev.Worker(settings, booking, a.start, a.share)
     run = worker.run(ev.Task("trial", a.day, a.seed, settings.sim.patience_s,
                              settings.sim.match_radius_m, "main"))  # fmt: skip
     k = run["kpis"]

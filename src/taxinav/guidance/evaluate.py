@@ -109,7 +109,7 @@ class Protocol:
 
 
 @dataclass
-class _Worker:
+class Worker:
     """One process's warehouse connection and what it learned, reused across its tasks."""
 
     settings: Settings
@@ -148,12 +148,12 @@ class _Worker:
                 "policies": list(arm.policies)}  # fmt: skip
 
 
-_worker: _Worker | None = None  # this process's worker (set by the pool's initializer)
+_worker: Worker | None = None  # this process's worker (set by the pool's initializer)
 
 
 def _init(settings: Settings, booking: BookingModel, start: date, share: float) -> None:
     global _worker
-    _worker = _Worker(settings, booking, start, share)
+    _worker = Worker(settings, booking, start, share)
 
 
 def _run(task: Task) -> dict[str, Any]:
@@ -193,6 +193,15 @@ def run_tasks(
         return out
 
 
+def period_booking(settings: Settings, start: date) -> BookingModel:
+    """The booking model of a period starting at ``start`` (calibrated once, cached)."""
+    con = connect(settings.warehouse_path, read_only=True)
+    try:
+        return resolve_booking(con, settings, start)
+    finally:
+        con.close()
+
+
 def preflight(settings: Settings, protocol: Protocol) -> ModelCard:
     """The road champion the closed loop will forecast with, if it may route the window."""
     card = champion_card(settings, "road")
@@ -213,11 +222,7 @@ def evaluate(
     ``reports/evaluate/`` and log the evaluation to MLflow (experiment ``guidance``)."""
     t0 = time.perf_counter()
     preflight(settings, protocol)
-    con = connect(settings.warehouse_path, read_only=True)
-    try:
-        booking = resolve_booking(con, settings, protocol.start)
-    finally:
-        con.close()
+    booking = period_booking(settings, protocol.start)
     tasks = protocol.tasks(settings)
     results = run_tasks(settings, booking, protocol, tasks, workers, progress)
     window = {
