@@ -111,6 +111,7 @@ def test_pipeline_commands_explain_bad_input(args: list[str], message: str) -> N
         (["evaluate", "--start", "2008-05-29", "--parts", "main,nope"], "choose from main"),
         (["evaluate", "--start", "2008-05-29"], "no warehouse"),
         (["simulate", "--start", "2008-05-29", "--policy", "teleport"], "unknown policy"),
+        (["simulate", "--start", "2008-05-29", "--policy", "guided:psychic"], "demand one of"),
     ],
 )
 def test_evaluation_commands_explain_bad_input(args: list[str], message: str) -> None:

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from taxinav.features.calendar import local_midnight
+from taxinav.guidance.demand import DEMAND_SOURCES
 from taxinav.guidance.factory import GUIDED, GuidedFactory, guided_factory
 from taxinav.guidance.heatmap import HeatmapFactory, HeatmapPolicy
 from taxinav.guidance.policy import GuidedPolicy
@@ -49,7 +50,17 @@ class PolicySpec:
         parts = text.split(":")
         if parts[0] not in ALL_POLICIES:
             raise ValueError(f"unknown policy {parts[0]!r}; choose from {', '.join(ALL_POLICIES)}")
-        return PolicySpec(*parts)
+        spec = PolicySpec(*parts[:3])
+        if (
+            len(parts) > 3
+            or spec.demand not in DEMAND_SOURCES
+            or spec.competitors not in ("habits", "uniform")
+        ):
+            raise ValueError(
+                f"policy {text!r}: use name[:demand[:competitors]] with demand one of "
+                f"{', '.join(DEMAND_SOURCES)} and competitors habits or uniform"
+            )
+        return spec
 
 
 @dataclass
