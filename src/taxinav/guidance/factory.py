@@ -126,10 +126,10 @@ def day_demand(
         have = np.unique(slot.astype(np.int64))
         rate[have] = 0.0
         rate[slot.astype(np.int64), unit.astype(np.int64)] = yhat / horizon_s
-    hour0 = origin.astimezone(settings.tz).hour
     missing = np.isnan(rate[:, 0])
-    for k in np.flatnonzero(missing):
-        rate[k] = hourly[(hour0 + k * slot_min // 60) % 24] / 3600.0
+    means = historical_demand(hourly, origin.astimezone(settings.tz).hour, slot_min * 60.0,
+                              n_slots, {})  # fmt: skip
+    rate[missing] = means.rate[missing]
     source = "forecast" if not missing.all() else "historical average"
     return DayDemand(origin, slot_min * 60.0, rate, source)
 
@@ -170,12 +170,11 @@ class GuidedFactory:
         if self.demand == "oracle":
             return oracle_demand(self.con, self.network.n_segments, origin, slot_s, n_slots,
                                  HORIZON_SLOTS)  # fmt: skip
-        hour0 = origin.astimezone(self.settings.tz).hour
-        means = historical_demand(self.hourly, hour0, slot_s, n_slots,
-                                  {"source": "historical means (days before the period)",
-                                   "model": None})  # fmt: skip
         if self.demand == "historical":
-            return means
+            hour0 = origin.astimezone(self.settings.tz).hour
+            return historical_demand(self.hourly, hour0, slot_s, n_slots,
+                                     {"source": "historical means (days before the period)",
+                                      "model": None})  # fmt: skip
         if self.card is None or stream is None:
             raise LookupError("closed-loop guidance needs a road champion (taxinav forecast "
                               "backtest --unit road) and a fix stream")  # fmt: skip
