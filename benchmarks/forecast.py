@@ -19,14 +19,14 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from taxinav.features.counts import CountSpec, demand_inputs
 from taxinav.features.materialize import materialize
 from taxinav.forecast import report
 from taxinav.forecast.backtest import default_models, load_frame, run_backtest
 from taxinav.forecast.gbm import GbmParams, LightGbmForecaster
 from taxinav.mlops.tuning import best_params
-from taxinav.pipeline.batch import open_warehouse
-from taxinav.pipeline.forecasting import demand_inputs
 from taxinav.settings import get_settings
+from taxinav.warehouse import open_warehouse
 
 WINDOWS = ((date(2008, 5, 26), 7), (date(2008, 5, 22), 3))
 
@@ -44,11 +44,11 @@ def main() -> None:
     missed: list[str] = []
     for unit in ("h3", "road"):
         t0 = time.perf_counter()
-        inputs = demand_inputs(con, settings, unit)
+        inputs = demand_inputs(con, CountSpec.of(settings), unit)
         table = materialize(con, inputs)
         t_feat = time.perf_counter() - t0
         zero_keep = settings.forecast.road_zero_keep if unit == "road" else 1.0
-        # The served configuration, as in pipeline.forecasting.backtest.
+        # The served configuration, as in mlops.training.backtest.
         gbm_params = best_params(settings.home, inputs.unit_type, GbmParams(seed=settings.seed))
         for i, (start, days) in enumerate(WINDOWS):
             models = default_models(settings.seed, gbm_params)

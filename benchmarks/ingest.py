@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from taxinav import ingest, roads
-from taxinav.pipeline import matching
+from taxinav.roads import matching
 from taxinav.settings import get_settings
 from taxinav.warehouse import connect
 

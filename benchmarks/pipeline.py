@@ -17,9 +17,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from taxinav.console import progress_bar
+from taxinav.demo import data_days
 from taxinav.pipeline import runner
-from taxinav.pipeline.demo_steps import landed_days
-from taxinav.pipeline.progress import progress_bar
 from taxinav.settings import MlopsSettings, get_settings
 from taxinav.warehouse import TABLES, connect, table_checksum
 
@@ -48,7 +48,7 @@ def main() -> None:
                     f"{src.metadata['landing']['loaded']:,} fixes landed",
                 )
             )
-            first, last = landed_days(s)
+            first, last = data_days(s)
             n = (last - first).days + 1
             with progress_bar(console) as bar:
                 task = bar.add_task("backfill", total=2 * n)

@@ -50,8 +50,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from taxinav.calendar import local_midnight
 from taxinav.console import progress
-from taxinav.features.calendar import local_midnight
 from taxinav.guidance.evaluate import Protocol, evaluate, run_line
 from taxinav.guidance.evaluation_report import EvaluationResult, markdown
 from taxinav.guidance.factory import guided_factory

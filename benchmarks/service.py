@@ -33,7 +33,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from taxinav.pipeline.demo_steps import landed_days
+from taxinav.demo import data_days
 from taxinav.serve.replay import day_fixes
 from taxinav.settings import DEV_TOKENS, get_settings
 from taxinav.warehouse import connect
@@ -150,7 +150,7 @@ def _bodies(n_fixes: int) -> tuple[list[bytes], list[int], int, date]:
     """Real fixes of the last days of the data (as many days as the run needs), as
     1,000-fix request bodies; and the first of those days."""
     s = get_settings()
-    first, last = landed_days(s)
+    first, last = data_days(s)
     days: list[list[dict[str, object]]] = []
     day, total = last, 0
     while total < n_fixes and day >= first:

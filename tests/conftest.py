@@ -54,7 +54,7 @@ def small_warehouse(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """160 real cabs ingested, trips derived and the road network loaded (shared, read it only)."""
     from taxinav import ingest
-    from taxinav.pipeline.batch import load_roads
+    from taxinav.roads import load_roads
     from taxinav.settings import Settings
 
     settings = Settings(data_dir=real_data)
@@ -62,6 +62,6 @@ def small_warehouse(
     files = ingest.list_cabspotting_files(real_data / "cabspotting-sf")[:160]
     ingest.ingest_files(c, files, "cabspotting", ingest.Rules.default(), workers=2)
     ingest.derive_trips_and_spells(c, 10)
-    load_roads(c, settings, settings.osm_path)
+    load_roads(c, settings.osm_path, settings.roads.h3_resolution)
     yield c
     c.close()

@@ -65,8 +65,8 @@ def ingest_cabspotting(
     directory: Annotated[Path, typer.Argument(help="Folder of new_<cab>.txt[.gz] files.")],
 ) -> None:
     """Load a folder in the original cabspotting layout."""
-    from taxinav.pipeline.batch import ingest_cabspotting as run
-    from taxinav.pipeline.batch import open_warehouse
+    from taxinav.demo.batch import ingest_with_progress as run
+    from taxinav.warehouse import open_warehouse
 
     settings = get_settings()
     if not directory.is_dir():
@@ -81,7 +81,7 @@ def ingest_telemetry(
 ) -> None:
     """Load files of the generic schema: vehicle_id, ts, lat, lon, occupied."""
     from taxinav import ingest
-    from taxinav.pipeline.batch import open_warehouse
+    from taxinav.warehouse import open_warehouse
 
     settings = get_settings()
     missing = [str(f) for f in files if not f.is_file()]
@@ -105,7 +105,7 @@ def ingest_telemetry(
 def ingest_derive() -> None:
     """Rebuild trips and vacant spells from the loaded telemetry."""
     from taxinav import ingest
-    from taxinav.pipeline.batch import open_warehouse
+    from taxinav.warehouse import open_warehouse
 
     settings = get_settings()
     con = open_warehouse(settings)
@@ -118,14 +118,15 @@ def roads_load(
     osm_file: Annotated[Path | None, typer.Argument(help="OSM XML or PBF file.")] = None,
 ) -> None:
     """Build the directed segment graph from an OSM file and store it."""
-    from taxinav.pipeline.batch import load_roads, open_warehouse
+    from taxinav.roads import load_roads
+    from taxinav.warehouse import open_warehouse
 
     settings = get_settings()
     path = osm_file or settings.osm_path
     if not path.is_file():
         _fail(f"{path} does not exist")
     con = open_warehouse(settings)
-    graph = load_roads(con, settings, path)
+    graph = load_roads(con, path, settings.roads.h3_resolution)
     console.print(
         f"{graph.n_segments:,} directed segments, {graph.n_nodes:,} nodes, "
         f"{int(graph.succ_indices.shape[0]):,} legal moves"
@@ -136,8 +137,8 @@ def roads_load(
 def roads_match() -> None:
     """Snap pickups/drop-offs and map-match vacant spells to the stored graph."""
     from taxinav import roads
-    from taxinav.pipeline import matching
-    from taxinav.pipeline.batch import match_spells, open_warehouse
+    from taxinav.demo.batch import match_spells
+    from taxinav.warehouse import open_warehouse
 
     settings = get_settings()
     con = open_warehouse(settings)
@@ -146,7 +147,7 @@ def roads_match() -> None:
     except LookupError as exc:
         _fail(str(exc))
     console.print(
-        matching.snap_trip_ends(
+        roads.snap_trip_ends(
             con,
             graph,
             radius_m=settings.roads.match_radius_m,
@@ -168,8 +169,8 @@ def forecast_tune(
     """Optuna search of LightGBM parameters on the validation days; the best are used next."""
     from datetime import date
 
-    from taxinav.pipeline.batch import open_warehouse
-    from taxinav.pipeline.forecasting import tune
+    from taxinav.mlops.training import tune
+    from taxinav.warehouse import open_warehouse
 
     if unit not in ("road", "h3"):
         _fail(f"--unit must be road or h3, not {unit!r}")
@@ -201,8 +202,9 @@ def forecast_backtest(
     """Train on everything before the test period and score every model on it."""
     from datetime import date
 
-    from taxinav.pipeline.batch import open_warehouse, print_backtest
-    from taxinav.pipeline.forecasting import backtest
+    from taxinav.demo.batch import print_backtest
+    from taxinav.mlops.training import backtest
+    from taxinav.warehouse import open_warehouse
 
     settings = get_settings()
     if unit not in ("road", "h3") and counts is None:
@@ -244,7 +246,7 @@ def simulate(
     from datetime import date
 
     from taxinav.guidance import experiment as simulation
-    from taxinav.pipeline.batch import open_warehouse
+    from taxinav.warehouse import open_warehouse
 
     for name in (policy, other):
         try:
@@ -298,8 +300,8 @@ def recommend(
     from datetime import datetime
 
     from taxinav.guidance.recommend import geojson, recommend_at, route_map
-    from taxinav.pipeline.batch import open_warehouse
     from taxinav.roads import read_graph
+    from taxinav.warehouse import open_warehouse
 
     settings = get_settings()
     try:
@@ -336,11 +338,11 @@ def recommend(
 
 
 def _registry() -> Any:
-    from taxinav.mlops.registry import Registry, tracking_uri
+    from taxinav.mlops.registry import Registry
 
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
-    return Registry(tracking_uri(settings.home, settings.mlops.tracking_uri))
+    return Registry.from_settings(settings)
 
 
 UnitOption = Annotated[str, typer.Option(help="road or h3")]
@@ -407,15 +409,15 @@ def demo(
     """Run the batch job on the configured data, reusing finished steps, and write the report;
     then start the service replaying the last day of the data (Ctrl-C stops it)."""
     from taxinav.cli_serve import run_service
-    from taxinav.pipeline.batch import run_batch
-    from taxinav.pipeline.demo_steps import landed_days
+    from taxinav.demo import data_days, run_batch
+    from taxinav.pipeline.runner import DagsterOrchestrator
 
     settings = get_settings()
     if not settings.cabspotting_dir.is_dir():
         _fail(f"no telemetry at {settings.cabspotting_dir}; set TAXINAV_DATA_DIR")
-    run_batch(settings, console)
+    run_batch(settings, console, DagsterOrchestrator.for_settings(settings))
     if then_serve:
-        _, last = landed_days(settings)
+        _, last = data_days(settings)
         console.rule("[bold]live service (replay)")
         run_service(settings, None, None, last, last, 60.0, guided_share=0.2)
 

@@ -87,8 +87,8 @@ def pipeline_backfill(
     ] = None,
 ) -> None:
     """Materialise every day in [start, end] (telemetry of all days first)."""
+    from taxinav.console import progress_bar
     from taxinav.pipeline import runner
-    from taxinav.pipeline.progress import progress_bar
 
     settings = get_settings()
     names = runner.partitioned_assets(settings)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -65,7 +65,14 @@ class RoadsSettings(BaseModel):
 class ForecastSettings(BaseModel):
     """Demand forecasting."""
 
-    slot_minutes: int = Field(10, ge=1, le=60, description="Length of a time slot.")
+    slot_minutes: int = Field(
+        10, ge=1, le=60, description="Length of a time slot, minutes (must divide a day)."
+    )
+    horizon_min: int = Field(
+        30, ge=1, le=240,
+        description="Forecast horizon, minutes: pickups from a slot's start over this long; a "
+        "whole number of slots.",
+    )  # fmt: skip
     h3_resolution: int = Field(8, ge=0, le=15, description="H3 resolution of operator units.")
     valid_days: int = Field(2, ge=1, description="Training days held out for tuning choices.")
     train_window_days: int | None = Field(
@@ -77,6 +84,17 @@ class ForecastSettings(BaseModel):
     mape_threshold: float = Field(10.0, ge=0, description="Masked MAPE uses actuals above it.")
     demo_test_days: int = Field(7, ge=1, description="Days the demo backtest holds out.")
     demo_units: tuple[str, ...] = Field(("h3", "road"), description="Unit types the demo runs.")
+
+    @model_validator(mode="after")
+    def _horizon_in_slots(self) -> ForecastSettings:
+        if 24 * 60 % self.slot_minutes:
+            raise ValueError(f"slot_minutes={self.slot_minutes} does not divide a day")
+        if self.horizon_min % self.slot_minutes:
+            raise ValueError(
+                f"horizon_min={self.horizon_min} is not a multiple of slot_minutes="
+                f"{self.slot_minutes}"
+            )
+        return self
 
 
 class SimSettings(BaseModel):
@@ -215,7 +233,7 @@ class MonitoringSettings(BaseModel):
 
 
 class PipelineSettings(BaseModel):
-    """The daily-partitioned Dagster pipeline (pipeline/assets.py) and its quality gates."""
+    """The daily-partitioned Dagster pipeline (pipeline/assets/) and its quality gates."""
 
     first_day: date = Field(
         date(2008, 5, 17), description="First daily partition (local date of the fleet's city)."

@@ -9,8 +9,8 @@ import ibis
 import pyarrow as pa
 import pytest
 
+from taxinav.calendar import slot_table
 from taxinav.features import build_features
-from taxinav.features.calendar import slot_table
 
 TZ = ZoneInfo("America/Los_Angeles")
 DAY = 144

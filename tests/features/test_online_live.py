@@ -18,8 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from taxinav.calendar import local_midnight
 from taxinav.features import FEATURES
-from taxinav.features.calendar import local_midnight
 from taxinav.features.online import SlotFeatures, unit_inputs
 from taxinav.roads import build_graph, read_osm
 from taxinav.roads.graph import RoadGraph

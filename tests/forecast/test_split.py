@@ -7,8 +7,8 @@ from datetime import date
 import pyarrow as pa
 import pytest
 
+from taxinav.calendar import local_midnight, slot_table
 from taxinav.features import DemandInputs
-from taxinav.features.calendar import local_midnight, slot_table
 from taxinav.forecast.backtest import make_split
 from taxinav.settings import Settings
 

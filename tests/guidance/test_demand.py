@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from taxinav.features.calendar import local_midnight
+from taxinav.calendar import local_midnight
 from taxinav.guidance.demand import (
     ClosedLoopForecast,
     SlotDemand,

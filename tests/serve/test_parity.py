@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from taxinav.calendar import Day
 from taxinav.features import FEATURES
-from taxinav.pipeline.daily import Day
 from taxinav.serve.replay import batches, day_fixes
 from tests.serve.conftest import DAYS, auth
 
@@ -70,7 +70,7 @@ def test_a_replayed_day_gives_the_pipelines_counts_and_features(client: Any) -> 
             online = {k: (p, 0) for k, (p, _) in online.items() if p}
         assert online == offline, unit
 
-    from taxinav.pipeline.daily_forecast import feature_frame
+    from taxinav.forecast.daily import feature_frame
     from taxinav.serve.online import merge_counts, online_features
     from taxinav.warehouse import connect
 
@@ -90,11 +90,11 @@ def test_a_replayed_day_gives_the_pipelines_counts_and_features(client: Any) -> 
     assert np.array_equal(live["y"].to_numpy(dtype=float), batch["y"].to_numpy(dtype=float))
 
     # The per-slot path the service uses: every slot of the day, feature by feature.
+    from taxinav.features.counts import CountSpec, inputs_from_counts
     from taxinav.features.online import SlotFeatures
-    from taxinav.pipeline.daily_forecast import inputs_from_counts
 
-    state = SlotFeatures(inputs_from_counts(service.settings, service.ctx.graph, "h3", counts,
-                                            d.end))  # fmt: skip
+    spec = CountSpec.of(service.settings)
+    state = SlotFeatures(inputs_from_counts(spec, service.ctx.graph, "h3", counts, d.end))
     first = state.n_slots - 144
     rows = np.vstack([state.row(first + k) for k in range(144)])
     order = np.argsort(np.array(state.units * 144, dtype=object).reshape(144, -1), axis=1)
@@ -116,8 +116,8 @@ def test_live_road_features_equal_the_pipelines_and_the_champion_scores_them(
     """Road segments: every pickup-based feature of the replayed day equals the batch one
     computed from the pipeline's road counts; live supply (vacant fixes snapped to the road)
     is at most the batch supply on map-matched paths, so it is only checked to be there."""
+    from taxinav.features.counts import CountSpec, stored_inputs
     from taxinav.features.online import SlotFeatures
-    from taxinav.pipeline.daily_forecast import stored_inputs
     from taxinav.serve.online import forecast_now, merge_counts
     from taxinav.warehouse import connect
 
@@ -127,13 +127,13 @@ def test_live_road_features_equal_the_pipelines_and_the_champion_scores_them(
     s, graph = service.settings, service.ctx.graph
     d = Day.of(DAYS[1], s.tz)
     con = connect(s.warehouse_path)
-    batch = SlotFeatures(stored_inputs(con, s, graph, "road", d))
+    batch = SlotFeatures(stored_inputs(con, CountSpec.of(s), graph, "road", d))
     con.close()
     counts = merge_counts(service.ctx.road_history, service.live.counts("road"),
                           service.ctx.origin)  # fmt: skip
-    from taxinav.pipeline.daily_forecast import inputs_from_counts
+    from taxinav.features.counts import CountSpec, inputs_from_counts
 
-    live = SlotFeatures(inputs_from_counts(s, graph, "road", counts, d.end))
+    live = SlotFeatures(inputs_from_counts(CountSpec.of(s), graph, "road", counts, d.end))
     assert live.units == batch.units and len(live.units) == graph.n_segments
     keep = [i for i, f in enumerate(FEATURES) if f not in SUPPLY_FEATURES]
     sup = FEATURES.index("sup10")

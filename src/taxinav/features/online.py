@@ -19,7 +19,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix, csc_matrix, csr_matrix, hstack
 
-from taxinav.features.calendar import slot_table
+from taxinav.calendar import slot_table
 from taxinav.features.expressions import FEATURES, HORIZON_SLOTS
 from taxinav.features.neighbors import h3_rings, road_hops
 from taxinav.features.sources import COUNT_SCHEMA, SUPPLY_SCHEMA, DemandInputs, network_cells

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from taxinav.features.calendar import local_midnight, slot_table
+from taxinav.calendar import local_midnight, slot_table
 from taxinav.features.neighbors import grid_rings, h3_rings, nearest_rings, road_hops
 from taxinav.roads import read_graph
 

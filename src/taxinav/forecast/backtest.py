@@ -16,8 +16,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from taxinav.calendar import local_midnight
 from taxinav.features import FEATURES, HORIZON_SLOTS, DemandInputs
-from taxinav.features.calendar import local_midnight
 from taxinav.forecast import metrics
 from taxinav.forecast.base import Forecaster
 from taxinav.forecast.baselines import HistoricalAverage, Persistence, SeasonalNaive

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from taxinav.features.calendar import local_midnight
+from taxinav.calendar import local_midnight
 from taxinav.guidance.demand import check_model_window
 from taxinav.guidance.evaluation_report import EvaluationResult, markdown, plot, summarize
 from taxinav.guidance.experiment import PolicyBook, PolicySpec, data_end, run_seed

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from taxinav.features.calendar import local_midnight
+from taxinav.calendar import local_midnight
 from taxinav.guidance.demand import DEMAND_SOURCES
 from taxinav.guidance.factory import GUIDED, GuidedFactory, guided_factory
 from taxinav.guidance.heatmap import HeatmapFactory, HeatmapPolicy

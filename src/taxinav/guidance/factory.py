@@ -13,8 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 
+from taxinav.calendar import local_midnight
 from taxinav.features import HORIZON_SLOTS
-from taxinav.features.calendar import local_midnight
 from taxinav.features.online import SlotFeatures
 from taxinav.guidance.demand import (
     DEMAND_SOURCES,

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from taxinav.features.calendar import local_midnight
+from taxinav.calendar import local_midnight
 from taxinav.guidance.factory import day_guidance
 from taxinav.roads import RoadGraph, SegmentIndex
 from taxinav.routing.recommender import FleetState, VehicleState

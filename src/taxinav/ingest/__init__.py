@@ -5,6 +5,7 @@ Public API of the ``ingest`` domain; other domains import only from here.
 
 from taxinav.ingest.cabspotting import list_files as list_cabspotting_files
 from taxinav.ingest.errors import FileFormatError
+from taxinav.ingest.jobs import ingest_cabspotting, landed_days, telemetry_day
 from taxinav.ingest.load import LoadCounts
 from taxinav.ingest.service import IngestReport, SourceKind, ingest_files
 from taxinav.ingest.trips import derive_day, derive_trips_and_spells
@@ -18,6 +19,9 @@ __all__ = [
     "SourceKind",
     "derive_day",
     "derive_trips_and_spells",
+    "ingest_cabspotting",
     "ingest_files",
+    "landed_days",
     "list_cabspotting_files",
+    "telemetry_day",
 ]

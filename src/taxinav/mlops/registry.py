@@ -64,6 +64,11 @@ class Registry:
         mlflow.set_tracking_uri(uri)
         self.client = MlflowClient(tracking_uri=uri)
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Registry:
+        """The registry of these settings' tracking store (the one constructor callers use)."""
+        return cls(tracking_uri(settings.home, settings.mlops.tracking_uri))
+
     @staticmethod
     def name(unit_type: str) -> str:
         return f"taxinav-{unit_type}"
@@ -193,7 +198,7 @@ def champion_loader(settings: Settings) -> Callable[[str], tuple[str, Predict] |
             return None
         import mlflow
 
-        reg = Registry(tracking_uri(settings.home, settings.mlops.tracking_uri))
+        reg = Registry.from_settings(settings)
         version = reg.alias(unit, CHAMPION)
         if version is None:
             return None
@@ -224,7 +229,7 @@ def champion_card(settings: Settings, unit: str) -> ModelCard | None:
     if loaded is None:
         return None
     version, predict = loaded
-    reg = Registry(tracking_uri(settings.home, settings.mlops.tracking_uri))
+    reg = Registry.from_settings(settings)
     mv = reg.client.get_model_version(reg.name(unit), version)
     run_id = mv.run_id or mv.tags.get("run_id")
     start = reg.client.get_run(run_id).data.params.get("test_start") if run_id else None

@@ -20,7 +20,7 @@ import pandas as pd
 
 from taxinav.forecast import metrics
 from taxinav.forecast.gbm import LightGbmForecaster
-from taxinav.mlops.registry import CHAMPION, Decision, Registry, tracking_uri
+from taxinav.mlops.registry import CHAMPION, Decision, Registry
 from taxinav.settings import Settings
 
 BASE_MODEL = "historical_average"
@@ -76,7 +76,7 @@ def log_training(
 
     assert model.booster is not None, "log a fitted model"
     unit = result["unit_type"]
-    registry = Registry(tracking_uri(settings.home, settings.mlops.tracking_uri))
+    registry = Registry.from_settings(settings)
     x = test[list(model.features)].astype(np.float32)
     y = test["y"].to_numpy(dtype=np.float64)
     with mlflow.start_run(experiment_id=experiment_id(settings, unit),

@@ -13,7 +13,7 @@ from typing import Any
 
 import dagster as dg
 
-from taxinav.pipeline.assets import build_definitions
+from taxinav.pipeline.assets import CODE_VERSIONS, build_definitions
 from taxinav.settings import Settings
 
 SOURCES = ("landing", "road_network")
@@ -150,3 +150,27 @@ def backfill(
             if on_run is not None:
                 on_run(run)
     return runs
+
+
+@dataclass
+class DagsterOrchestrator:
+    """The pipeline as the demo batch drives it (the demo never imports Dagster)."""
+
+    settings: Settings
+    instance: dg.DagsterInstance
+    code_versions: dict[str, str] = field(default_factory=lambda: dict(CODE_VERSIONS))
+    first_phase: tuple[str, ...] = FIRST_PHASE
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> DagsterOrchestrator:
+        return cls(settings, instance_for(settings))
+
+    def source(self, asset: str) -> dict[str, Any]:
+        run = materialize(self.settings, [asset], None, self.instance)
+        return {**run.metadata.get(asset, {}), "seconds": round(run.seconds, 1)}
+
+    def backfill(
+        self, start: date, end: date, assets: Sequence[str] | None = None,
+        on_run: Callable[[DayRun], None] | None = None,
+    ) -> list[DayRun]:  # fmt: skip
+        return backfill(self.settings, start, end, self.instance, assets, on_run)

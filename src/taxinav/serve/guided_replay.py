@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from taxinav.features.calendar import local_midnight
+from taxinav.calendar import local_midnight
 from taxinav.guidance.experiment import make_policy, run_seed
 from taxinav.roads import RoadGraph
 from taxinav.settings import Settings

@@ -13,9 +13,9 @@ import pandas as pd
 import pyarrow as pa
 
 from taxinav.features import FEATURES
+from taxinav.features.counts import CountSpec, inputs_from_counts
 from taxinav.features.materialize import materialize
 from taxinav.features.online import SlotFeatures
-from taxinav.pipeline.daily_forecast import inputs_from_counts
 from taxinav.roads import RoadGraph
 from taxinav.settings import Settings
 
@@ -44,7 +44,7 @@ def online_features(
     end: datetime,
 ) -> pd.DataFrame:  # fmt: skip
     """Features of every unit for the slots starting in [start, end), from ``counts``."""
-    inputs = inputs_from_counts(settings, graph, unit, counts, end)
+    inputs = inputs_from_counts(CountSpec.of(settings), graph, unit, counts, end)
     con = duckdb.connect()
     try:
         table = materialize(con, inputs, "online_features")
@@ -72,7 +72,9 @@ def forecast_now(
     step = timedelta(minutes=settings.forecast.slot_minutes)
     epoch = int(now.timestamp())
     slot = datetime.fromtimestamp(epoch - epoch % int(step.total_seconds()), now.tzinfo)
-    state = SlotFeatures(inputs_from_counts(settings, graph, unit, counts, slot + step))
+    state = SlotFeatures(
+        inputs_from_counts(CountSpec.of(settings), graph, unit, counts, slot + step)
+    )
     frame = pd.DataFrame(state.row(state.n_slots - 1), columns=list(FEATURES))
     frame.insert(0, "unit_id", state.units)
     base = np.nan_to_num(frame[base_column].to_numpy(dtype=np.float64), nan=0.0)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from taxinav.features.calendar import local_midnight
+from taxinav.calendar import local_midnight
 from taxinav.features.sources import network_cells
 from taxinav.guidance.factory import DayDemand, day_guidance
 from taxinav.guidance.recommend import place_vehicles

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from taxinav.features.calendar import local_midnight
+from taxinav.calendar import local_midnight
 from taxinav.settings import Settings
 from taxinav.warehouse import connect
 

@@ -340,9 +340,9 @@ class Service:
     def _registry(self) -> Any:
         if not self.settings.mlops.track:
             raise Conflict("model tracking is off (TAXINAV_MLOPS__TRACK=false)")
-        from taxinav.mlops.registry import Registry, tracking_uri
+        from taxinav.mlops.registry import Registry
 
-        return Registry(tracking_uri(self.settings.home, self.settings.mlops.tracking_uri))
+        return Registry.from_settings(self.settings)
 
     def _reload_champion(self, unit: str) -> None:
         if unit == "h3" and self.ctx is not None:

@@ -115,9 +115,9 @@ def training_window(settings: Settings, version: str | None) -> dict[str, Any] |
         return None
     import mlflow
 
-    from taxinav.mlops.registry import Registry, tracking_uri
+    from taxinav.mlops.registry import Registry
 
-    reg = Registry(tracking_uri(settings.home, settings.mlops.tracking_uri))
+    reg = Registry.from_settings(settings)
     mv = mlflow.MlflowClient().get_model_version(reg.name("h3"), version)
     run = mlflow.get_run(mv.run_id) if mv.run_id else None
     if run is None:

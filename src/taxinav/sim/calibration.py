@@ -34,8 +34,8 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from taxinav.calendar import local_midnight
 from taxinav.features import data_period
-from taxinav.features.calendar import local_midnight
 from taxinav.settings import Settings
 from taxinav.sim import runs
 from taxinav.sim.booking import BookingModel, demand_pressure, fit_booking_model

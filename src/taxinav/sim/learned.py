@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from taxinav.features.calendar import holiday_dates, is_day_off
+from taxinav.calendar import holiday_dates, is_day_off
 from taxinav.sim.policies import WAIT_S, Hotspot
 from taxinav.sim.world import Network
 

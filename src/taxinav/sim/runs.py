@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from taxinav.features.calendar import local_midnight
+from taxinav.calendar import local_midnight
 from taxinav.roads import RoadGraph, read_graph
 from taxinav.settings import Settings
 from taxinav.sim import demand

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 
 from taxinav.warehouse.schema import KEYS, MACROS, MIGRATIONS, TABLES
+
+if TYPE_CHECKING:
+    from taxinav.settings import Settings
 
 
 def connect(
@@ -27,6 +31,25 @@ def connect(
         for ddl in (*TABLES.values(), *MIGRATIONS):
             con.execute(ddl)
     return con
+
+
+def open_warehouse(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The warehouse of these settings (the one way every command and asset opens it)."""
+    return connect(
+        settings.warehouse_path,
+        memory_limit=settings.duckdb_memory_limit,
+        threads=settings.duckdb_threads,
+        read_only=read_only,
+    )
+
+
+def open_landing(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """The landing store, where validated telemetry arrives (files and the API)."""
+    return connect(
+        settings.landing_path,
+        memory_limit=settings.duckdb_memory_limit,
+        threads=settings.duckdb_threads,
+    )
 
 
 def table_checksum(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, str]:

@@ -1,4 +1,4 @@
-"""Skip-if-unchanged bookkeeping for batch steps (the Dagster pipeline comes later).
+"""Skip-if-unchanged bookkeeping for the demo's batch steps.
 
 A step is identified by its name and a fingerprint of its inputs (file sizes/mtimes,
 relevant settings, fingerprints of upstream steps). A finished step with the same

@@ -12,7 +12,7 @@ from datetime import timedelta
 import duckdb
 import numpy as np
 
-from taxinav.pipeline.daily import Day
+from taxinav.calendar import Day
 
 RECENT_DAYS = 7
 

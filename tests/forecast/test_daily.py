@@ -13,10 +13,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from taxinav.calendar import Day
 from taxinav.features import FEATURES
+from taxinav.forecast.daily import forecasts_day
+from taxinav.mlops.accuracy import accuracy_day
 from taxinav.mlops.monitoring import Alert, Monitor
-from taxinav.pipeline.daily import Day
-from taxinav.pipeline.daily_forecast import accuracy_day, forecasts_day
 from taxinav.settings import Settings
 
 D0 = date(2008, 5, 20)
@@ -64,7 +65,7 @@ def test_forecasts_store_the_champion_and_its_version_and_the_base_model(
 ) -> None:
     d = Day.of(D0, settings.tz)
     _features(con, d)
-    out = forecasts_day(con, settings, "h3", d, _champion(3.0))  # type: ignore[arg-type]
+    out = forecasts_day(con, "h3", d, _champion(3.0), settings.forecast.valid_days)  # type: ignore[arg-type]
     assert out["champion"] == "7" and out["rows"] == 288
     got = con.execute("""SELECT model, min(yhat), max(yhat), count(*), min(model_version)
                          FROM forecasts GROUP BY ALL ORDER BY 1""").fetchall()  # fmt: skip
@@ -76,7 +77,7 @@ def test_without_a_champion_only_the_base_model_is_served(
 ) -> None:
     d = Day.of(D0, settings.tz)
     _features(con, d)
-    out = forecasts_day(con, settings, "h3", d, lambda unit: None)
+    out = forecasts_day(con, "h3", d, lambda unit: None, settings.forecast.valid_days)
     assert out["champion"] is None
     assert con.execute("SELECT DISTINCT model FROM forecasts").fetchall() == [("base",)]
 
@@ -92,9 +93,9 @@ def test_realised_errors_by_hand_and_one_alert_per_episode_across_days(
     for k, value in plan.items():
         d = Day.of(D0 + timedelta(days=k), settings.tz)
         _features(con, d)
-        forecasts_day(con, settings, "h3", d, _champion(value))  # type: ignore[arg-type]
+        forecasts_day(con, "h3", d, _champion(value), settings.forecast.valid_days)  # type: ignore[arg-type]
         before = len(sink.got)
-        out = accuracy_day(con, settings, "h3", d, monitor)
+        out = accuracy_day(con, settings.tz, "h3", d, monitor)
         per_day.append(len(sink.got) - before)
         assert out["hours"] == 24 and out["champion_version"] == "7"
     # Day 0 starts an episode (alert at its 3rd hour); day 1 continues it across midnight;
@@ -114,10 +115,10 @@ def test_rerunning_a_day_replaces_its_accuracy_rows(
 ) -> None:
     d = Day.of(D0, settings.tz)
     _features(con, d)
-    forecasts_day(con, settings, "h3", d, _champion(3.0))  # type: ignore[arg-type]
-    accuracy_day(con, settings, "h3", d, Monitor([], 3))
+    forecasts_day(con, "h3", d, _champion(3.0), settings.forecast.valid_days)  # type: ignore[arg-type]
+    accuracy_day(con, settings.tz, "h3", d, Monitor([], 3))
     first = con.execute("SELECT * FROM forecast_accuracy ORDER BY ALL").fetchall()
-    accuracy_day(con, settings, "h3", d, Monitor([], 3))
+    accuracy_day(con, settings.tz, "h3", d, Monitor([], 3))
     assert con.execute("SELECT * FROM forecast_accuracy ORDER BY ALL").fetchall() == first
     assert len(first) == 48
     hours = pd.to_datetime([r[3] for r in first[:24]])

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from taxinav.pipeline import quality
-from taxinav.pipeline.daily import Day
+from taxinav.calendar import Day
+from taxinav.pipeline import checks as quality
 from taxinav.settings import Settings
 
 TZ = Settings().tz

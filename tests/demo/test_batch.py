@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from taxinav.pipeline.batch import run_batch
+from taxinav.demo import run_batch
+from taxinav.pipeline.runner import DagsterOrchestrator
 from taxinav.settings import ForecastSettings, IngestSettings, RoadsSettings, Settings
 from taxinav.warehouse import TABLES, connect, table_checksum
 from tests.conftest import data_subset
@@ -39,7 +40,7 @@ def first_run(settings: Settings) -> str:
 
 def _run(settings: Settings) -> str:
     out = io.StringIO()
-    run_batch(settings, Console(file=out, width=160))
+    run_batch(settings, Console(file=out, width=160), DagsterOrchestrator.for_settings(settings))
     return out.getvalue()
 
 

@@ -1,66 +1,72 @@
-"""The demo's pipeline steps: Dagster sources, the backfill of every day of the data, and
-re-forecasting the test days with the newly registered champion."""
+"""The demo's pipeline stages: the sources, the backfill of every landed day, and
+re-forecasting the test days with the newly registered champion — driven through an
+:class:`Orchestrator` (the Dagster pipeline, handed in by the CLI)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-import dagster as dg
 import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from taxinav.calendar import local_midnight
+from taxinav.console import progress_bar
 from taxinav.features import data_period
-from taxinav.pipeline import forecasting, runner
-from taxinav.pipeline.progress import progress_bar
+from taxinav.ingest import landed_days
+from taxinav.mlops.training import last_full_days
 from taxinav.settings import Settings
-from taxinav.warehouse import connect
 
 
-def source(settings: Settings, asset: str, instance: dg.DagsterInstance) -> dict[str, Any]:
-    run = runner.materialize(settings, [asset], None, instance)
-    return {**run.metadata.get(asset, {}), "seconds": round(run.seconds, 1)}
+class DayOutcome(Protocol):
+    day: date
+    assets: list[str]
+    seconds: float
+    failed_checks: list[str]
 
 
-def landed_days(settings: Settings) -> tuple[date, date]:
-    """First and last local day in the landing store (the first no earlier than the
-    pipeline's first partition)."""
-    con = connect(settings.landing_path, read_only=True)
-    try:
-        lo, hi = con.execute("SELECT min(ts), max(ts) FROM telemetry").fetchall()[0]
-    finally:
-        con.close()
-    if lo is None:
-        raise LookupError(f"no telemetry landed in {settings.landing_path}")
-    first = max(lo.astimezone(settings.tz).date(), settings.pipeline.first_day)
-    return first, hi.astimezone(settings.tz).date()
+class Orchestrator(Protocol):
+    """Runs the pipeline's assets: sources, and daily partitions in dependency order."""
+
+    code_versions: dict[str, str]
+    first_phase: tuple[str, ...]
+
+    def source(self, asset: str) -> dict[str, Any]: ...
+
+    def backfill(
+        self, start: date, end: date, assets: Sequence[str] | None = None,
+        on_run: Callable[[Any], None] | None = None,
+    ) -> Sequence[DayOutcome]: ...  # fmt: skip
 
 
-def _run_table(console: Console, runs: list[runner.DayRun]) -> None:
+def data_days(settings: Settings) -> tuple[date, date]:
+    """First and last local day of the landed telemetry."""
+    return landed_days(settings.landing_path, settings.tz, settings.pipeline.first_day)
+
+
+def _run_table(console: Console, runs: Sequence[DayOutcome]) -> None:
     blocked = [r for r in runs if r.failed_checks]
     for r in blocked:
         console.print(f"[red]{r.day}: blocked by failed checks {r.failed_checks}[/red]")
 
 
-def backfill(settings: Settings, instance: dg.DagsterInstance, console: Console) -> dict[str, Any]:
+def backfill(settings: Settings, pipeline: Orchestrator, console: Console) -> dict[str, Any]:
     """Every day of the landed data through every daily asset."""
-    first, last = landed_days(settings)
-    days = runner.days_between(first, last)
-    assets = runner.partitioned_assets(settings)
+    first, last = data_days(settings)
+    days = (last - first).days + 1
     with progress_bar(console) as bar:
-        task = bar.add_task("daily partitions (telemetry, then the rest)", total=2 * len(days))
-        runs = runner.backfill(
-            settings, first, last, instance, assets, on_run=lambda _: bar.advance(task)
-        )
+        task = bar.add_task("daily partitions (telemetry, then the rest)", total=2 * days)
+        runs = pipeline.backfill(first, last, on_run=lambda _: bar.advance(task))
     _run_table(console, runs)
     seconds = [r.seconds for r in runs]
-    rest = [r.seconds for r in runs if r.assets != list(runner.FIRST_PHASE)]
+    rest = [r.seconds for r in runs if r.assets != list(pipeline.first_phase)]
     return {
         "first_day": first.isoformat(),
         "last_day": last.isoformat(),
-        "days": len(days),
+        "days": days,
         "runs": len(runs),
         "seconds": round(sum(seconds), 1),
         "seconds_per_day_after_telemetry": round(sum(rest) / max(len(rest), 1), 1),
@@ -72,15 +78,13 @@ def test_start(con: duckdb.DuckDBPyConnection, settings: Settings) -> date:
     """First day of the forecast test period (as the backtests choose it)."""
     f = settings.forecast
     origin, n_slots = data_period(con, settings.tz, f.slot_minutes)
-    return forecasting.last_full_days(
-        origin, n_slots, f.slot_minutes, settings.tz, f.demo_test_days
-    )
+    return last_full_days(origin, n_slots, f.slot_minutes, settings.tz, f.demo_test_days)
 
 
 def reforecast(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
-    instance: dg.DagsterInstance,
+    pipeline: Orchestrator,
     console: Console,
     days: dict[str, Any],
 ) -> dict[str, Any]:
@@ -96,9 +100,7 @@ def reforecast(
     n = (end - start).days + 1
     with progress_bar(console) as bar:
         task = bar.add_task("re-forecast the test days with the champion", total=n)
-        runs = runner.backfill(
-            settings, start, end, instance, assets, on_run=lambda _: bar.advance(task)
-        )
+        runs = pipeline.backfill(start, end, assets, on_run=lambda _: bar.advance(task))
     _run_table(console, runs)
     return {
         "start": start.isoformat(),
@@ -112,8 +114,6 @@ def served_accuracy(
     con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date
 ) -> list[dict[str, Any]]:
     """Per unit type and local day: realised RMSE of the champion and the base model."""
-    from taxinav.features.calendar import local_midnight
-
     rows = con.execute(
         """SELECT unit_type, timezone($tz, hour_start)::DATE AS day, model,
                   any_value(model_version), sum(rmse * rmse * n) / sum(n), sum(n)

@@ -1,4 +1,5 @@
-"""Map-matching jobs that join ingest tables with the road graph (kept out of both domains)."""
+"""Map matching of the warehouse's trips and vacant spells: trip ends snapped to segments,
+vacant-spell GPS traces matched by Meili into road paths."""
 
 from __future__ import annotations
 
@@ -11,15 +12,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from taxinav.roads import (
-    EdgeMapper,
-    PathStep,
-    RoadGraph,
-    SegmentIndex,
-    Trace,
-    assemble_path,
-    match_traces,
-)
+from taxinav.roads.graph import RoadGraph
+from taxinav.roads.meili import Trace, match_traces
+from taxinav.roads.paths import EdgeMapper, PathStep, assemble_path
+from taxinav.roads.snap import SegmentIndex
 from taxinav.warehouse import replace_rows
 
 

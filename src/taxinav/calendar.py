@@ -1,7 +1,11 @@
-"""Time slots and their calendar attributes in the fleet's local time."""
+"""Time in the fleet's city: local days (`Day`), holidays and day kinds, slot calendars.
+
+The ground floor for time: every domain takes its time zone as a ``ZoneInfo``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +19,26 @@ SLOTS_PER_DAY_MIN = 24 * 60
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """Midnight of ``day`` in ``tz``, as a UTC instant."""
     return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Day:
+    """A local calendar day of the fleet's city and its bounds as UTC instants."""
+
+    day: date
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, day: date, tz: ZoneInfo) -> Day:
+        return cls(day, local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz))
+
+    @classmethod
+    def parse(cls, key: str, tz: ZoneInfo) -> Day:
+        try:
+            return cls.of(date.fromisoformat(key), tz)
+        except ValueError as exc:
+            raise ValueError(f"partition {key!r} is not a date (YYYY-MM-DD)") from exc
 
 
 def holiday_dates(first_year: int, last_year: int) -> list[date]:

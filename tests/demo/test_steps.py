@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from taxinav.pipeline.batch import _run_step
+from taxinav.demo.batch import _run_step
 from taxinav.warehouse import connect
 
 

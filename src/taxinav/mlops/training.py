@@ -1,4 +1,5 @@
-"""Forecast jobs shared by the CLI and the demo: inputs → features → backtest → report."""
+"""Training jobs: a backtest of the forecast models (inputs → features → backtest → report),
+tracked in MLflow and gated into the registry, and the champion's predictions."""
 
 from __future__ import annotations
 
@@ -13,35 +14,19 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from taxinav.features import (
-    FEATURES,
-    DemandInputs,
-    counts_file_inputs,
-    h3_inputs,
-    road_inputs,
-)
+from taxinav.features import FEATURES, DemandInputs
+from taxinav.features.counts import CountSpec, demand_inputs
 from taxinav.features.materialize import materialize
 from taxinav.forecast import report
-from taxinav.forecast.backtest import default_models, run_backtest
+from taxinav.forecast.backtest import default_models, load_frame, make_split, run_backtest
 from taxinav.forecast.base import Forecaster
 from taxinav.forecast.gbm import GbmParams, LightGbmForecaster
-from taxinav.mlops.tuning import best_params
+from taxinav.mlops.registry import champion_loader, tracking_uri
+from taxinav.mlops.tracking import data_checksum, experiment_id, log_training
+from taxinav.mlops.tuning import best_params, save_best
+from taxinav.mlops.tuning import tune as search
 from taxinav.settings import Settings
 from taxinav.warehouse import replace_rows
-
-
-def demand_inputs(
-    con: duckdb.DuckDBPyConnection, settings: Settings, unit: str, counts: Path | None = None
-) -> DemandInputs:
-    f = settings.forecast
-    if counts is not None:
-        return counts_file_inputs(counts, settings.tz)
-    if unit == "road":
-        return road_inputs(con, settings.tz, f.slot_minutes)
-    if unit == "h3":
-        return h3_inputs(con, settings.tz, f.h3_resolution, f.slot_minutes)
-    raise ValueError(f"unknown unit type {unit!r}; use road or h3")
-
 
 SERVED_MODELS = ("lightgbm",)
 
@@ -49,8 +34,6 @@ SERVED_MODELS = ("lightgbm",)
 def _track(settings: Settings, out: dict[str, Any], models: list[Forecaster],
            test: pd.DataFrame, figures: list[Path]) -> dict[str, Any]:  # fmt: skip
     """Log the run to MLflow, register the model and gate it; what the report shows of it."""
-    from taxinav.mlops.tracking import data_checksum, log_training
-
     gbm = next(m for m in models if isinstance(m, LightGbmForecaster))
     checksum = data_checksum(test[["unit_id", "slot", "y"]])
     rec = log_training(settings, out, gbm, test, checksum, figures)
@@ -109,7 +92,7 @@ def backtest(
     json_out: Path | None = None,
 ) -> dict[str, Any]:
     """Build features, run the backtest, write JSON and the report; return the JSON dict."""
-    inputs = demand_inputs(con, settings, unit, counts)
+    inputs = demand_inputs(con, CountSpec.of(settings), unit, counts)
     table = materialize(con, inputs)
     start = test_start or last_full_days(
         inputs.origin, inputs.n_slots, inputs.slot_minutes, inputs.tz, test_days
@@ -143,8 +126,6 @@ def _champion_preds(
 ) -> tuple[dict[str, np.ndarray], str | None]:
     """What guidance is served for the test days: the champion's forecasts (the new model's
     only if it was promoted)."""
-    from taxinav.mlops.registry import champion_loader
-
     loaded = champion_loader(settings)(unit)
     if loaded is None:
         return preds, None
@@ -159,13 +140,7 @@ def tune(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str, trials: 
     run with one nested run per trial); save the best for the next training."""
     import mlflow
 
-    from taxinav.forecast.backtest import load_frame, make_split
-    from taxinav.mlops.registry import tracking_uri
-    from taxinav.mlops.tracking import experiment_id
-    from taxinav.mlops.tuning import save_best
-    from taxinav.mlops.tuning import tune as search
-
-    inputs = demand_inputs(con, settings, unit)
+    inputs = demand_inputs(con, CountSpec.of(settings), unit)
     table = materialize(con, inputs)
     start = test_start or last_full_days(
         inputs.origin, inputs.n_slots, inputs.slot_minutes, inputs.tz, test_days

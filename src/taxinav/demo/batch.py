@@ -16,12 +16,17 @@ from rich.console import Console
 from rich.table import Table
 
 from taxinav import ingest, roads
+from taxinav.console import progress_bar
+from taxinav.demo import plots, report, stages, steps
+from taxinav.demo.stages import Orchestrator
 from taxinav.features import data_period
+from taxinav.forecast import report as fc_report
+from taxinav.guidance import experiment as simulation
+from taxinav.mlops import training
 from taxinav.mlops.tuning import params_path
-from taxinav.pipeline import demo_steps, forecasting, matching, plots, report, steps
-from taxinav.pipeline.progress import progress_bar
 from taxinav.settings import Settings
-from taxinav.warehouse import connect
+from taxinav.sim.report import KPI_COLUMNS, kpi_rows
+from taxinav.warehouse import open_warehouse
 
 # Bump a step's version when its logic changes so finished runs of the old logic are redone.
 BAR_STEPS = frozenset({"landing", "pipeline", "spells", "reforecast"})  # own progress bars
@@ -31,40 +36,18 @@ STEP_VERSIONS = {
 }  # fmt: skip
 
 
-def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
-    return connect(
-        settings.warehouse_path,
-        memory_limit=settings.duckdb_memory_limit,
-        threads=settings.duckdb_threads,
-    )
-
-
-def ingest_cabspotting(
+def ingest_with_progress(
     con: duckdb.DuckDBPyConnection, settings: Settings, directory: Path, console: Console
 ) -> ingest.IngestReport:
-    files = ingest.list_cabspotting_files(directory)
-    rules = ingest.Rules.default(settings.ingest.min_valid_year, settings.ingest.max_future_days)
+    """Every cabspotting file of ``directory`` into the landing store, with a progress bar."""
+    s = settings.ingest
     with progress_bar(console) as bar:
-        task = bar.add_task("ingest files", total=len(files))
-        return ingest.ingest_files(
-            con,
-            files,
-            "cabspotting",
-            rules,
-            workers=settings.ingest.workers,
-            max_speed_kmh=settings.ingest.max_speed_kmh,
-            jump_rounds=settings.ingest.jump_check_rounds,
-            on_file=lambda _: bar.advance(task),
-        )
-
-
-def load_roads(
-    con: duckdb.DuckDBPyConnection, settings: Settings, osm_path: Path
-) -> roads.RoadGraph:
-    extract = roads.read_osm(osm_path)
-    graph = roads.build_graph(extract, settings.roads.h3_resolution)
-    roads.write_graph(con, graph, extract)
-    return graph
+        task = bar.add_task("ingest files", total=None)
+        return ingest.ingest_cabspotting(
+            con, directory, ingest.Rules.default(s.min_valid_year, s.max_future_days),
+            workers=s.workers, max_speed_kmh=s.max_speed_kmh, jump_rounds=s.jump_check_rounds,
+            on_start=lambda n: bar.update(task, total=n), on_file=lambda _: bar.advance(task),
+        )  # fmt: skip
 
 
 def _run_step(
@@ -94,40 +77,37 @@ def _run_step(
     return summary
 
 
-def run_batch(settings: Settings, console: Console) -> Path:
+def run_batch(settings: Settings, console: Console, pipeline: Orchestrator) -> Path:
     """Run every step (reusing finished ones) and write ``reports/ingest.md``.
 
     Sources and the daily partitions run through the Dagster pipeline (recorded in the
     instance under ``<home>/dagster``); whole-period steps (map-matching vacant spells, model
     training, simulation) follow, then the test days are re-forecast with the champion.
     """
-    from taxinav.pipeline import runner
-    from taxinav.pipeline.assets import CODE_VERSIONS
-
     con = open_warehouse(settings)
-    instance = runner.instance_for(settings)
+    versions = pipeline.code_versions
     files = ingest.list_cabspotting_files(settings.cabspotting_dir)
     osm = settings.osm_path
     v = STEP_VERSIONS
     fp_landing = steps.fingerprint(v["landing"], settings.ingest.model_dump(), files=files)
     fp_roads = steps.fingerprint(v["roads"], settings.roads.h3_resolution, files=[osm])
     fp_daily = steps.fingerprint(
-        v["pipeline"], fp_landing, fp_roads, CODE_VERSIONS, settings.pipeline.model_dump(),
+        v["pipeline"], fp_landing, fp_roads, versions, settings.pipeline.model_dump(),
         settings.forecast.model_dump(), settings.roads.model_dump(), settings.seed,
     )  # fmt: skip
     # Spells depend on the trips only, not on demand counts or forecasts downstream.
     fp_spells = steps.fingerprint(
         v["spells"], fp_landing, fp_roads, settings.ingest.gap_limit_min,
-        settings.pipeline.context_hours, CODE_VERSIONS["telemetry"], CODE_VERSIONS["trips"],
+        settings.pipeline.context_hours, versions["telemetry"], versions["trips"],
         dataclasses.asdict(_meili_options(settings)),
     )  # fmt: skip
     _run_step(con, console, "landing", fp_landing,
-              lambda: demo_steps.source(settings, "landing", instance),
+              lambda: pipeline.source("landing"),
               output=settings.landing_path)  # fmt: skip
     _run_step(con, console, "roads", fp_roads,
-              lambda: demo_steps.source(settings, "road_network", instance))  # fmt: skip
+              lambda: pipeline.source("road_network"))  # fmt: skip
     days = _run_step(con, console, "pipeline", fp_daily,
-                     lambda: demo_steps.backfill(settings, instance, console))  # fmt: skip
+                     lambda: stages.backfill(settings, pipeline, console))  # fmt: skip
     graph = roads.read_graph(con)
     _run_step(
         con, console, "spells", fp_spells, lambda: match_spells(con, settings, graph, osm, console)
@@ -143,9 +123,9 @@ def run_batch(settings: Settings, console: Console) -> Path:
     fp_reforecast = steps.fingerprint(v["reforecast"], fp_forecast, settings.mlops.model_dump())
     served = _run_step(
         con, console, "reforecast", fp_reforecast,
-        lambda: demo_steps.reforecast(con, settings, instance, console, days),
+        lambda: stages.reforecast(con, settings, pipeline, console, days),
     )  # fmt: skip
-    demo_steps.print_served(console, served)
+    stages.print_served(console, served)
     fp_sim = steps.fingerprint(
         v["simulate"], fp_daily, fp_spells, settings.sim.model_dump(), settings.seed
     )
@@ -191,7 +171,7 @@ def match_spells(
     opts = _meili_options(settings)
     with progress_bar(console) as bar:
         task = bar.add_task("map-match vacant spells (GPS points)", total=None)
-        return matching.match_spells(
+        return roads.match_spells(
             con,
             graph,
             config,
@@ -205,15 +185,13 @@ def match_spells(
 
 
 def _forecast(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str) -> dict[str, Any]:
-    return forecasting.backtest(con, settings, unit, None, settings.forecast.demo_test_days)
+    return training.backtest(con, settings, unit, None, settings.forecast.demo_test_days)
 
 
 def _simulate_baselines(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, Any]:
     """One simulated day, the first of the forecast test week, for each baseline policy."""
-    from taxinav.guidance import experiment as simulation
-
     origin, n_slots = data_period(con, settings.tz, settings.forecast.slot_minutes)
-    day = forecasting.last_full_days(
+    day = training.last_full_days(
         origin, n_slots, settings.forecast.slot_minutes, settings.tz,
         settings.forecast.demo_test_days,
     )  # fmt: skip
@@ -226,8 +204,6 @@ def _simulate_baselines(con: duckdb.DuckDBPyConnection, settings: Settings) -> d
 
 
 def print_sim_table(console: Console, summary: dict[str, Any]) -> None:
-    from taxinav.sim.report import KPI_COLUMNS, kpi_rows
-
     table = Table(title=f"simulated {summary['day']} (1 seed; demand = real matched pickups)")
     for c in ("policy", *KPI_COLUMNS):
         table.add_column(c)
@@ -237,8 +213,6 @@ def print_sim_table(console: Console, summary: dict[str, Any]) -> None:
 
 
 def print_backtest(console: Console, result: dict[str, Any]) -> None:
-    from taxinav.forecast import report as fc_report
-
     table = Table(
         title=f"backtest — {result['unit_type']} units, test from "
         f"{result['test_start']} for {result['test_days']} days"

@@ -1,0 +1,101 @@
+"""Per-day and per-source ingest jobs: files into the landing store, and a local day of
+landed fixes into the warehouse (each replaces its rows in one transaction, so running it
+twice leaves byte-identical tables).
+
+Telemetry arrives in the *landing* store (files through :func:`ingest_files`, or the API); a
+day's partition copies that day's validated fixes into the warehouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from taxinav.calendar import Day
+from taxinav.ingest.cabspotting import list_files
+from taxinav.ingest.service import IngestReport, ingest_files
+from taxinav.ingest.validate import Rules
+from taxinav.warehouse import connect
+
+
+def ingest_cabspotting(
+    con: duckdb.DuckDBPyConnection,
+    directory: Path,
+    rules: Rules,
+    *,
+    workers: int,
+    max_speed_kmh: float,
+    jump_rounds: int,
+    on_file: Callable[[Path], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Every cabspotting file of ``directory`` into the landing store ``con``."""
+    files = list_files(directory)
+    if on_start is not None:
+        on_start(len(files))
+    return ingest_files(
+        con, files, "cabspotting", rules, workers=workers, max_speed_kmh=max_speed_kmh,
+        jump_rounds=jump_rounds, on_file=on_file,
+    )  # fmt: skip
+
+
+def landed_days(landing: Path, tz: ZoneInfo, first_day: date) -> tuple[date, date]:
+    """First and last local day in the landing store (the first no earlier than
+    ``first_day``, the pipeline's first partition)."""
+    con = connect(landing, read_only=True)
+    try:
+        lo, hi = con.execute("SELECT min(ts), max(ts) FROM telemetry").fetchall()[0]
+    finally:
+        con.close()
+    if lo is None:
+        raise LookupError(f"no telemetry landed in {landing}")
+    return max(lo.astimezone(tz).date(), first_day), hi.astimezone(tz).date()
+
+
+def telemetry_day(con: duckdb.DuckDBPyConnection, landing: Path, d: Day) -> dict[str, Any]:
+    """Copy the day's validated fixes and quarantined rows from the landing store."""
+    if not landing.exists():
+        raise FileNotFoundError(f"no landing store at {landing}; run the landing step first")
+    con.execute(f"ATTACH '{landing}' AS landing (READ_ONLY)")
+    span = "ts >= ? AND ts < ?"
+    try:
+        con.begin()
+        try:
+            con.execute(f"DELETE FROM telemetry WHERE {span}", [d.start, d.end])
+            con.execute(
+                f"""INSERT INTO telemetry SELECT * FROM landing.telemetry
+                            WHERE {span} ORDER BY vehicle_id, ts""",
+                [d.start, d.end],
+            )
+            # Rows without a usable time (malformed lines) belong to no day: every
+            # partition mirrors them, which keeps them counted and idempotent.
+            con.execute(f"DELETE FROM quarantine WHERE ({span}) OR ts IS NULL", [d.start, d.end])
+            con.execute(
+                f"""INSERT INTO quarantine SELECT * FROM landing.quarantine
+                            WHERE ({span}) OR ts IS NULL ORDER BY qkey""",
+                [d.start, d.end],
+            )
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
+    finally:
+        con.execute("DETACH landing")
+    fixes, vehicles = con.execute(
+        f"SELECT count(*), count(DISTINCT vehicle_id) FROM telemetry WHERE {span}",
+        [d.start, d.end],
+    ).fetchall()[0]
+    reasons = con.execute(
+        f"SELECT reason, count(*) FROM quarantine WHERE {span} GROUP BY ALL ORDER BY 1",
+        [d.start, d.end],
+    ).fetchall()
+    return {
+        "fixes": int(fixes),
+        "vehicles": int(vehicles),
+        "quarantined": {str(r): int(n) for r, n in reasons},
+    }

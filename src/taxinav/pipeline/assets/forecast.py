@@ -1,0 +1,98 @@
+"""Forecasting assets of one unit type: features, forecasts and realised accuracy per day, and
+the model retrained over a rolling window and gated into the registry."""
+
+import dagster as dg
+
+from taxinav import roads
+from taxinav.features.counts import CountSpec
+from taxinav.forecast.daily import features_day, forecasts_day
+from taxinav.mlops import training
+from taxinav.mlops.accuracy import accuracy_day
+from taxinav.mlops.registry import champion_loader
+from taxinav.pipeline.assets.sources import GROUP
+from taxinav.pipeline.resources import Materialized, TaxinavResource, meta, warehouse, write_metrics
+
+
+def unit_assets(
+    unit: str,
+    code_versions: dict[str, str],
+    part: dg.DailyPartitionsDefinition,
+    demand: dg.AssetsDefinition,
+    pickups: dg.AssetsDefinition,
+) -> list[dg.AssetsDefinition]:
+    """Features, forecasts, realised accuracy and the trained model of one unit type."""
+    history = dg.TimeWindowPartitionMapping(start_offset=-7)
+
+    @dg.asset(
+        name=f"model_{unit}",
+        group_name=f"{GROUP}_models",
+        deps=[demand, pickups],
+        code_version=code_versions["model"],
+    )
+    def model(taxinav: TaxinavResource) -> Materialized:
+        """LightGBM retrained over the rolling window (``forecast.train_window_days``) before
+        the latest evaluation days, logged to MLflow, registered as challenger and promoted
+        only past the gate (beats the champion and the base model on those days)."""
+        s = taxinav.settings()
+        with warehouse(s, f"model_{unit}") as con:
+            out = training.backtest(con, s, unit, None, s.forecast.demo_test_days)
+            write_metrics(con, s)
+        m = out.get("mlflow") or {}
+        return dg.MaterializeResult(
+            metadata={
+                "rmse": float(out["models"]["lightgbm"]["rmse"]),
+                "base_rmse": float(out["models"]["historical_average"]["rmse"]),
+                "run_id": str(m.get("run_id", "")),
+                "version": str(m.get("version", "")),
+                "champion": str(m.get("champion", "")),
+                "promoted": bool(m.get("promoted", False)),
+            }
+        )
+
+    @dg.asset(
+        name=f"features_{unit}",
+        group_name=GROUP,
+        partitions_def=part,
+        deps=[dg.AssetDep(demand, partition_mapping=history)],
+        code_version=code_versions["features"],
+    )
+    def features(context: dg.AssetExecutionContext, taxinav: TaxinavResource) -> Materialized:
+        """Forecasting features of every unit × slot of the day (all earlier days feed the
+        historical statistics; the mapping shows the last week)."""
+        s = taxinav.settings()
+        with warehouse(s, f"features_{unit}") as con:
+            out = features_day(con, CountSpec.of(s), roads.read_graph(con), unit,
+                               taxinav.day(context))  # fmt: skip
+        return dg.MaterializeResult(metadata=meta(out))
+
+    @dg.asset(
+        name=f"forecasts_{unit}",
+        group_name=GROUP,
+        partitions_def=part,
+        deps=[features, model],
+        code_version=code_versions["forecasts"],
+    )
+    def forecasts(context: dg.AssetExecutionContext, taxinav: TaxinavResource) -> Materialized:
+        """Pickups over the forecast horizon from every slot: ``@champion`` and the base model."""
+        s = taxinav.settings()
+        with warehouse(s, f"forecasts_{unit}") as con:
+            out = forecasts_day(con, unit, taxinav.day(context), champion_loader(s),
+                                s.forecast.valid_days)  # fmt: skip
+        return dg.MaterializeResult(metadata=meta(out))
+
+    @dg.asset(
+        name=f"accuracy_{unit}",
+        group_name=GROUP,
+        partitions_def=part,
+        deps=[forecasts],
+        code_version=code_versions["accuracy"],
+    )
+    def accuracy(context: dg.AssetExecutionContext, taxinav: TaxinavResource) -> Materialized:
+        """Realised errors per hour of the served (champion) and base forecasts; alerts."""
+        s = taxinav.settings()
+        with warehouse(s, f"accuracy_{unit}") as con:
+            out = accuracy_day(con, s.tz, unit, taxinav.day(context), taxinav.monitor())
+            write_metrics(con, s)
+        return dg.MaterializeResult(metadata=meta(out))
+
+    return [features, model, forecasts, accuracy]
