@@ -57,7 +57,7 @@ def main() -> None:
                 valid_days=settings.forecast.valid_days,
                 train_days=settings.forecast.train_window_days,
             )  # fmt: skip
-            out = result.as_json()
+            out = result.to_json()
             _print(console, out)
             _check(checks, missed, f"{start}+{days}d", unit, out)
             if i == 0:

@@ -54,6 +54,7 @@ from taxinav.calendar import local_midnight
 from taxinav.console import progress
 from taxinav.guidance.evaluate import Protocol, evaluate, run_line
 from taxinav.guidance.evaluation_report import EvaluationResult, markdown
+from taxinav.guidance.experiment import run_config
 from taxinav.guidance.factory import guided_factory
 from taxinav.routing.coordination import Coordinator, Fleet
 from taxinav.routing.recommender import FleetState, VehicleState
@@ -154,7 +155,7 @@ def speed(con: duckdb.DuckDBPyConnection, settings: Settings, start: date,
           console: Console) -> list[str]:  # fmt: skip
     """Planning speed on the real network with the stored forecasts of ``start`` at 18:00;
     the missed targets."""
-    period = prepare(con, settings, start)
+    period = prepare(con, run_config(settings), start)
     first = local_midnight(start, settings.tz)
     hour = first.astimezone(settings.tz).hour
     habits_learned = learn_historical(con, period.network, first, settings.timezone, hour)

@@ -1,7 +1,8 @@
 """One typed settings object for the whole system (env prefix ``TAXINAV_``).
 
 Nested sections use ``__`` in environment names, e.g. ``TAXINAV_INGEST__GAP_LIMIT_MIN=15``.
-Nothing here runs at import: call :func:`get_settings`.
+Nothing here runs at import: call :func:`get_settings`. Each description states a value's
+meaning and unit; the history of each tuned value is in ``docs/decisions.md``.
 """
 
 from __future__ import annotations
@@ -36,30 +37,53 @@ class IngestSettings(BaseModel):
     """Validation and trip-derivation rules for vehicle telemetry."""
 
     gap_limit_min: float = Field(
-        10.0, gt=0, description="A GPS gap longer than this cuts trips/spells."
+        10.0, gt=0, description="Minutes; a GPS gap longer than this ends a trip or spell."
     )
-    max_speed_kmh: float = Field(200.0, gt=0, description="Faster implied motion is a bad fix.")
-    min_valid_year: int = Field(2000, description="Fixes dated before this year are impossible.")
+    max_speed_kmh: float = Field(
+        200.0, gt=0, description="km/h; a fix implying faster motion from its neighbours is bad."
+    )
+    min_valid_year: int = Field(
+        2000, description="Calendar year; fixes dated before 1 January of it are rejected."
+    )
     max_future_days: float = Field(
-        1.0, ge=0, description="Fixes this far past 'now' are impossible."
+        1.0, ge=0, description="Days; fixes dated more than this past 'now' are rejected."
     )
-    workers: int = Field(2, ge=1, description="Processes used to parse files.")
-    jump_check_rounds: int = Field(5, ge=1, description="Passes removing isolated bad fixes.")
+    workers: int = Field(2, ge=1, description="Count of processes parsing files.")
+    jump_check_rounds: int = Field(
+        5, ge=1, description="Count of passes removing isolated bad fixes (jumps)."
+    )
 
 
 class RoadsSettings(BaseModel):
     """Road network and map matching."""
 
-    osm_file: Path | None = Field(None, description="OSM XML/PBF; default: data_dir/osm/*.osm.")
-    h3_resolution: int = Field(9, ge=0, le=15, description="H3 cell attached to each segment.")
-    match_radius_m: float = Field(50.0, gt=0, description="Max distance to snap a pickup/drop-off.")
-    heading_weight_m: float = Field(
-        20.0, ge=0, description="Metres of distance worth a fully opposite heading when snapping."
+    osm_file: Path | None = Field(
+        None, description="OSM XML/PBF file of the road network (unset: data_dir/osm/*.osm*)."
     )
-    meili_search_radius_m: float = Field(50.0, gt=0, description="Meili candidate radius.")
-    meili_gps_accuracy_m: float = Field(10.0, gt=0, description="Meili GPS sigma.")
-    meili_workers: int = Field(2, ge=1, description="Processes running a Valhalla actor each.")
-    meili_max_trace_points: int = Field(500, ge=2, description="Longer traces are split.")
+    h3_resolution: int = Field(
+        9, ge=0, le=15,
+        description="H3 resolution (0 coarsest … 15 finest) of the cell attached to each segment.",
+    )  # fmt: skip
+    match_radius_m: float = Field(
+        50.0, gt=0, description="Metres; farthest a pickup or drop-off is snapped to a segment."
+    )
+    heading_weight_m: float = Field(
+        20.0, ge=0,
+        description="Metres of distance a fully opposite heading counts as when snapping "
+        "(0: heading ignored).",
+    )  # fmt: skip
+    meili_search_radius_m: float = Field(
+        50.0, gt=0, description="Metres; Meili's radius for candidate segments around a fix."
+    )
+    meili_gps_accuracy_m: float = Field(
+        10.0, gt=0, description="Metres; Meili's GPS error (standard deviation of a fix)."
+    )
+    meili_workers: int = Field(
+        2, ge=1, description="Count of processes, each running one Valhalla actor."
+    )
+    meili_max_trace_points: int = Field(
+        500, ge=2, description="Count of fixes per Meili trace; longer traces are split."
+    )
 
 
 class ForecastSettings(BaseModel):
@@ -73,17 +97,29 @@ class ForecastSettings(BaseModel):
         description="Forecast horizon, minutes: pickups from a slot's start over this long; a "
         "whole number of slots.",
     )  # fmt: skip
-    h3_resolution: int = Field(8, ge=0, le=15, description="H3 resolution of operator units.")
-    valid_days: int = Field(2, ge=1, description="Training days held out for tuning choices.")
+    h3_resolution: int = Field(
+        8, ge=0, le=15, description="H3 resolution (0 coarsest … 15 finest) of operator units."
+    )
+    valid_days: int = Field(
+        2, ge=1, description="Days at the end of training held out for tuning choices."
+    )
     train_window_days: int | None = Field(
-        28, ge=1, description="Rolling training window before the validation days (None: all)."
-    )
+        28, ge=1,
+        description="Days of the rolling training window before the validation days (None: "
+        "all data).",
+    )  # fmt: skip
     road_zero_keep: float = Field(
-        0.1, gt=0, le=1, description="Share of zero-target road rows kept for training."
-    )
-    mape_threshold: float = Field(10.0, ge=0, description="Masked MAPE uses actuals above it.")
+        0.1, gt=0, le=1,
+        description="Share 0–1 of road rows with zero pickups kept for training (1: all kept).",
+    )  # fmt: skip
+    mape_threshold: float = Field(
+        10.0, ge=0,
+        description="Pickups per unit and slot; masked MAPE counts only actuals above this.",
+    )  # fmt: skip
     demo_test_days: int = Field(7, ge=1, description="Days the demo backtest holds out.")
-    demo_units: tuple[str, ...] = Field(("h3", "road"), description="Unit types the demo runs.")
+    demo_units: tuple[str, ...] = Field(
+        ("h3", "road"), description="Unit types the demo forecasts ('h3', 'road')."
+    )
 
     @model_validator(mode="after")
     def _horizon_in_slots(self) -> ForecastSettings:
@@ -98,38 +134,45 @@ class ForecastSettings(BaseModel):
 
 
 class SimSettings(BaseModel):
-    """Fleet simulator (defaults fixed before calibrating)."""
+    """Fleet simulator."""
 
-    patience_s: float = Field(300.0, gt=0, description="How long a hail waits.")
+    patience_s: float = Field(
+        300.0, gt=0, description="Seconds a simulated hail waits for a taxi before it leaves."
+    )
     fix_interval_s: float = Field(
         60.0, gt=0, description="Seconds between two GPS fixes of a simulated taxi: what a "
-        "guided planner sees of the fleet (the data's fixes are about a minute apart).",
+        "guided planner sees of the fleet.",
     )  # fmt: skip
-    match_radius_m: float = Field(100.0, gt=0, description="A taxi this close serves a hail.")
-    tick_s: float = Field(10.0, gt=0, le=60, description="Simulation clock step.")
+    match_radius_m: float = Field(
+        100.0, gt=0, description="Metres; a vacant taxi this close to a hail can serve it."
+    )
+    tick_s: float = Field(10.0, gt=0, le=60, description="Seconds per simulation clock step.")
     demand_boost: bool = Field(
-        False, description="Add estimated unserved hails (see sim/demand.py); off by default."
+        False, description="Add estimated unserved hails to the recorded ones (sim/demand.py)."
     )
     traffic_speed: bool = Field(
-        True, description="Scale free-flow speeds by the real speed of each hour of day."
+        True,
+        description="Scale free-flow speeds by the real speed of each hour of day (off: "
+        "free-flow throughout).",
     )
     dispatch_share: float | None = Field(
         None, ge=0, le=1,
-        description="Share of requests booked by phone (radio dispatch) at every hour; unset: "
-        "per 4-hour block and day from its demand pressure, calibrated on the days before "
-        "each simulated period (sim/booking.py, sim/calibration.py).",
+        description="Share 0–1 of requests booked by phone (radio dispatch) at every hour; "
+        "unset: per 4-hour block and day from its demand pressure, fitted on the calibration "
+        "days before each simulated period (sim/booking.py, sim/calibration.py).",
     )  # fmt: skip
-    # A week, so that quiet and busy evenings (weekday and weekend nights) are both seen.
-    calibration_days: int = Field(7, ge=1, le=14, description="Days used to calibrate.")
+    calibration_days: int = Field(
+        7, ge=1, le=14, description="Days right before a simulated period used to calibrate it."
+    )
     dispatch_grid: tuple[float, ...] = Field(
         (0.0, 0.375, 0.75),
         min_length=2,
-        description="Booking shares run on each calibration day (the bias is fitted as a "
-        "line in the share, so a few suffice).",
+        description="Booking shares 0–1 simulated on each calibration day; at least two, as the "
+        "bias is fitted as a line in the share.",
     )
     return_limit_min: float = Field(
         120.0, gt=0,
-        description="A cab that left with a passenger and came back within this many minutes "
+        description="Minutes; a cab that left with a passenger and came back within this long "
         "has its simulated twin stay in the area meanwhile.",
     )  # fmt: skip
 
@@ -137,73 +180,78 @@ class SimSettings(BaseModel):
 class RoutingSettings(BaseModel):
     """Cruising-route recommendation (routing/)."""
 
-    horizon_min: float = Field(15.0, gt=0, le=60, description="Route length in time.")
+    horizon_min: float = Field(
+        15.0, gt=0, le=60, description="Minutes of driving a recommended route covers."
+    )
     lookahead_min: float = Field(
         8.0, gt=0, le=60,
-        description="Minutes the cruising MDP looks ahead; routes re-plan at every step with "
-        "it (docs/decisions.md).",
+        description="Minutes the cruising MDP looks ahead; routes re-plan at every step with it.",
     )  # fmt: skip
-    tick_s: float = Field(15.0, gt=0, le=120, description="Time step of the cruising MDP.")
+    tick_s: float = Field(15.0, gt=0, le=120, description="Seconds per step of the cruising MDP.")
     temperature: float = Field(
         0.05, ge=0,
-        description="Dollars; spreads a small guided group over near-equal moves (0: greedy; "
-        "docs/decisions.md).",
+        description="Dollars; softmax temperature over moves' values when few vacant taxis are "
+        "guided, spreading them over near-equal moves (0: greedy, each takes the best move).",
     )  # fmt: skip
     fleet_temperature: float | None = Field(
         0.10, ge=0,
         description="Dollars; the temperature when every vacant taxi is guided, moving from "
         "`temperature` with the guided share of the vacant fleet (unset: `temperature` "
-        "throughout; docs/decisions.md).",
+        "throughout).",
     )  # fmt: skip
-    cost_per_km: float = Field(0.25, ge=0, description="Cost of driving empty, dollars/km.")
+    cost_per_km: float = Field(0.25, ge=0, description="Dollars per km of driving empty.")
     discount_per_min: float = Field(
         0.8, gt=0, le=1,
-        description="Value of a fare found a minute later, relative to now (1: no discount; "
-        "docs/decisions.md).",
+        description="Factor per minute: the value of a fare found a minute later relative to "
+        "now (1: no discount; near 0: only fares found at once count).",
     )  # fmt: skip
     fleet_objective: bool = Field(
         True,
         description="Coordinated plans value a pass of a segment by what it adds to the "
         "guided group's pickups (net of passengers the next guided taxi would take), as far "
-        "as guided taxis make up the vacant fleet; off: by what the one taxi finds "
-        "(docs/decisions.md).",
+        "as guided taxis make up the vacant fleet; off: by what the one taxi finds.",
     )
     chance_scale: float = Field(
         0.31, gt=0, le=5,
-        description="Hazard scale κ of the chance of a passenger stated on routes, "
-        "1 − (1 − p)^κ per step (routing/reliability.py); routes and plans are unchanged; "
-        "fitted on simulated route outcomes (docs/decisions.md).",
+        description="Hazard scale κ (no unit) of the chance of a passenger stated on routes, "
+        "1 − (1 − p)^κ per step (routing/reliability.py; 1: unscaled); routes and plans are "
+        "unchanged.",
     )  # fmt: skip
-    iterations: int = Field(2, ge=1, le=50, description="Mean-field rounds per refresh.")
-    damping: float = Field(0.5, gt=0, le=1, description="Step of each mean-field round.")
-    refresh_s: float = Field(60.0, gt=0, description="How often the fleet plan is refreshed.")
+    iterations: int = Field(
+        2, ge=1, le=50, description="Count of mean-field rounds per plan refresh."
+    )
+    damping: float = Field(
+        0.5, gt=0, le=1,
+        description="Share 0–1 of each mean-field round's new estimate mixed into the last "
+        "(1: the new estimate replaces it).",
+    )  # fmt: skip
+    refresh_s: float = Field(60.0, gt=0, description="Seconds between fleet plan refreshes.")
     near_demand: bool = Field(
         False,
-        description="Count hails within the match radius of a segment as reachable "
-        "(docs/decisions.md).",
+        description="Count hails within the match radius of a segment as reachable (off: "
+        "only hails on the segment).",
     )
-    max_route_km: float = Field(20.0, gt=0, description="Longest route served.")
+    max_route_km: float = Field(20.0, gt=0, description="km; longer routes are not served.")
     fare_by_segment: bool = Field(
         False,
         description="Weigh the chance of a passenger by the segment's expected fare (off: "
-        "every ride is worth the city-wide mean fare; docs/decisions.md).",
+        "every ride is worth the city-wide mean fare).",
     )
     patience_s: float = Field(
         300.0, gt=0, description="Seconds a hail is assumed to wait when planning; the "
         "planner's own belief, independent of the simulator's patience.",
     )  # fmt: skip
     max_segment_visits: int = Field(
-        4, ge=1, description="Drives of one segment above which a route that also spends 40 % "
-        "of its drives there (a taxi sent to and fro) counts as a loop and is not served; "
-        "waits excluded.",
+        4, ge=1, description="Count of drives of one segment above which a route that also "
+        "spends 40 % of its drives there (a taxi sent to and fro) counts as a loop and is not "
+        "served; waits excluded.",
     )  # fmt: skip
     wait_at_stands: bool = Field(
         False,
-        description="Let routes wait where drivers are seen to stand (taxi stands; "
-        "docs/decisions.md).",
+        description="Let routes wait where drivers are seen to stand (taxi stands).",
     )
     stand_min_wait_s: float = Field(
-        120.0, gt=0, description="Mean standing time that makes a segment a stand."
+        120.0, gt=0, description="Seconds of mean standing time that make a segment a stand."
     )
 
 
@@ -214,8 +262,10 @@ class MlopsSettings(BaseModel):
         None, description="MLflow tracking server (unset: SQLite store under TAXINAV_HOME)."
     )
     promotion_margin: float = Field(
-        0.02, ge=0, lt=1, description="RMSE share a challenger must win by to be promoted."
-    )
+        0.02, ge=0, lt=1,
+        description="Share 0–1 of RMSE by which a challenger must beat the base model and the "
+        "champion to be promoted (0: any improvement).",
+    )  # fmt: skip
     track: bool = Field(True, description="Log forecast training runs and register models.")
 
 
@@ -223,10 +273,18 @@ class MonitoringSettings(BaseModel):
     """Accuracy monitoring and alerts (mlops/monitoring.py)."""
 
     consecutive_windows: int = Field(
-        3, ge=1, description="Hours the champion must trail the base model before an alert."
+        3, ge=1,
+        description="Count of consecutive hourly windows the champion must trail the base "
+        "model before an alert.",
+    )  # fmt: skip
+    margin: float = Field(
+        0.0, ge=0,
+        description="Share of the base model's RMSE by which the champion's must exceed it to "
+        "count as worse (0: any excess).",
+    )  # fmt: skip
+    late_after_min: float = Field(
+        15.0, gt=0, description="Minutes since the last fix after which telemetry is late."
     )
-    margin: float = Field(0.0, ge=0, description="Share by which 'worse' must exceed the base.")
-    late_after_min: float = Field(15.0, gt=0, description="Telemetry this old is late.")
     webhook_url: str | None = Field(
         None, description="Slack-compatible webhook for alerts (unset: log only)."
     )
@@ -239,19 +297,26 @@ class PipelineSettings(BaseModel):
         date(2008, 5, 17), description="First daily partition (local date of the fleet's city)."
     )
     context_hours: float = Field(
-        24.0, ge=1, description="Telemetry read either side of a day to close its trips/spells."
-    )
+        24.0, ge=1, description="Hours of telemetry read either side of a day to close its "
+        "trips/spells.",
+    )  # fmt: skip
     forecast_units: tuple[str, ...] = Field(
         ("h3",), description="Unit types forecast per partition with the champion."
     )
     min_rows_ratio: float = Field(
-        0.3, ge=0, le=1, description="A day's fixes below this share of the recent median fail."
-    )
+        0.3, ge=0, le=1,
+        description="Share 0–1 of the recent days' median row count below which a day fails.",
+    )  # fmt: skip
     min_matched_share: float = Field(
-        0.4, ge=0, le=1, description="Share of pickups snapped to a road below which a day fails."
+        0.4, ge=0, le=1,
+        description="Share 0–1 of a day's pickups snapped to a road below which the day fails.",
+    )  # fmt: skip
+    daily_at: time = Field(
+        time(0, 30), description="Local time of day at which yesterday's partition runs."
     )
-    daily_at: time = Field(time(0, 30), description="Local time yesterday's partition runs.")
-    retrain_cron: str = Field("0 3 * * 1", description="When the models retrain.")
+    retrain_cron: str = Field(
+        "0 3 * * 1", description="Cron expression, local time, of the models' retraining."
+    )
 
 
 Role = Literal["driver", "operator", "ingest"]
@@ -285,25 +350,37 @@ class ServeSettings(BaseModel):
     """The real-time service (serve/)."""
 
     host: str = Field("127.0.0.1", description="Address the API listens on.")
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(8000, ge=1, le=65535, description="TCP port the API listens on.")
     production: bool = Field(False, description="Refuse development or missing tokens.")
-    tokens: list[TokenSpec] = Field(default_factory=_dev_tokens)
-    max_batch_items: int = Field(5000, ge=1, description="Larger batches get 413.")
-    max_body_bytes: int = Field(4_000_000, ge=1024, description="Larger bodies get 413.")
+    tokens: list[TokenSpec] = Field(
+        default_factory=_dev_tokens, description="Accepted bearer tokens (default: dev tokens)."
+    )
+    max_batch_items: int = Field(
+        5000, ge=1, description="Count of items per request; larger batches get 413."
+    )
+    max_body_bytes: int = Field(
+        4_000_000, ge=1024, description="Bytes per request body; larger bodies get 413."
+    )
     refresh_s: float = Field(
-        60.0, gt=0, description="Forecast and plan refresh period, in data time."
+        60.0, gt=0, description="Seconds of data time between forecast and plan refreshes."
     )
     min_refresh_wall_s: float = Field(
-        2.0, ge=0, description="Least wall time between refreshes (a fast replay)."
+        2.0, ge=0,
+        description="Seconds of wall time at least between refreshes, which bounds a fast "
+        "replay (0: no bound).",
+    )  # fmt: skip
+    flush_s: float = Field(
+        2.0, gt=0, description="Seconds between loads of the append log into the landing store."
     )
-    flush_s: float = Field(2.0, gt=0, description="How often the log is loaded into landing.")
     landing: Path | None = Field(
         None,
         description="Landing store the API loads into (unset: the batch landing). A replay "
         "with simulated guided twins writes to its own (`serve/replay_landing.duckdb`), so "
         "simulated fixes never reach the warehouse.",
     )
-    tile_url: str | None = Field(None, description="Optional map tiles under the road layer.")
+    tile_url: str | None = Field(
+        None, description="URL template of map tiles under the road layer (unset: none)."
+    )
     guided_vehicles: list[str] | None = Field(
         None, description="Vehicles whose drivers follow the routes; the plan counts the other "
         "vacant taxis as competition cruising by their habits (unset: every vehicle). A replay "
@@ -320,10 +397,12 @@ class Settings(BaseSettings):
 
     home: Path = Field(Path("var"), description="Warehouse, models and reports go here.")
     data_dir: Path = Field(default_factory=_default_data_dir, description="Raw data is read here.")
-    timezone: str = Field("America/Los_Angeles", description="The fleet's city time zone.")
+    timezone: str = Field("America/Los_Angeles", description="IANA time zone of the fleet's city.")
     seed: int = Field(20080517, description="Seed for every random choice.")
-    duckdb_memory_limit: str = Field("4GB", description="DuckDB memory cap.")
-    duckdb_threads: int = Field(2, ge=1)
+    duckdb_memory_limit: str = Field(
+        "4GB", description="DuckDB memory cap, a size with its unit (e.g. '4GB')."
+    )
+    duckdb_threads: int = Field(2, ge=1, description="Count of threads DuckDB uses.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     roads: RoadsSettings = Field(default_factory=RoadsSettings)
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)

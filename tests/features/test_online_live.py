@@ -21,6 +21,7 @@ import pytest
 from taxinav.calendar import local_midnight
 from taxinav.features import FEATURES
 from taxinav.features.online import SlotFeatures, unit_inputs
+from taxinav.features.slots import Slotting
 from taxinav.roads import build_graph, read_osm
 from taxinav.roads.graph import RoadGraph
 from tests.roads.small_network import write_osm
@@ -63,7 +64,7 @@ def table(pickups: np.ndarray, vacant: np.ndarray, upto: int = N_SLOTS) -> pa.Ta
 
 
 def state(graph: RoadGraph, counts: pa.Table) -> SlotFeatures:
-    return SlotFeatures(unit_inputs(graph, "road", counts, ORIGIN, END, 10, 9, TZ))
+    return SlotFeatures(unit_inputs(graph, "road", counts, ORIGIN, END, Slotting(10, 3), 9, TZ))
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +195,6 @@ def test_unit_inputs_depend_on_the_instant_not_on_the_origins_time_zone(
     local = ORIGIN.astimezone(TZ)  # 2008-05-16 00:00-07:00
     assert local == ORIGIN
     t = table(*counts)
-    a = unit_inputs(graph, "road", t, ORIGIN, END, 10, 9, TZ)
-    b = unit_inputs(graph, "road", t, local, END, 10, 9, TZ)
+    a = unit_inputs(graph, "road", t, ORIGIN, END, Slotting(10, 3), 9, TZ)
+    b = unit_inputs(graph, "road", t, local, END, Slotting(10, 3), 9, TZ)
     assert b.counts.to_pylist() == a.counts.to_pylist()

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from taxinav.calendar import local_midnight, slot_table
-from taxinav.features import DemandInputs
+from taxinav.features import DemandInputs, Slotting
 from taxinav.forecast.backtest import make_split
 from taxinav.settings import Settings
 
@@ -19,7 +19,7 @@ def _inputs(days: int) -> DemandInputs:
     origin = local_midnight(date(2008, 5, 17), TZ)
     empty = pa.table({"unit_id": pa.array([], pa.string())})
     return DemandInputs("h3", empty, slot_table(origin, days * 144, 10, TZ), empty, empty, empty,
-                        origin, 10, TZ)  # fmt: skip
+                        origin, Slotting(10, 3), TZ)  # fmt: skip
 
 
 def test_split_by_hand() -> None:

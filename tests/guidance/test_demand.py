@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 from taxinav.calendar import local_midnight
+from taxinav.features import Slotting
 from taxinav.guidance.demand import (
     ClosedLoopForecast,
     SlotDemand,
@@ -163,7 +164,7 @@ def test_closed_loop_scores_the_online_features_of_what_the_stream_received(
 ) -> None:
     first = ORIGIN - timedelta(days=2)
     history = _history(graph.n_segments, first, 2, seed=5)
-    state, first_slot = closed_loop_state(graph, history, first, ORIGIN, 10, 9, TZ)
+    state, first_slot = closed_loop_state(graph, history, first, ORIGIN, Slotting(10, 3), 9, TZ)
     assert first_slot == 288
     assert state.n_slots == 3 * 144
     # A "model" answering r10 − 1: the pickups of the slot before, less one.
@@ -206,7 +207,7 @@ def test_closed_loop_scores_the_online_features_of_what_the_stream_received(
 def test_closed_loop_state_holds_the_history_and_an_empty_day(graph: RoadGraph) -> None:
     first = datetime(2008, 5, 16, 7, tzinfo=UTC)  # local midnight, 2 days before
     history = _history(graph.n_segments, first, 2, seed=2)
-    state, first_slot = closed_loop_state(graph, history, first, ORIGIN, 10, 9, TZ)
+    state, first_slot = closed_loop_state(graph, history, first, ORIGIN, Slotting(10, 3), 9, TZ)
     assert first_slot == 288 and state.n_slots == 432
     assert state.n[:, first_slot:].nnz == 0 and state.sup[:, first_slot:].nnz == 0
     assert state.n.sum() == sum(history["pickups"].to_pylist())
@@ -217,7 +218,7 @@ def test_closed_loop_state_holds_the_history_and_an_empty_day(graph: RoadGraph) 
 def test_closed_loop_at_the_days_last_tick_gives_a_rate(graph: RoadGraph) -> None:
     first = ORIGIN - timedelta(days=2)
     state, first_slot = closed_loop_state(
-        graph, _history(graph.n_segments, first, 2, seed=5), first, ORIGIN, 10, 9, TZ
+        graph, _history(graph.n_segments, first, 2, seed=5), first, ORIGIN, Slotting(10, 3), 9, TZ
     )
     card = ModelCard("taxinav-road", "7", date(2008, 5, 18), lambda x: x["r10"].to_numpy())
     stream = FixStream(graph.n_segments, 600.0, 144, 60.0, seed=0)

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from taxinav.features import HORIZON_SLOTS
 from taxinav.guidance.heatmap import HeatmapFactory, HeatmapPolicy, cells_of_segments
 from taxinav.guidance.telemetry import FixStream
 from taxinav.roads.geo import haversine_m
@@ -70,7 +69,7 @@ def policy(demand: np.ndarray, radius_m: float = 1500.0,
            stream: FixStream | None = None) -> HeatmapPolicy:  # fmt: skip
     net = network()
     return HeatmapPolicy(net, CELL_OF, CELL_LAT, CELL_LON, FixedDemand(demand), stream,
-                         Router(net, limit_s=3600.0), radius_m=radius_m)  # fmt: skip
+                         Router(net, limit_s=3600.0), radius_m, 60.0, 1800.0)  # fmt: skip
 
 
 def view(t: float, vehicles: list[tuple[int, int, bool]]) -> FleetView:
@@ -169,7 +168,7 @@ def test_cruising_prefers_the_cell_then_the_busiest_way_out() -> None:
     other[[1, 2]] = B
     demand[[1, 2]] = [0.01, 0.02]
     q = HeatmapPolicy(net, other, CELL_LAT, CELL_LON, FixedDemand(demand), None,
-                      Router(net, limit_s=3600.0))  # fmt: skip
+                      Router(net, limit_s=3600.0), 1500.0, 60.0, 1800.0)  # fmt: skip
     assert {q.choose(0, 0, 0.0, rng) for _ in range(20)} == {2}
 
 
@@ -264,7 +263,7 @@ def test_factory_builds_a_day_policy_on_its_own_fix_stream() -> None:
     cell = first.cell_of.tolist()
     assert cell[:3] == [cell[0]] * 3 and cell[3:] == [1 - cell[0]] * 4
     assert first.refresh_s == guided.settings.routing.refresh_s
-    assert first.horizon_s == HORIZON_SLOTS * guided.settings.forecast.slot_minutes * 60.0
+    assert first.horizon_s == 30 * 60.0  # the default forecast horizon, 30 minutes
     assert (
         factory.label
         == second.demand_label

@@ -180,7 +180,7 @@ def test_demand_model_metrics_and_health(client: Any) -> None:
 def test_a_replay_with_simulated_twins_lands_apart_from_the_batch(service_settings: Any) -> None:
     from fastapi.testclient import TestClient
 
-    from taxinav.cli_serve import replay_settings
+    from taxinav.cli.serve import replay_settings
     from taxinav.serve.app import create_app
     from taxinav.serve.service import Service
     from taxinav.warehouse import connect

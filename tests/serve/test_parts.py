@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from taxinav.features import Slotting
 from taxinav.serve.auth import Auth, AuthError, check_production
 from taxinav.serve.live import LiveState
 from taxinav.serve.schemas import Fix, validate_items
@@ -121,7 +122,7 @@ def _state(monkeypatch: pytest.MonkeyPatch) -> LiveState:
         _Graph(),
         [cell],
         8,
-        10,
+        Slotting(10, 3),
         gap_limit_s=600,
         match_radius_m=50,  # type: ignore[arg-type]
         heading_weight_m=10,

@@ -13,19 +13,16 @@ from typing import Any
 
 import duckdb
 from rich.console import Console
-from rich.table import Table
 
 from taxinav import ingest, roads
 from taxinav.console import progress_bar
-from taxinav.demo import plots, report, stages, steps
+from taxinav.demo import plots, report, stages, steps, tables
 from taxinav.demo.stages import Orchestrator
 from taxinav.features import data_period
-from taxinav.forecast import report as fc_report
 from taxinav.guidance import experiment as simulation
 from taxinav.mlops import training
 from taxinav.mlops.tuning import params_path
 from taxinav.settings import Settings
-from taxinav.sim.report import KPI_COLUMNS, kpi_rows
 from taxinav.warehouse import open_warehouse
 
 # Bump a step's version when its logic changes so finished runs of the old logic are redone.
@@ -119,27 +116,29 @@ def run_batch(settings: Settings, console: Console, pipeline: Orchestrator) -> P
     )
     for unit in settings.forecast.demo_units:
         work = functools.partial(_forecast, con, settings, unit)
-        print_backtest(console, _run_step(con, console, f"forecast_{unit}", fp_forecast, work))
+        tables.print_backtest(
+            console, _run_step(con, console, f"forecast_{unit}", fp_forecast, work)
+        )
     fp_reforecast = steps.fingerprint(v["reforecast"], fp_forecast, settings.mlops.model_dump())
     served = _run_step(
         con, console, "reforecast", fp_reforecast,
         lambda: stages.reforecast(con, settings, pipeline, console, days),
     )  # fmt: skip
-    stages.print_served(console, served)
+    tables.print_served(console, served)
     fp_sim = steps.fingerprint(
         v["simulate"], fp_daily, fp_spells, settings.sim.model_dump(), settings.seed
     )
     sim_summary = _run_step(
         con, console, "simulate", fp_sim, functools.partial(_simulate_baselines, con, settings)
     )
-    print_sim_table(console, sim_summary)
+    tables.print_sim_table(console, sim_summary)
     sections = report.collect(con, settings.tz)
     figures = [
         plots.pickups_map(con, graph, settings.reports_dir / "pickups_map.png"),
         plots.spell_durations(con, settings.reports_dir / "vacant_spells.png"),
     ]
     path = report.write_report(sections, settings.reports_dir / "ingest.md", figures)
-    print_sections(console, sections)
+    tables.print_sections(console, sections)
     console.print(f"report written to [bold]{path}[/bold]")
     con.close()
     return path
@@ -185,7 +184,7 @@ def match_spells(
 
 
 def _forecast(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str) -> dict[str, Any]:
-    return training.backtest(con, settings, unit, None, settings.forecast.demo_test_days)
+    return training.backtest(con, settings, unit, None, settings.forecast.demo_test_days).to_json()
 
 
 def _simulate_baselines(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, Any]:
@@ -201,40 +200,3 @@ def _simulate_baselines(con: duckdb.DuckDBPyConnection, settings: Settings) -> d
         summary[policy] = out["summary"][policy]
         summary["real"] = out["summary"]["real"]
     return summary
-
-
-def print_sim_table(console: Console, summary: dict[str, Any]) -> None:
-    table = Table(title=f"simulated {summary['day']} (1 seed; demand = real matched pickups)")
-    for c in ("policy", *KPI_COLUMNS):
-        table.add_column(c)
-    for row in kpi_rows({k: v for k, v in summary.items() if k != "day"}):
-        table.add_row(*row)
-    console.print(table)
-
-
-def print_backtest(console: Console, result: dict[str, Any]) -> None:
-    table = Table(
-        title=f"backtest — {result['unit_type']} units, test from "
-        f"{result['test_start']} for {result['test_days']} days"
-    )
-    for h in ("model", *fc_report.COLUMNS):
-        table.add_column(h)
-    for row in fc_report.table_rows(result):
-        table.add_row(*row)
-    console.print(table)
-    console.print(f"[bold]{fc_report.headline(result)}[/bold]")
-    m = result.get("mlflow")
-    if m:
-        verdict = "promoted to champion" if m["promoted"] else f"kept as challenger ({m['reason']})"
-        console.print(f"MLflow run {m['run_id']}: taxinav-{result['unit_type']} v{m['version']} "
-                      f"{verdict}; champion v{m['champion']}")  # fmt: skip
-
-
-def print_sections(console: Console, sections: list[report.Section]) -> None:
-    for s in sections:
-        table = Table(title=s.title, title_justify="left")
-        for h in s.header:
-            table.add_column(h)
-        for row in s.rows:
-            table.add_row(*(report._fmt(v) for v in row))
-        console.print(table)

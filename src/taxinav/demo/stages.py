@@ -11,7 +11,6 @@ from typing import Any, Protocol
 
 import duckdb
 from rich.console import Console
-from rich.table import Table
 
 from taxinav.calendar import local_midnight
 from taxinav.console import progress_bar
@@ -133,24 +132,3 @@ def served_accuracy(
         if model == "champion":
             rec["champion_version"] = version
     return list(out.values())
-
-
-def print_served(console: Console, summary: dict[str, Any]) -> None:
-    table = Table(
-        title=f"served forecasts, realised accuracy {summary['start']} … "
-        f"{summary['end']} (30-min pickups per unit; champion vs base model)"
-    )
-    for h in ("unit", "day", "champion", "champion RMSE", "base RMSE", "champion vs base"):
-        table.add_column(h)
-    for r in summary["days"]:
-        c, b = r.get("champion_rmse"), r.get("base_rmse")
-        gain = f"{(c / b - 1) * 100:+.1f} %" if c is not None and b else "—"
-        table.add_row(
-            r["unit_type"],
-            r["day"],
-            f"v{r.get('champion_version', '—')}",
-            f"{c:.3f}" if c is not None else "—",
-            f"{b:.3f}" if b else "—",
-            gain,
-        )
-    console.print(table)

@@ -1,6 +1,7 @@
 """Forecasting features: calendar slots, neighbours, sources and the Ibis feature expression."""
 
-from taxinav.features.expressions import FEATURES, HORIZON_SLOTS, build_features
+from taxinav.features.expressions import FEATURES, build_features
+from taxinav.features.slots import Slotting
 from taxinav.features.sources import (
     DemandInputs,
     counts_file_inputs,
@@ -11,8 +12,8 @@ from taxinav.features.sources import (
 
 __all__ = [
     "FEATURES",
-    "HORIZON_SLOTS",
     "DemandInputs",
+    "Slotting",
     "build_features",
     "counts_file_inputs",
     "data_period",

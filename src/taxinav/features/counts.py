@@ -65,7 +65,7 @@ class CountSpec:
         f = settings.forecast
         return cls(
             local_midnight(settings.pipeline.first_day, settings.tz),
-            Slotting.of(f.slot_minutes, f.horizon_min),
+            Slotting.of_forecast(f),
             f.h3_resolution,
             settings.tz,
         )
@@ -88,8 +88,8 @@ def inputs_from_counts(
 ) -> DemandInputs:
     """Feature inputs from counts (unit_id, slot_start, pickups, vacant) for the slots from
     the first partition's midnight up to ``end`` — the pipeline's and the live service's."""
-    return unit_inputs(graph, unit, counts, spec.origin, end, spec.slotting.slot_minutes,
-                       spec.h3_resolution, spec.tz)  # fmt: skip
+    return unit_inputs(graph, unit, counts, spec.origin, end, spec.slotting, spec.h3_resolution,
+                       spec.tz)  # fmt: skip
 
 
 def demand_inputs(
@@ -97,12 +97,11 @@ def demand_inputs(
 ) -> DemandInputs:
     """Feature inputs of a whole period: a counts file, or the warehouse's trips per unit."""
     if counts is not None:
-        return counts_file_inputs(counts, spec.tz)
-    slot_min = spec.slotting.slot_minutes
+        return counts_file_inputs(counts, spec.tz, spec.slotting.horizon_min)
     if unit == "road":
-        return road_inputs(con, spec.tz, slot_min)
+        return road_inputs(con, spec.tz, spec.slotting)
     if unit == "h3":
-        return h3_inputs(con, spec.tz, spec.h3_resolution, slot_min)
+        return h3_inputs(con, spec.tz, spec.h3_resolution, spec.slotting)
     raise ValueError(f"unknown unit type {unit!r}; use road or h3")
 
 

@@ -7,10 +7,12 @@ Inputs (any Ibis backend):
     supply(unit_id, slot, vehicles)         distinct vacant vehicles seen in the unit
     neighbors(unit_id, nbr_id, ring)        ring 1 and ring 2 neighbours
 
-Row (unit, slot s) describes the moment t = start of slot s. Its target ``y`` counts pickups in
-[t, t + 3 slots). Every feature uses only slots before s; statistics of earlier days use ``y``
-of slot s - k·(slots per day), which ends before t. The grid is dense (every unit × every
-slot), so row frames are time frames.
+Row (unit, slot s) describes the moment t = start of slot s. Its target ``y`` counts pickups
+in [t, t + horizon) — the :class:`Slotting`'s horizon slots. Windows named in minutes
+(``r30``: the last 30 minutes) span that many minutes in whole slots (at least one). Every
+feature uses only slots before s; statistics of earlier days use ``y`` of slot s - k·(slots
+per day), which ends before t. The grid is dense (every unit × every slot), so row frames
+are time frames.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import ibis
 from ibis import _
 from ibis.expr.types import Table
 
-HORIZON_SLOTS = 3  # 30 min of 10-min slots
+from taxinav.features.slots import DEFAULT_SLOTTING, Slotting
+
 FEATURES = (
     "r10", "r30", "r60", "r120",
     "nb1_r30", "nb1_r60", "nb2_r30", "nb2_r60",
@@ -62,25 +65,28 @@ def _grid(units: Table, slots: Table, counts: Table, supply: Table, neighbors: T
 
 
 def build_features(
-    units: Table, slots: Table, counts: Table, supply: Table, neighbors: Table
-) -> Table:
+    units: Table, slots: Table, counts: Table, supply: Table, neighbors: Table,
+    slotting: Slotting = DEFAULT_SLOTTING,
+) -> Table:  # fmt: skip
     """The feature table: one row per (unit, slot) with ``y``, ``y_complete`` and FEATURES."""
     g = _grid(units, slots, counts, supply, neighbors)
     u = ["unit_id"]
+    m10, m30, m60, m120 = (slotting.slots(m) for m in (10, 30, 60, 120))
+    h = slotting.horizon_slots
     recent = g.mutate(
-        r10=_.n.sum().over(_rows(u, -1, -1)),
-        r30=_.n.sum().over(_rows(u, -3, -1)),
-        r60=_.n.sum().over(_rows(u, -6, -1)),
-        r120=_.n.sum().over(_rows(u, -12, -1)),
-        nb1_r30=_.nb1_n.sum().over(_rows(u, -3, -1)),
-        nb1_r60=_.nb1_n.sum().over(_rows(u, -6, -1)),
-        nb2_r30=_.nb2_n.sum().over(_rows(u, -3, -1)),
-        nb2_r60=_.nb2_n.sum().over(_rows(u, -6, -1)),
-        sup10=_.sup.sum().over(_rows(u, -1, -1)),
-        nb1_sup10=_.nb1_sup.sum().over(_rows(u, -1, -1)),
-        unit_rate=_.n.mean().over(_rows(u, None, -1)) * HORIZON_SLOTS,
-        y=_.n.sum().over(_rows(u, 0, HORIZON_SLOTS - 1)),
-        y_complete=_.n.count().over(_rows(u, 0, HORIZON_SLOTS - 1)) == HORIZON_SLOTS,
+        r10=_.n.sum().over(_rows(u, -m10, -1)),
+        r30=_.n.sum().over(_rows(u, -m30, -1)),
+        r60=_.n.sum().over(_rows(u, -m60, -1)),
+        r120=_.n.sum().over(_rows(u, -m120, -1)),
+        nb1_r30=_.nb1_n.sum().over(_rows(u, -m30, -1)),
+        nb1_r60=_.nb1_n.sum().over(_rows(u, -m60, -1)),
+        nb2_r30=_.nb2_n.sum().over(_rows(u, -m30, -1)),
+        nb2_r60=_.nb2_n.sum().over(_rows(u, -m60, -1)),
+        sup10=_.sup.sum().over(_rows(u, -m10, -1)),
+        nb1_sup10=_.nb1_sup.sum().over(_rows(u, -m10, -1)),
+        unit_rate=_.n.mean().over(_rows(u, None, -1)) * h,
+        y=_.n.sum().over(_rows(u, 0, h - 1)),
+        y_complete=_.n.count().over(_rows(u, 0, h - 1)) == h,
     )
     tod = ["unit_id", "slot_of_day"]
     daily = recent.mutate(

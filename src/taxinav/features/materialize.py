@@ -27,7 +27,14 @@ def materialize(
         )
         for name in _INPUTS
     }
-    expr = build_features(*(tables[n] for n in _INPUTS))
+    expr = build_features(
+        tables["units"],
+        tables["slots"],
+        tables["counts"],
+        tables["supply"],
+        tables["neighbors"],
+        inputs.slotting,
+    )
     name = name or feature_table_name(inputs.unit_type)
     sql = ibis.to_sql(expr, dialect="duckdb")
     con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql} ORDER BY slot, unit_id")

@@ -4,7 +4,7 @@ The state is a sparse count matrix per unit and slot (history + live; most road 
 see no pickup in most slots, so 5,932 segments × thousands of slots stay small) and the
 calendar. ``row(s)`` evaluates, for slot s only, the same definitions
 as the batch Ibis expression (``features/expressions.py``): window sums over the last slots,
-means of the 30-minute target over earlier days at the same time of day, neighbour sums — with
+means of the target over earlier days at the same time of day, neighbour sums — with
 the same missing values (NaN where the batch has NULL). A test checks every feature of a
 replayed day against the batch table.
 """
@@ -20,8 +20,9 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix, csc_matrix, csr_matrix, hstack
 
 from taxinav.calendar import slot_table
-from taxinav.features.expressions import FEATURES, HORIZON_SLOTS
+from taxinav.features.expressions import FEATURES
 from taxinav.features.neighbors import h3_rings, road_hops
+from taxinav.features.slots import Slotting
 from taxinav.features.sources import COUNT_SCHEMA, SUPPLY_SCHEMA, DemandInputs, network_cells
 from taxinav.roads import RoadGraph
 
@@ -54,7 +55,8 @@ class SlotFeatures:
         self.units = [str(u) for u in inputs.units["unit_id"].to_pylist()]
         index = {u: i for i, u in enumerate(self.units)}
         self.n_slots = inputs.n_slots
-        self.per_day = 24 * 60 // inputs.slot_minutes
+        self.slotting = inputs.slotting
+        self.per_day = inputs.slotting.per_day
         self.n = _matrix(inputs.counts, "n", index, self.n_slots)
         self.sup = _matrix(inputs.supply, "vehicles", index, self.n_slots)
         nb = inputs.neighbors
@@ -71,7 +73,7 @@ class SlotFeatures:
                     ("hour", "weekday", "slot_of_day", "holiday", "day_off")}  # fmt: skip
         self._derive()
         self._base = (self.n, self.sup, self.nb1_n, self.nb2_n, self.nb1_sup)
-        self.y_complete = np.arange(self.n_slots) + HORIZON_SLOTS <= self.n_slots
+        self.y_complete = np.arange(self.n_slots) + self.slotting.horizon_slots <= self.n_slots
 
     def _derive(self) -> None:
         self.nb1_n = csc_matrix(self.ring[1] @ self.n)
@@ -100,8 +102,9 @@ class SlotFeatures:
         self.nb1_sup = spliced(nb1_sup, csr_matrix(self.ring[1] @ live_sup))
 
     def y(self, slots: list[int]) -> FloatArray:
-        """[units, len(slots)]: pickups in the 30 minutes from each of ``slots``."""
-        cols = [np.asarray(self.n[:, d : min(d + HORIZON_SLOTS, self.n_slots)].sum(axis=1),
+        """[units, len(slots)]: pickups over the horizon from each of ``slots``."""
+        h = self.slotting.horizon_slots
+        cols = [np.asarray(self.n[:, d : min(d + h, self.n_slots)].sum(axis=1),
                            dtype=np.float64).ravel() for d in slots]  # fmt: skip
         return np.column_stack(cols) if cols else np.zeros((len(self.units), 0))
 
@@ -133,17 +136,18 @@ class SlotFeatures:
         def lag(k: int) -> FloatArray:
             return self.y([earlier[k - 1]])[:, 0] if len(earlier) >= k else np.full(u, np.nan)
 
-        r30, sup10 = prev(3), _window_sum(self.sup, s - 1, s)
-        nb1_r30 = _window_sum(self.nb1_n, s - 3, s)
-        nb1_sup10 = _window_sum(self.nb1_sup, s - 1, s)
+        m10, m30, m60, m120 = (self.slotting.slots(m) for m in (10, 30, 60, 120))
+        r30, sup10 = prev(m30), _window_sum(self.sup, s - m10, s)
+        nb1_r30 = _window_sum(self.nb1_n, s - m30, s)
+        nb1_sup10 = _window_sum(self.nb1_sup, s - m10, s)
         cols = {
-            "r10": prev(1), "r30": r30, "r60": prev(6), "r120": prev(12),
-            "nb1_r30": nb1_r30, "nb1_r60": _window_sum(self.nb1_n, s - 6, s),
-            "nb2_r30": _window_sum(self.nb2_n, s - 3, s),
-            "nb2_r60": _window_sum(self.nb2_n, s - 6, s),
+            "r10": prev(m10), "r30": r30, "r60": prev(m60), "r120": prev(m120),
+            "nb1_r30": nb1_r30, "nb1_r60": _window_sum(self.nb1_n, s - m60, s),
+            "nb2_r30": _window_sum(self.nb2_n, s - m30, s),
+            "nb2_r60": _window_sum(self.nb2_n, s - m60, s),
             "sup10": sup10, "nb1_sup10": nb1_sup10,
             "ratio": (r30 + nb1_r30) / (sup10 + nb1_sup10 + 1),
-            "unit_rate": _window_sum(self.n, 0, s) / s * HORIZON_SLOTS if s > 0
+            "unit_rate": _window_sum(self.n, 0, s) / s * self.slotting.horizon_slots if s > 0
             else np.full(u, np.nan),
             "yday": lag(1), "week": lag(7), "ha_all": self._mean_y(s),
             "ha_all_7": self._mean_y(s, last=7), "ha_dayoff": self._mean_y(s, "day_off"),
@@ -167,11 +171,11 @@ def _units(graph: RoadGraph, unit: str, res: int) -> tuple[pa.Table, pa.Table]:
 
 def unit_inputs(
     graph: RoadGraph, unit: str, counts: pa.Table, origin: datetime, end: datetime,
-    slot_minutes: int, h3_resolution: int, tz: ZoneInfo,
+    slotting: Slotting, h3_resolution: int, tz: ZoneInfo,
 ) -> DemandInputs:  # fmt: skip
     """Feature inputs of ``unit`` ("road" or "h3") from counts (unit_id, slot_start, pickups,
     vacant) for the slots from ``origin`` up to ``end``."""
-    step = 60 * slot_minutes
+    step = slotting.slot_s
     n_slots = int((end - origin).total_seconds() // step)
     if n_slots <= 0:
         raise ValueError(f"{end} is not after the first slot {origin}")
@@ -187,7 +191,7 @@ def unit_inputs(
     pick = pa.table({**base, "n": pa.array(counts["pickups"].to_numpy()[keep], pa.int64())})
     vac = pa.table({**base, "vehicles": pa.array(counts["vacant"].to_numpy()[keep], pa.int64())})
     return DemandInputs(
-        unit, units, slot_table(origin, n_slots, slot_minutes, tz),
+        unit, units, slot_table(origin, n_slots, slotting.slot_minutes, tz),
         pick.take(take).cast(COUNT_SCHEMA), vac.take(take).cast(SUPPLY_SCHEMA), neighbors,
-        origin, slot_minutes, tz,
+        origin, slotting, tz,
     )  # fmt: skip

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 MINUTES_PER_DAY = 24 * 60
+# Slots are aligned to whole slots since this instant (the stored counts' buckets are too).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _ForecastSection(Protocol):
+    slot_minutes: int
+    horizon_min: int
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,11 @@ class Slotting:
             )
         return cls(int(slot_minutes), int(slots))
 
+    @classmethod
+    def of_forecast(cls, forecast: _ForecastSection) -> Slotting:
+        """From the forecast settings (``TAXINAV_FORECAST__SLOT_MINUTES`` / ``__HORIZON_MIN``)."""
+        return cls.of(forecast.slot_minutes, forecast.horizon_min)
+
     @property
     def slot_s(self) -> int:
         return 60 * self.slot_minutes
@@ -63,6 +76,9 @@ class Slotting:
     def start(self, origin: datetime, index: int) -> datetime:
         return origin + timedelta(seconds=self.slot_s * index)
 
-    def floor(self, when: datetime, origin: datetime) -> datetime:
-        """Start of the slot containing ``when``."""
-        return self.start(origin, self.index(when, origin))
+    def floor(self, when: datetime, origin: datetime = EPOCH) -> datetime:
+        """Start of the slot containing ``when`` (in ``when``'s time zone)."""
+        return self.start(origin, self.index(when, origin)).astimezone(when.tzinfo)
+
+
+DEFAULT_SLOTTING = Slotting()  # 10-minute slots, a 30-minute horizon

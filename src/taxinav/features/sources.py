@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from taxinav.calendar import local_midnight, slot_table
 from taxinav.features.neighbors import grid_rings, h3_rings, nearest_rings, road_hops
+from taxinav.features.slots import DEFAULT_SLOTTING, Slotting
 from taxinav.roads import read_graph
 
 UnitType = Literal["road", "h3"]
@@ -39,8 +40,12 @@ class DemandInputs:
     supply: pa.Table  # SUPPLY_SCHEMA (empty when unknown)
     neighbors: pa.Table
     origin: datetime
-    slot_minutes: int
+    slotting: Slotting
     tz: ZoneInfo
+
+    @property
+    def slot_minutes(self) -> int:
+        return self.slotting.slot_minutes
 
     @property
     def n_slots(self) -> int:
@@ -48,7 +53,7 @@ class DemandInputs:
 
     def slot_at(self, when: datetime) -> int:
         """Index of the slot starting at or containing ``when``."""
-        return math.floor((when - self.origin).total_seconds() / (60 * self.slot_minutes))
+        return self.slotting.index(when, self.origin)
 
 
 def data_period(
@@ -92,9 +97,10 @@ def network_cells(lat: np.ndarray, lon: np.ndarray, resolution: int) -> list[str
 
 
 def road_inputs(
-    con: duckdb.DuckDBPyConnection, tz: ZoneInfo, slot_minutes: int = 10
+    con: duckdb.DuckDBPyConnection, tz: ZoneInfo, slotting: Slotting = DEFAULT_SLOTTING
 ) -> DemandInputs:
     """Units are directed road segments; pickups and vacant vehicles come map-matched."""
+    slot_minutes = slotting.slot_minutes
     graph = read_graph(con)
     origin, n_slots = data_period(con, tz, slot_minutes)
     counts = con.sql(f"""
@@ -116,14 +122,16 @@ def road_inputs(
     return DemandInputs(
         "road", units, slot_table(origin, n_slots, slot_minutes, tz),
         counts.cast(COUNT_SCHEMA), supply.cast(SUPPLY_SCHEMA),
-        road_hops(graph.succ_indptr, graph.succ_indices), origin, slot_minutes, tz,
+        road_hops(graph.succ_indptr, graph.succ_indices), origin, slotting, tz,
     )  # fmt: skip
 
 
 def h3_inputs(
-    con: duckdb.DuckDBPyConnection, tz: ZoneInfo, resolution: int = 8, slot_minutes: int = 10
-) -> DemandInputs:
+    con: duckdb.DuckDBPyConnection, tz: ZoneInfo, resolution: int = 8,
+    slotting: Slotting = DEFAULT_SLOTTING,
+) -> DemandInputs:  # fmt: skip
     """Units are the H3 cells covering the road network; all pickups inside them count."""
+    slot_minutes = slotting.slot_minutes
     graph = read_graph(con)
     origin, n_slots = data_period(con, tz, slot_minutes)
     cells = network_cells(graph.mid_lat, graph.mid_lon, resolution)
@@ -172,13 +180,18 @@ def h3_inputs(
     return DemandInputs(
         "h3", units, slot_table(origin, n_slots, slot_minutes, tz),
         in_period(counts).cast(COUNT_SCHEMA), in_period(supply).cast(SUPPLY_SCHEMA),
-        h3_rings(cells), origin, slot_minutes, tz,
+        h3_rings(cells), origin, slotting, tz,
     )  # fmt: skip
 
 
-def counts_file_inputs(path: Path, tz: ZoneInfo, slot_minutes: int | None = None) -> DemandInputs:
+def counts_file_inputs(
+    path: Path, tz: ZoneInfo, horizon_min: float = 30, slot_minutes: int | None = None
+) -> DemandInputs:
     """A pre-aggregated counts table: ``unit_id, slot_start, count`` plus optional
-    ``lat, lon`` or ``row, col`` for neighbours. Missing (unit, slot) rows mean zero."""
+    ``lat, lon`` or ``row, col`` for neighbours. Missing (unit, slot) rows mean zero.
+
+    The slot length is the file's (the smallest gap between slot starts) unless given; the
+    forecast horizon stays ``horizon_min`` minutes, so it must be a whole number of slots."""
     table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
     missing = {"unit_id", "slot_start", "count"} - set(table.column_names)
     if missing:
@@ -192,6 +205,10 @@ def counts_file_inputs(path: Path, tz: ZoneInfo, slot_minutes: int | None = None
     if slot_minutes is None:
         gaps = np.diff(np.unique(epoch))
         slot_minutes = int(round(float(gaps[gaps > 0].min()) / 60)) if gaps.size else 10
+    try:
+        slotting = Slotting.of(slot_minutes, horizon_min)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {slot_minutes}-minute slots: {exc}") from exc
     first = datetime.fromtimestamp(float(epoch.min()), UTC)
     origin = local_midnight(first.astimezone(tz).date(), tz)
     slot = np.floor((epoch - origin.timestamp()) / (60 * slot_minutes)).astype(np.int64)
@@ -223,5 +240,5 @@ def counts_file_inputs(path: Path, tz: ZoneInfo, slot_minutes: int | None = None
     return DemandInputs(
         "counts", pa.table({"unit_id": ids, "lat": lat, "lon": lon}),
         slot_table(origin, n_slots, slot_minutes, tz), counts.cast(COUNT_SCHEMA),
-        SUPPLY_SCHEMA.empty_table(), nbrs, origin, slot_minutes, tz,
+        SUPPLY_SCHEMA.empty_table(), nbrs, origin, slotting, tz,
     )  # fmt: skip

@@ -1,7 +1,7 @@
 """Rolling-origin backtest: fit on everything before the test period, predict every slot.
 
 Features of a test slot use actual data up to that slot's start (the origin rolls forward
-with the clock); models are fitted once, on slots whose 30-minute targets end before the test
+with the clock); models are fitted once, on slots whose targets (the horizon) end before the test
 period begins.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from taxinav.calendar import local_midnight
-from taxinav.features import FEATURES, HORIZON_SLOTS, DemandInputs
+from taxinav.features import FEATURES, DemandInputs
 from taxinav.forecast import metrics
 from taxinav.forecast.base import Forecaster
 from taxinav.forecast.baselines import HistoricalAverage, Persistence, SeasonalNaive
@@ -42,11 +42,13 @@ class BacktestResult:
     n_units: int
     n_test_rows: int
     noise_floor: float
+    horizon_min: int  # the target: pickups over this many minutes from a slot's start
+    slot_minutes: int
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def as_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "unit_type": self.unit_type,
             "test_start": self.test_start,
@@ -55,6 +57,8 @@ class BacktestResult:
             "n_units": self.n_units,
             "n_test_rows": self.n_test_rows,
             "noise_floor_rmse": self.noise_floor,
+            "horizon_min": self.horizon_min,
+            "slot_minutes": self.slot_minutes,
             "models": self.models,
             "details": self.details,
             "seconds": self.seconds,
@@ -71,7 +75,7 @@ def make_split(
 ) -> Split:
     """Train from ``warmup_days`` in — or over the last ``train_days`` before validation, a
     rolling window — then validation just before the test, no target overlap."""
-    per_day = 24 * 60 // inputs.slot_minutes
+    per_day = inputs.slotting.per_day
     t0 = inputs.slot_at(local_midnight(test_start, inputs.tz))
     if t0 - valid_days * per_day <= warmup_days * per_day:
         raise ValueError(f"not enough history before {test_start} for training")
@@ -79,7 +83,7 @@ def make_split(
     if t1 <= t0:
         raise ValueError(f"no data in the test period starting {test_start}")
     v0 = t0 - valid_days * per_day
-    gap = HORIZON_SLOTS - 1  # a target must end before the next part begins
+    gap = inputs.slotting.horizon_slots - 1  # a target must end before the next part begins
     first = warmup_days * per_day
     if train_days is not None:
         first = max(first, v0 - train_days * per_day)
@@ -153,10 +157,13 @@ def run_backtest(
     valid = load_frame(con, table, *split.valid)
     test = load_frame(con, table, *split.test)
     if test.empty:
-        raise ValueError("the test period has no complete 30-minute targets")
+        raise ValueError(
+            f"the test period has no complete {inputs.slotting.horizon_min}-minute targets"
+        )
     result = BacktestResult(
         inputs.unit_type, split, test_start.isoformat(), test_days,
         int(inputs.units.num_rows), len(test), metrics.noise_floor(test["y"]),
+        inputs.slotting.horizon_min, inputs.slotting.slot_minutes,
     )  # fmt: skip
     result.seconds["load"] = time.perf_counter() - started
     # Busy units: the top decile by their mean rate before the test period.

@@ -10,7 +10,7 @@ import pandas as pd
 
 @runtime_checkable
 class Forecaster(Protocol):
-    """Predicts pickups in the next 30 minutes per (unit, slot) row of the feature table."""
+    """Predicts pickups over the forecast horizon per (unit, slot) row of the feature table."""
 
     name: str
 

@@ -53,7 +53,7 @@ def markdown(result: dict[str, Any], figures: list[Path]) -> str:
         "",
         f"Test {result['test_start']} + {result['test_days']} days (local time), "
         f"{result['n_units']:,} units, {result['n_test_rows']:,} unit-slots. "
-        f"Target: pickups in the next 30 minutes.",
+        f"Target: pickups in the next {result.get('horizon_min', 30)} minutes.",
         "",
         f"**{headline(result)}**",
         "",
@@ -82,7 +82,8 @@ def plots(
         hours = sorted(int(h) for h in m["by_hour"])
         ax.plot(hours, [m["by_hour"][h]["rmse"] for h in hours], marker="o", ms=3, label=name)
     ax.set_xlabel("hour of day (local)")
-    ax.set_ylabel("RMSE, pickups per 30 min")
+    horizon, slot = result.get("horizon_min", 30), result.get("slot_minutes", 10)
+    ax.set_ylabel(f"RMSE, pickups per {horizon} min")
     ax.set_title(f"Error by hour — {unit} units")
     ax.legend()
     paths.append(save(fig, out_dir / f"{unit}_rmse_by_hour.png"))
@@ -99,8 +100,8 @@ def plots(
     ax.plot(per_slot.index, per_slot["actual"], color="black", lw=0.8, label="actual")
     for name in per_slot.columns.drop("actual"):
         ax.plot(per_slot.index, per_slot[name], lw=1.0, label=name)
-    ax.set_xlabel("slot (10 min)")
-    ax.set_ylabel("pickups in next 30 min, busiest 10% of units")
+    ax.set_xlabel(f"slot ({slot} min)")
+    ax.set_ylabel(f"pickups in next {horizon} min, busiest 10% of units")
     ax.set_title(f"Predicted vs actual — busiest {len(busy)} {unit} units")
     ax.legend()
     paths.append(save(fig, out_dir / f"{unit}_busy_units.png"))

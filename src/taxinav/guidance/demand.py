@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from taxinav.features import FEATURES
+from taxinav.features import FEATURES, Slotting
 from taxinav.features.online import SlotFeatures, unit_inputs
 from taxinav.guidance.telemetry import FixStream
 from taxinav.mlops.registry import ModelCard
@@ -130,11 +131,11 @@ class ClosedLoopForecast:
 
 
 def closed_loop_state(
-    graph: RoadGraph, history: pa.Table, first: datetime, origin: datetime, slot_minutes: int,
-    h3_resolution: int, tz: Any,
+    graph: RoadGraph, history: pa.Table, first: datetime, origin: datetime, slotting: Slotting,
+    h3_resolution: int, tz: ZoneInfo,
 ) -> tuple[SlotFeatures, int]:  # fmt: skip
     """The online feature state of a day: counts before ``origin``, the day's slots empty."""
     inputs = unit_inputs(graph, "road", history, first, origin + timedelta(days=1),
-                         slot_minutes, h3_resolution, tz)  # fmt: skip
-    first_slot = int((origin - first).total_seconds() // (slot_minutes * 60))
+                         slotting, h3_resolution, tz)  # fmt: skip
+    first_slot = slotting.index(origin, first)
     return SlotFeatures(inputs), first_slot

@@ -25,13 +25,21 @@ import numpy as np
 from taxinav.calendar import local_midnight
 from taxinav.guidance.demand import check_model_window
 from taxinav.guidance.evaluation_report import EvaluationResult, markdown, plot, summarize
-from taxinav.guidance.experiment import PolicyBook, PolicySpec, data_end, run_seed
+from taxinav.guidance.experiment import (
+    PolicyBook,
+    PolicySpec,
+    calibration_config,
+    data_end,
+    run_config,
+    run_seed,
+)
 from taxinav.mlops.registry import ModelCard, champion_card, tracking_uri
 from taxinav.mlops.tracking import experiment_named, git_commit
 from taxinav.settings import Settings
+from taxinav.sim import Period
 from taxinav.sim.booking import BookingModel
 from taxinav.sim.calibration import resolve_booking
-from taxinav.sim.runs import Period, day_shares, day_world, prepare
+from taxinav.sim.runs import day_shares, day_world, prepare
 from taxinav.sim.world import World
 from taxinav.warehouse import connect
 
@@ -127,8 +135,9 @@ class Worker:
     def run(self, task: Task) -> dict[str, Any]:
         settings = self.settings.model_copy(deep=True)
         settings.sim.patience_s, settings.sim.match_radius_m = task.patience_s, task.radius_m
+        config = run_config(settings)
         if task.radius_m not in self.periods:
-            period = prepare(self.con, settings, self.start)
+            period = prepare(self.con, config, self.start)
             first = local_midnight(self.start, settings.tz)
             book = PolicyBook(self.con, period.network, settings, first, data_end(self.con))
             self.periods[task.radius_m] = (period, book)
@@ -137,13 +146,13 @@ class Worker:
         if key not in self.worlds:
             index = (task.day - self.start).days
             self.worlds = {k: w for k, w in self.worlds.items() if k[1] == task.day}
-            self.worlds[key] = day_world(self.con, settings, period, task.day, index)
+            self.worlds[key] = day_world(self.con, config, period, task.day, index)
         world = self.worlds[key]
         arm = ARMS[task.arm]
         factories = [book.factory(PolicySpec.parse(n)) for n in arm.policies]
         share = self.share if arm.share < 1.0 else 1.0
-        run = run_seed(world, factories, settings, task.day, task.seed, share,
-                       day_shares(self.booking, world, task.day, settings))  # fmt: skip
+        run = run_seed(world, factories, config, task.day, task.seed, share,
+                       day_shares(self.booking, world, task.day, settings.tz))  # fmt: skip
         return {"task": task, "kpis": run.kpis, "seconds": run.seconds,
                 "policies": list(arm.policies)}  # fmt: skip
 
@@ -197,7 +206,7 @@ def period_booking(settings: Settings, start: date) -> BookingModel:
     """The booking model of a period starting at ``start`` (calibrated once, cached)."""
     con = connect(settings.warehouse_path, read_only=True)
     try:
-        return resolve_booking(con, settings, start)
+        return resolve_booking(con, calibration_config(settings), start)
     finally:
         con.close()
 

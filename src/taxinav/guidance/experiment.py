@@ -21,17 +21,46 @@ from taxinav.guidance.policy import GuidedPolicy
 from taxinav.mlops.registry import ModelCard
 from taxinav.routing import reliability
 from taxinav.settings import Settings
-from taxinav.sim import Network, Policy, RandomWalk
+from taxinav.sim import (
+    CalibrationConfig,
+    Network,
+    Policy,
+    PolicyFactory,
+    RandomWalk,
+    RunConfig,
+    SeedRun,
+)
 from taxinav.sim import report as sim_report
 from taxinav.sim.calibration import resolve_booking
 from taxinav.sim.events import Kind
 from taxinav.sim.learned import HistoricalBehaviour, learn_historical, learn_hotspot
-from taxinav.sim.runs import PolicyFactory, SeedRun, day_shares, day_world, prepare, real_kpis
+from taxinav.sim.runs import day_shares, day_world, prepare, real_kpis
 from taxinav.sim.runs import run_seed as run_sim_seed
 from taxinav.sim.world import World
 
 POLICIES = ("random", "historical", "hotspot")
 ALL_POLICIES = (*POLICIES, *GUIDED, "heatmap")
+
+
+def run_config(settings: Settings) -> RunConfig:
+    """What the simulator's runs read from the settings."""
+    sim = settings.sim
+    return RunConfig(
+        tz=settings.tz, seed=settings.seed, patience_s=sim.patience_s, tick_s=sim.tick_s,
+        match_radius_m=sim.match_radius_m, gap_limit_s=settings.ingest.gap_limit_min * 60,
+        return_limit_s=sim.return_limit_min * 60, traffic_speed=sim.traffic_speed,
+        demand_boost=sim.demand_boost,
+    )  # fmt: skip
+
+
+def calibration_config(settings: Settings) -> CalibrationConfig:
+    """What the booking calibration reads from the settings; models are cached under
+    ``home/sim/calibration``."""
+    sim = settings.sim
+    return CalibrationConfig(
+        run_config(settings), settings.home / "sim" / "calibration", sim.calibration_days,
+        sim.dispatch_grid, sim.dispatch_share, settings.forecast.slot_minutes,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -145,11 +174,11 @@ def make_policy(
 
 
 def run_seed(
-    world: World, factories: list[PolicyFactory], settings: Settings, day: date, seed: int,
+    world: World, factories: list[PolicyFactory], config: RunConfig, day: date, seed: int,
     share: float, dispatch_share: float | tuple[float, ...],
 ) -> SeedRun:  # fmt: skip
     """One simulation, with the planning statistics of guided policies in its KPIs."""
-    run = run_sim_seed(world, factories, settings, day, seed, share, dispatch_share)
+    run = run_sim_seed(world, factories, config, day, seed, share, dispatch_share)
     run.kpis["demand"] = {str(g): p.demand_label for g, p in enumerate(run.policies)
                           if isinstance(p, GuidedPolicy | HeatmapPolicy)}  # fmt: skip
     for p in run.policies:
@@ -196,22 +225,23 @@ def simulate(
     """Run each day of the period with each seed; KPIs per group and the real ones."""
     names = [policy] if other is None or share >= 1.0 else [policy, other]
     # Learned once from the days before the period; they keep no state between days.
-    period = prepare(con, settings, start)
+    config = run_config(settings)
+    period = prepare(con, config, start)
     first = local_midnight(start, settings.tz)
     book = PolicyBook(con, period.network, settings, first, data_end(con))
     factories = [book.factory(PolicySpec.parse(n)) for n in names]
-    booking = resolve_booking(con, settings, start)
+    booking = resolve_booking(con, calibration_config(settings), start)
     shares: dict[str, tuple[float, ...]] = {}
     runs: list[dict[str, Any]] = []
     first_log: pa.Table | None = None
     for d in range(days):
         day = start + timedelta(days=d)
-        world = day_world(con, settings, period, day, d)
+        world = day_world(con, config, period, day, d)
         origin = local_midnight(day, settings.tz)
-        real = real_kpis(con, period.graph, origin, origin + timedelta(days=1), settings.timezone)
-        shares[day.isoformat()] = day_shares(booking, world, day, settings)
+        real = real_kpis(con, period.graph, origin, origin + timedelta(days=1), settings.tz)
+        shares[day.isoformat()] = day_shares(booking, world, day, settings.tz)
         for seed in range(seeds):
-            run = run_seed(world, factories, settings, day, seed, share, shares[day.isoformat()])
+            run = run_seed(world, factories, config, day, seed, share, shares[day.isoformat()])
             log_dir = settings.home / "sim" / policy
             log_dir.mkdir(parents=True, exist_ok=True)
             pq.write_table(run.events, log_dir / f"events_{day.isoformat()}_seed{seed}.parquet")
@@ -274,4 +304,13 @@ def _spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["ALL_POLICIES", "POLICIES", "Policy", "make_policy", "run_seed", "simulate"]
+__all__ = [
+    "ALL_POLICIES",
+    "POLICIES",
+    "Policy",
+    "calibration_config",
+    "make_policy",
+    "run_config",
+    "run_seed",
+    "simulate",
+]

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 
 from taxinav.calendar import local_midnight
-from taxinav.features import HORIZON_SLOTS
+from taxinav.features import Slotting
 from taxinav.features.online import SlotFeatures
 from taxinav.guidance.demand import (
     DEMAND_SOURCES,
@@ -102,14 +102,49 @@ class DayDemand:
                 "model": "forecasts table (champion, else backtest lightgbm)"}  # fmt: skip
 
 
+@dataclass
+class LiveDemand:
+    """The day's stored forecasts, with the slots a live forecast has since replaced (the
+    service's road champion, every refresh). The stored rates are never written to."""
+
+    stored: DayDemand
+    live: dict[int, FloatArray] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return self.stored.source
+
+    @property
+    def label(self) -> dict[str, Any]:
+        return self.stored.label
+
+    def slot_of(self, when: datetime) -> int:
+        return int((when - self.stored.origin).total_seconds() // self.stored.slot_s)
+
+    def set_slot(self, slot: int, units: NDArray[np.int64], rate: FloatArray) -> bool:
+        """Make ``rate`` (pickups per second of ``units``) the demand of ``slot``; the other
+        segments keep their stored rate. False when the slot is outside the day."""
+        if not 0 <= slot < self.stored.rate.shape[0]:
+            return False
+        row = self.stored.rate[slot].copy()
+        row[units] = rate
+        self.live[slot] = row
+        return True
+
+    def at(self, t: float) -> FloatArray:
+        slot = min(int(t // self.stored.slot_s), self.stored.rate.shape[0] - 1)
+        out: FloatArray = self.live.get(slot, self.stored.rate[slot])
+        return out
+
+
 def day_demand(
     con: duckdb.DuckDBPyConnection, settings: Settings, n: int, origin: datetime,
     hourly: FloatArray,
 ) -> DayDemand:  # fmt: skip
     """The stored road forecasts (champion, else the backtest's model) for the day; hours
     without any use the per-hour historical mean ``hourly`` [24, n] (pickups per hour)."""
-    slot_min = settings.forecast.slot_minutes
-    n_slots = 24 * 60 // slot_min
+    sl = Slotting.of_forecast(settings.forecast)
+    n_slots = sl.per_day
     rate = np.full((n_slots, n), np.nan)
     rows = con.sql(
         # The daily pipeline's @champion forecasts where it made them, else the backtest's.
@@ -118,20 +153,20 @@ def day_demand(
              AND slot_start >= $o AND slot_start < $e
            QUALIFY row_number() OVER (PARTITION BY unit_id, slot_start
                                       ORDER BY model = 'champion' DESC) = 1""",
-        params={"o": origin, "e": origin + timedelta(days=1), "step": slot_min * 60},
+        params={"o": origin, "e": origin + timedelta(days=1), "step": sl.slot_s},
     ).fetchnumpy()
     unit, slot, yhat = (np.asarray(v) for v in rows.values())
-    horizon_s = HORIZON_SLOTS * slot_min * 60
+    horizon_s = sl.horizon_s
     if unit.size:
         have = np.unique(slot.astype(np.int64))
         rate[have] = 0.0
         rate[slot.astype(np.int64), unit.astype(np.int64)] = yhat / horizon_s
     missing = np.isnan(rate[:, 0])
-    means = historical_demand(hourly, origin.astimezone(settings.tz).hour, slot_min * 60.0,
+    means = historical_demand(hourly, origin.astimezone(settings.tz).hour, float(sl.slot_s),
                               n_slots, {})  # fmt: skip
     rate[missing] = means.rate[missing]
     source = "forecast" if not missing.all() else "historical average"
-    return DayDemand(origin, slot_min * 60.0, rate, source)
+    return DayDemand(origin, float(sl.slot_s), rate, source)
 
 
 @dataclass
@@ -163,13 +198,13 @@ class GuidedFactory:
 
     def demand_source(self, origin: datetime, stream: FixStream | None) -> DemandSource:
         """The day's demand as this factory's ``demand`` says."""
-        f = self.settings.forecast
-        slot_s, n_slots = f.slot_minutes * 60.0, 24 * 60 // f.slot_minutes
+        sl = Slotting.of_forecast(self.settings.forecast)
+        slot_s, n_slots = float(sl.slot_s), sl.per_day
         if self.demand == "stored":
             return self.day_demand(origin)
         if self.demand == "oracle":
             return oracle_demand(self.con, self.network.n_segments, origin, slot_s, n_slots,
-                                 HORIZON_SLOTS)  # fmt: skip
+                                 sl.horizon_slots)  # fmt: skip
         if self.demand == "historical":
             hour0 = origin.astimezone(self.settings.tz).hour
             return historical_demand(self.hourly, hour0, slot_s, n_slots,
@@ -183,18 +218,17 @@ class GuidedFactory:
         if origin not in self._states:
             first = local_midnight(self.settings.pipeline.first_day, self.settings.tz)
             history = road_history(self.con, first, origin)
-            self._states = {origin: closed_loop_state(self.graph, history, first, origin,
-                                                      f.slot_minutes, f.h3_resolution,
-                                                      self.settings.tz)}  # fmt: skip
+            self._states = {origin: closed_loop_state(
+                self.graph, history, first, origin, sl, self.settings.forecast.h3_resolution,
+                self.settings.tz,
+            )}  # fmt: skip
         state, first_slot = self._states[origin]
-        return ClosedLoopForecast(state, first_slot, self.card, stream,
-                                  HORIZON_SLOTS * slot_s, slot_s)  # fmt: skip
+        return ClosedLoopForecast(state, first_slot, self.card, stream, sl.horizon_s, slot_s)
 
     def for_day(self, origin: datetime, seed: int) -> GuidedPolicy:
-        f = self.settings.forecast
-        stream = FixStream(self.network.n_segments, f.slot_minutes * 60.0,
-                           24 * 60 // f.slot_minutes, self.settings.sim.fix_interval_s,
-                           seed)  # fmt: skip
+        sl = Slotting.of_forecast(self.settings.forecast)
+        stream = FixStream(self.network.n_segments, float(sl.slot_s), sl.per_day,
+                           self.settings.sim.fix_interval_s, seed)  # fmt: skip
         source = self.demand_source(origin, stream)
         rec, demand_at, habits_at = self.parts(origin, seed, source)
         return GuidedPolicy(rec, demand_at, habits_at, self.settings.routing.refresh_s,
@@ -282,7 +316,7 @@ class DayGuidance:
     graph: RoadGraph
     network: Network
     recommender: Recommender
-    demand: DayDemand  # the stored forecasts of the day (the service overwrites live slots)
+    demand: LiveDemand  # the stored forecasts of the day, live slots replaced by the service
     demand_at: Callable[[float], Demand]
     habits_at: Callable[[float], FloatArray | None]
 
@@ -295,7 +329,7 @@ def day_guidance(con: duckdb.DuckDBPyConnection, settings: Settings, day: date) 
     hour = origin.astimezone(settings.tz).hour
     behaviour = learn_historical(con, network, origin, settings.timezone, hour)
     factory = guided_factory("guided", con, network, origin, settings, behaviour, demand="stored")
-    demand = factory.day_demand(origin)
+    demand = LiveDemand(factory.day_demand(origin))
     rec, demand_at, habits_at = factory.parts(origin, settings.seed, demand)
     return DayGuidance(graph, network, rec, demand, demand_at, habits_at)
 

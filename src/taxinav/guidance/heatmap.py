@@ -20,7 +20,7 @@ import h3
 import numpy as np
 from numpy.typing import NDArray
 
-from taxinav.features import HORIZON_SLOTS
+from taxinav.features import Slotting
 from taxinav.guidance.demand import DemandSource
 from taxinav.guidance.factory import GuidedFactory
 from taxinav.guidance.telemetry import FixStream
@@ -60,8 +60,7 @@ class HeatmapPolicy:
 
     def __init__(self, network: Network, cell_of: IntArray, cell_lat: FloatArray,
                  cell_lon: FloatArray, demand: DemandSource, stream: FixStream | None,
-                 router: Router, radius_m: float = 1500.0, refresh_s: float = 60.0,
-                 horizon_s: float = 1800.0, *,
+                 router: Router, radius_m: float, refresh_s: float, horizon_s: float, *,
                  paths: dict[int, FloatArray] | None = None) -> None:  # fmt: skip
         self.network = network
         self.cell_of = np.asarray(cell_of, dtype=np.int64)
@@ -199,9 +198,8 @@ class HeatmapFactory:
 
     def for_day(self, origin: datetime, seed: int) -> HeatmapPolicy:
         g = self.guided
-        f = g.settings.forecast
-        slot_s = f.slot_minutes * 60.0
-        stream = FixStream(g.network.n_segments, slot_s, 24 * 60 // f.slot_minutes,
+        sl = Slotting.of_forecast(g.settings.forecast)
+        stream = FixStream(g.network.n_segments, float(sl.slot_s), sl.per_day,
                            g.settings.sim.fix_interval_s, seed)  # fmt: skip
         source = g.demand_source(origin, stream)
         cell_of, cell_lat, cell_lon = self.cells()
@@ -209,7 +207,7 @@ class HeatmapFactory:
         # same refresh as the guided policy, so both see the fleet equally often.
         policy = HeatmapPolicy(g.network, cell_of, cell_lat, cell_lon, source, stream,
                                self.router(), self.radius_m, g.settings.routing.refresh_s,
-                               HORIZON_SLOTS * slot_s, paths=self._paths)  # fmt: skip
+                               sl.horizon_s, paths=self._paths)  # fmt: skip
         self._label = {**source.label, "policy": "heatmap", "resolution": self.resolution,
                        "radius_m": self.radius_m}  # fmt: skip
         policy.demand_label = self.label

@@ -12,6 +12,7 @@ import duckdb
 import numpy as np
 
 from taxinav.calendar import local_midnight
+from taxinav.features import Slotting
 from taxinav.guidance.factory import day_guidance
 from taxinav.roads import RoadGraph, SegmentIndex
 from taxinav.routing.recommender import FleetState, VehicleState
@@ -31,6 +32,7 @@ class Recommendation:
     seconds: float
     rejected: dict[str, int]
     rate: np.ndarray | None = None  # forecast pickups per second on each segment, if planned
+    horizon_min: int = 30  # the forecasts' horizon, minutes (what the map's demand counts)
 
 
 def vacant_vehicles(
@@ -92,9 +94,10 @@ def recommend_at(con: duckdb.DuckDBPyConnection, settings: Settings,
     started = time.perf_counter()
     now = demand_at(t)
     routes = rec.plan(FleetState(t, vehicles, now, habits_at(t)))
+    horizon_min = Slotting.of_forecast(settings.forecast).horizon_min
     return Recommendation(at, routes, len(vehicles), unplaced, demand.source,
                           time.perf_counter() - started, dict(rec.checker.failures),
-                          now.rate)  # fmt: skip
+                          now.rate, horizon_min)  # fmt: skip
 
 
 def geojson(rec: Recommendation, graph: RoadGraph) -> dict[str, Any]:
@@ -129,8 +132,8 @@ def route_map(rec: Recommendation, graph: RoadGraph, path: Path) -> Path:
     roads = [np.column_stack(graph.shape(s)[::-1]) for s in range(graph.n_segments)]
     ax.add_collection(LineCollection(roads, colors="#ccc", linewidths=0.5))
     if rec.rate is not None and rec.rate.max() > 0:
-        # The demand the plan saw: expected pickups in the next 30 min, busiest roads widest.
-        expected = rec.rate * 1800.0
+        # The demand the plan saw: expected pickups over the horizon, busiest roads widest.
+        expected = rec.rate * rec.horizon_min * 60.0
         busy = np.flatnonzero(expected >= np.quantile(expected, 0.75))
         top = float(np.quantile(expected[busy], 0.95))  # a few hot spots would wash out the rest
         level = np.minimum(expected[busy] / top, 1.0)
@@ -138,7 +141,8 @@ def route_map(rec: Recommendation, graph: RoadGraph, path: Path) -> Path:
                               linewidths=0.8 + 2.5 * level, alpha=0.35 + 0.5 * level)  # fmt: skip
         heat.set_clim(0, top)
         ax.add_collection(heat)
-        fig.colorbar(heat, ax=ax, label="forecast pickups in the next 30 min", pad=0.01)
+        fig.colorbar(heat, ax=ax, label=f"forecast pickups in the next {rec.horizon_min} min",
+                     pad=0.01)  # fmt: skip
     lines, chance = [], []
     for r in rec.routes.values():
         for s, p in zip(r.segments.tolist(), r.p_cumulative.tolist(), strict=True):

@@ -4,6 +4,7 @@ tracked in MLflow and gated into the registry, and the champion's predictions.""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,13 @@ from taxinav.features import FEATURES, DemandInputs
 from taxinav.features.counts import CountSpec, demand_inputs
 from taxinav.features.materialize import materialize
 from taxinav.forecast import report
-from taxinav.forecast.backtest import default_models, load_frame, make_split, run_backtest
+from taxinav.forecast.backtest import (
+    BacktestResult,
+    default_models,
+    load_frame,
+    make_split,
+    run_backtest,
+)
 from taxinav.forecast.base import Forecaster
 from taxinav.forecast.gbm import GbmParams, LightGbmForecaster
 from taxinav.mlops.registry import champion_loader, tracking_uri
@@ -31,14 +38,40 @@ from taxinav.warehouse import replace_rows
 SERVED_MODELS = ("lightgbm",)
 
 
+@dataclass(frozen=True)
+class TrackedRun:
+    """The MLflow run of a training, the registered version and the gate's decision."""
+
+    run_id: str
+    version: str
+    champion: str | None  # the champion version after the gate
+    promoted: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Training:
+    """A backtest of the forecast models, its tracking and the forecasts stored for guidance."""
+
+    backtest: BacktestResult
+    tracked: TrackedRun | None
+    stored_rows: int
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.backtest.to_json()
+        if self.tracked is not None:
+            out["mlflow"] = asdict(self.tracked)
+        return out
+
+
 def _track(settings: Settings, out: dict[str, Any], models: list[Forecaster],
-           test: pd.DataFrame, figures: list[Path]) -> dict[str, Any]:  # fmt: skip
-    """Log the run to MLflow, register the model and gate it; what the report shows of it."""
+           test: pd.DataFrame, figures: list[Path]) -> TrackedRun:  # fmt: skip
+    """Log the run to MLflow, register the model and gate it."""
     gbm = next(m for m in models if isinstance(m, LightGbmForecaster))
     checksum = data_checksum(test[["unit_id", "slot", "y"]])
     rec = log_training(settings, out, gbm, test, checksum, figures)
-    return {"run_id": rec.run_id, "version": rec.version, "champion": rec.champion,
-            "promoted": rec.decision.promote, "reason": rec.decision.reason}  # fmt: skip
+    return TrackedRun(rec.run_id, rec.version, rec.champion, rec.decision.promote,
+                      rec.decision.reason)  # fmt: skip
 
 
 def store_forecasts(
@@ -90,8 +123,9 @@ def backtest(
     *,
     counts: Path | None = None,
     json_out: Path | None = None,
-) -> dict[str, Any]:
-    """Build features, run the backtest, write JSON and the report; return the JSON dict."""
+) -> Training:
+    """Build features, run the backtest, write JSON and the report; track, gate and store the
+    served model's test forecasts."""
     inputs = demand_inputs(con, CountSpec.of(settings), unit, counts)
     table = materialize(con, inputs)
     start = test_start or last_full_days(
@@ -106,19 +140,19 @@ def backtest(
         zero_keep=zero_keep, valid_days=settings.forecast.valid_days,
         train_days=settings.forecast.train_window_days,
     )  # fmt: skip
-    out = result.as_json()
+    out = result.to_json()
     out_dir = settings.reports_dir / "forecast"
     figures = report.plots(out, test, preds, out_dir)
     (out_dir / f"backtest_{inputs.unit_type}.md").write_text(report.markdown(out, figures))
     target = json_out or out_dir / f"backtest_{inputs.unit_type}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(out, indent=1, sort_keys=True))
-    served, version = preds, None
+    served, version, tracked = preds, None, None
     if settings.mlops.track:  # after the report: run ids would make it differ run to run
-        out["mlflow"] = _track(settings, out, models, test, figures)
+        tracked = _track(settings, out, models, test, figures)
         served, version = _champion_preds(settings, inputs.unit_type, test, preds)
-    store_forecasts(con, inputs, test, served, version)
-    return out
+    stored = store_forecasts(con, inputs, test, served, version)
+    return Training(result, tracked, stored)
 
 
 def _champion_preds(

@@ -97,7 +97,7 @@ def _read_routes(app: FastAPI, service: Service) -> None:
     @app.get("/v1/demand", response_class=Response,
              responses={200: {"content": {"application/geo+json": {}}}})  # fmt: skip
     def demand(_: Reader, unit: Literal["road", "h3"] = "h3") -> Response:
-        """Forecast pickups in the next 30 minutes, live vacant supply and their ratio
+        """Forecast pickups over the horizon (``horizon_min``), live vacant supply and their ratio
         (GeoJSON FeatureCollection)."""
         return Response(service.demand(unit), media_type="application/geo+json")
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from taxinav.calendar import local_midnight
-from taxinav.guidance.experiment import make_policy, run_seed
+from taxinav.guidance.experiment import calibration_config, make_policy, run_config, run_seed
 from taxinav.roads import RoadGraph
 from taxinav.settings import Settings
 from taxinav.sim.booking import BookingModel
@@ -81,16 +81,17 @@ def _add(rows: dict[str, list[object]], v: str, t: float, s: int, occupied: bool
 def guided_replay(settings: Settings, day: date, share: float, real: pa.Table) -> GuidedReplay:
     """Simulate the day with ``share`` of the fleet guided (the rest cruising as drivers do)
     and merge the twins' fixes with the other vehicles' real ones."""
-    booking = cached_booking(settings, day) or BookingModel.fixed(0.15)
+    booking = cached_booking(calibration_config(settings), day) or BookingModel.fixed(0.15)
+    config = run_config(settings)
     con = connect(settings.warehouse_path, read_only=True)
     try:  # the guided policy reads the day's stored forecasts when it starts
-        period = prepare(con, settings, day)
+        period = prepare(con, config, day)
         first = local_midnight(day, settings.tz)
         factories = [make_policy(n, con, period.network, first, settings)
                      for n in ("guided", "historical")]  # fmt: skip
-        world = day_world(con, settings, period, day, 0)
-        dispatch = day_shares(booking, world, day, settings)
-        run = run_seed(world, factories, settings, day, 0, share, dispatch)
+        world = day_world(con, config, period, day, 0)
+        dispatch = day_shares(booking, world, day, config.tz)
+        run = run_seed(world, factories, config, day, 0, share, dispatch)
         events, kpis = run.events, run.kpis
     finally:
         con.close()

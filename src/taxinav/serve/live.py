@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
+from taxinav.features import Slotting
 from taxinav.features.sources import cell_of
 from taxinav.roads import RoadGraph, SegmentIndex
 from taxinav.serve.schemas import Fix
@@ -45,11 +46,6 @@ def _bearing(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     y = math.sin(dl) * math.cos(p2)
     x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
     return (math.degrees(math.atan2(y, x)) + 360) % 360
-
-
-def slot_start(ts: datetime, slot_minutes: int) -> datetime:
-    epoch = int(ts.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % (60 * slot_minutes), ts.tzinfo)
 
 
 @dataclass
@@ -87,7 +83,7 @@ class LiveState:
         graph: RoadGraph,
         h3_cells: list[str],
         h3_res: int,
-        slot_minutes: int,
+        slotting: Slotting,
         gap_limit_s: float,
         match_radius_m: float,
         heading_weight_m: float,
@@ -95,7 +91,7 @@ class LiveState:
         self.graph = graph
         self.index = SegmentIndex(graph)
         self.cells = set(h3_cells)
-        self.res, self.slot_min, self.gap_s = h3_res, slot_minutes, gap_limit_s
+        self.res, self.slotting, self.gap_s = h3_res, slotting, gap_limit_s
         self.radius_m, self.heading_m = match_radius_m, heading_weight_m
         self.vehicles: dict[str, Vehicle] = {}
         self.pickups: Counter[tuple[str, str, datetime]] = Counter()
@@ -175,7 +171,7 @@ class LiveState:
             return
         cell = cell_of(f.lat, f.lon, self.res)
         if cell in self.cells and not self._is_sealed(f.ts):
-            self.vacant.setdefault((cell, slot_start(f.ts, self.slot_min)), set()).add(f.vehicle_id)
+            self.vacant.setdefault((cell, self.slotting.floor(f.ts)), set()).add(f.vehicle_id)
 
     def _is_sealed(self, ts: datetime) -> bool:
         if self.sealed_before is not None and ts < self.sealed_before:
@@ -197,11 +193,11 @@ class LiveState:
         )  # fmt: skip
         for f, seg in zip(fixes, snap.segment.tolist(), strict=True):
             if seg >= 0:
-                key = (str(seg), slot_start(f.ts, self.slot_min))
+                key = (str(seg), self.slotting.floor(f.ts))
                 self.vacant_road.setdefault(key, set()).add(f.vehicle_id)
 
     def _count_pickup(self, p: Pickup) -> None:
-        slot = slot_start(p.ts, self.slot_min)
+        slot = self.slotting.floor(p.ts)
         cell = cell_of(p.lat, p.lon, self.res)
         if cell in self.cells:
             self.pickups[("h3", cell, slot)] += 1
@@ -218,7 +214,7 @@ class LiveState:
 
     def add_reported_pickup(self, lat: float, lon: float, ts: datetime) -> None:
         with self._lock:
-            self.reported[(cell_of(lat, lon, self.res), slot_start(ts, self.slot_min))] += 1
+            self.reported[(cell_of(lat, lon, self.res), self.slotting.floor(ts))] += 1
 
     def counts(self, unit_type: str) -> pa.Table:
         """Live demand counts like the pipeline's ``demand_counts`` (unit_id, slot_start,
@@ -262,7 +258,7 @@ class LiveState:
             cut = self.clock - timedelta(days=KEEP_DAYS)
             for k in [k for k in self.pickups if k[2] < cut]:
                 del self.pickups[k]
-            seal = slot_start(self.clock - SEAL_AFTER, self.slot_min)
+            seal = self.slotting.floor(self.clock - SEAL_AFTER)
             for unit, sets in (("h3", self.vacant), ("road", self.vacant_road)):
                 for key in [k for k in sets if k[1] < seal]:
                     self.sealed[unit][key] = len(sets.pop(key))

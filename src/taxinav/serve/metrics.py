@@ -37,7 +37,8 @@ def exposition(service: Service) -> bytes:
         late.labels("trips").set(service.live.late)
         late.labels("supply").set(service.live.late_supply)
     err = Gauge("taxinav_forecast_realised_rmse", "Realised RMSE of the latest scored live "
-                "forecast (30-min pickups per H3 cell)", ["model"], registry=reg)  # fmt: skip
+                "forecast (pickups over the horizon per H3 cell)", ["model"],
+                registry=reg)  # fmt: skip
     if service.errors:
         _, champion, base = service.errors[-1]
         err.labels("champion").set(champion)

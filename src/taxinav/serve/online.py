@@ -54,8 +54,7 @@ def online_features(
         ).df()
     finally:
         con.close()
-    step = timedelta(minutes=inputs.slot_minutes)
-    frame["slot_start"] = [inputs.origin + step * int(s) for s in frame["slot"]]
+    frame["slot_start"] = [inputs.slotting.start(inputs.origin, int(s)) for s in frame["slot"]]
     for name in FEATURES:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(np.float64)
     return frame
@@ -65,16 +64,14 @@ def forecast_now(
     settings: Settings, graph: RoadGraph, unit: str, counts: pa.Table, now: datetime,
     predict: Predict | None, base_column: str = "ha_all",
 ) -> dict[str, Any]:  # fmt: skip
-    """Pickups in the next 30 minutes per unit, from the slot containing ``now`` (its row
-    uses only complete earlier slots; computed for that slot alone, see ``incremental``): the
-    champion's (``yhat``; the base model's when there is none) and the base model's
-    (``base``, the historical average column)."""
-    step = timedelta(minutes=settings.forecast.slot_minutes)
-    epoch = int(now.timestamp())
-    slot = datetime.fromtimestamp(epoch - epoch % int(step.total_seconds()), now.tzinfo)
-    state = SlotFeatures(
-        inputs_from_counts(CountSpec.of(settings), graph, unit, counts, slot + step)
-    )
+    """Pickups over the forecast horizon per unit, from the slot containing ``now`` (its row
+    uses only complete earlier slots; computed for that slot alone): the champion's (``yhat``;
+    the base model's when there is none) and the base model's (``base``, the historical
+    average column)."""
+    spec = CountSpec.of(settings)
+    slot = spec.slotting.floor(now)
+    end = slot + timedelta(seconds=spec.slotting.slot_s)
+    state = SlotFeatures(inputs_from_counts(spec, graph, unit, counts, end))
     frame = pd.DataFrame(state.row(state.n_slots - 1), columns=list(FEATURES))
     frame.insert(0, "unit_id", state.units)
     base = np.nan_to_num(frame[base_column].to_numpy(dtype=np.float64), nan=0.0)

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from taxinav.calendar import local_midnight
 from taxinav.features.sources import network_cells
-from taxinav.guidance.factory import DayDemand, day_guidance
+from taxinav.guidance import LiveDemand, day_guidance
 from taxinav.guidance.recommend import place_vehicles
 from taxinav.mlops.registry import champion_loader
 from taxinav.roads import RoadGraph, SegmentIndex
@@ -22,7 +22,7 @@ from taxinav.routing.recommender import FleetState, Recommender, VehicleState
 from taxinav.routing.route import Route
 from taxinav.serve.online import Predict
 from taxinav.settings import Settings
-from taxinav.warehouse import connect
+from taxinav.warehouse import open_warehouse
 
 
 @dataclass
@@ -37,7 +37,7 @@ class DayContext:
     demand_source: str
     history: pa.Table  # stored h3 demand counts before the day
     champion: tuple[str, Predict] | None
-    road_demand: DayDemand  # the plan's demand; the live road forecast overwrites its slot
+    road_demand: LiveDemand  # the plan's demand; the live road forecast replaces its slots
     road_history: pa.Table  # stored road demand counts before the day
     road_champion: tuple[str, Predict] | None
 
@@ -45,8 +45,7 @@ class DayContext:
 def load_day(settings: Settings, day: date) -> DayContext:
     """Read everything the day needs (the warehouse is opened read-only and closed)."""
     origin = local_midnight(day, settings.tz)
-    con = connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit,
-                  threads=settings.duckdb_threads, read_only=True)  # fmt: skip
+    con = open_warehouse(settings, read_only=True)
     try:
         g = day_guidance(con, settings, day)
         graph, rec, demand, demand_at, habits_at = (g.graph, g.recommender, g.demand,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from pydantic import TypeAdapter
 
+from taxinav.features import Slotting
 from taxinav.mlops.monitoring import Alert, make_monitor
 from taxinav.routing.route import Route
 from taxinav.serve import planner, views
@@ -52,6 +53,7 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         check_production(settings.serve)
         self.settings = settings
+        self.slotting = Slotting.of_forecast(settings.forecast)
         self.auth = Auth(settings.serve.tokens)
         self.log = AppendLog(settings.home / "serve" / "log")
         self.ctx: planner.DayContext | None = None
@@ -78,7 +80,7 @@ class Service:
         release_unused()
         s = self.settings
         self.live = LiveState(self.ctx.graph, self.ctx.cells, s.forecast.h3_resolution,
-                              s.forecast.slot_minutes, s.ingest.gap_limit_min * 60,
+                              self.slotting, s.ingest.gap_limit_min * 60,
                               s.roads.match_radius_m, s.roads.heading_weight_m)  # fmt: skip
         self._recover()
         if background:
@@ -230,18 +232,16 @@ class Service:
             return
         counts = merge_counts(ctx.road_history, self.live.counts("road"), ctx.origin)
         out = forecast_now(self.settings, ctx.graph, "road", counts, clock, ctx.road_champion[1])
-        demand = ctx.road_demand
-        slot = int((out["slot_start"] - ctx.origin).total_seconds() // demand.slot_s)
-        if 0 <= slot < demand.rate.shape[0]:
-            order = np.asarray([int(u) for u in out["unit_id"]])
-            demand.rate[slot, order] = out["yhat"] / views.HORIZON_S
+        units = np.asarray([int(u) for u in out["unit_id"]], dtype=np.int64)
+        slot = ctx.road_demand.slot_of(out["slot_start"])
+        if ctx.road_demand.set_slot(slot, units, out["yhat"] / self.slotting.horizon_s):
             ctx.demand_source = f"live champion v{ctx.road_champion[0]}"
         self.cache["road"] = out
 
     def _score(self, clock: datetime) -> None:
-        """Realised error of forecasts whose 30 minutes have passed (live accuracy)."""
+        """Realised error of forecasts whose horizon has passed (live accuracy)."""
         assert self.live is not None
-        horizon = timedelta(minutes=30)
+        horizon = timedelta(seconds=self.slotting.horizon_s)
         live = self.live.counts("h3").to_pydict()
         while self.pending and self.pending[0]["slot_start"] + horizon <= clock:
             f = self.pending.popleft()
@@ -313,9 +313,10 @@ class Service:
         key = f"{unit}_geojson"
         if key not in self.cache:
             if unit == "h3":
-                out = views.h3_demand(self.cache.get("h3"), self.live, self.ctx.cells, LIVE_WINDOW)
+                out = views.h3_demand(self.cache.get("h3"), self.live, self.ctx.cells,
+                                      LIVE_WINDOW, self.slotting)  # fmt: skip
             else:
-                out = views.road_demand(self.ctx, self.live, LIVE_WINDOW)
+                out = views.road_demand(self.ctx, self.live, LIVE_WINDOW, self.slotting)
             self.cache[key] = json.dumps(out, separators=(",", ":")).encode()
         data: bytes = self.cache[key]
         return data

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import h3
 import numpy as np
 
+from taxinav.features import Slotting
 from taxinav.features.sources import cell_of
 from taxinav.roads import RoadGraph
 from taxinav.routing.route import Route
@@ -17,8 +18,6 @@ from taxinav.settings import Settings
 
 if TYPE_CHECKING:
     from taxinav.serve.planner import DayContext
-
-HORIZON_S = 1800.0
 
 
 def route_feature(
@@ -40,9 +39,10 @@ def _supply_by_cell(live: LiveState, window: timedelta) -> Counter[str]:
 
 
 def h3_demand(
-    forecast: dict[str, Any] | None, live: LiveState, cells: list[str], window: timedelta
-) -> dict[str, Any]:
-    """Per H3 cell: forecast pickups in the next 30 minutes, vacant taxis now, their ratio."""
+    forecast: dict[str, Any] | None, live: LiveState, cells: list[str], window: timedelta,
+    slotting: Slotting,
+) -> dict[str, Any]:  # fmt: skip
+    """Per H3 cell: forecast pickups over the horizon, vacant taxis now, their ratio."""
     supply = _supply_by_cell(live, window)
     yhat = dict(zip(forecast["unit_id"], forecast["yhat"].tolist(), strict=True)) if forecast \
         else {}  # fmt: skip
@@ -58,12 +58,14 @@ def h3_demand(
     return {"type": "FeatureCollection", "features": features, "properties": {
         "unit": "h3", "model": forecast["model"] if forecast else "none",
         "slot_start": forecast["slot_start"].isoformat() if forecast else None,
-        "horizon_min": 30}}  # fmt: skip
+        "horizon_min": slotting.horizon_min}}  # fmt: skip
 
 
-def road_demand(ctx: DayContext, live: LiveState, window: timedelta) -> dict[str, Any]:
-    """Per directed road segment with demand or supply: forecast pickups in the next 30
-    minutes (the day's road forecasts), vacant taxis on it now, their ratio."""
+def road_demand(
+    ctx: DayContext, live: LiveState, window: timedelta, slotting: Slotting
+) -> dict[str, Any]:
+    """Per directed road segment with demand or supply: forecast pickups over the horizon
+    (the day's road forecasts), vacant taxis on it now, their ratio."""
     clock = live.clock or ctx.origin
     rate = np.asarray(ctx.demand_at((clock - ctx.origin).total_seconds()).rate)
     rows = [(k, v.lat, v.lon) for k, v in live.latest(window) if not v.occupied]
@@ -72,7 +74,7 @@ def road_demand(ctx: DayContext, live: LiveState, window: timedelta) -> dict[str
         snap = live.index.snap(np.array([r[1] for r in rows]), np.array([r[2] for r in rows]),
                                np.full(len(rows), np.nan), radius_m=50.0)  # fmt: skip
         supply.update(int(s) for s in snap.segment.tolist() if s >= 0)
-    forecast = rate * HORIZON_S
+    forecast = rate * slotting.horizon_s
     features = []
     for s in np.flatnonzero((forecast > 0.01) | np.isin(np.arange(rate.size), list(supply))):
         lat, lon = ctx.graph.shape(int(s))
@@ -88,7 +90,8 @@ def road_demand(ctx: DayContext, live: LiveState, window: timedelta) -> dict[str
         })  # fmt: skip
     return {"type": "FeatureCollection", "features": features,
             "properties": {"unit": "road", "source": ctx.demand_source,
-                           "at": clock.isoformat(), "horizon_min": 30}}  # fmt: skip
+                           "at": clock.isoformat(),
+                           "horizon_min": slotting.horizon_min}}  # fmt: skip
 
 
 def network(graph: RoadGraph) -> dict[str, Any]:

@@ -1,23 +1,30 @@
 """Fleet simulator: replay real demand and fleet presence; judge cruising policies by KPIs."""
 
+from taxinav.sim.calibration import CalibrationConfig
 from taxinav.sim.engine import FleetView, SimClock, SimConfig, Simulation, State
 from taxinav.sim.events import EVENT_SCHEMA, EventLog, Kind
 from taxinav.sim.kpi import meter_fare, summarize
 from taxinav.sim.policies import WAIT_S, Hotspot, Policy, RandomWalk, demand_gradient
+from taxinav.sim.runs import Period, PolicyFactory, RunConfig, SeedRun
 from taxinav.sim.world import Network, Presence, Requests, World
 
 __all__ = [
     "EVENT_SCHEMA",
     "WAIT_S",
+    "CalibrationConfig",
     "EventLog",
     "FleetView",
     "Hotspot",
     "Kind",
     "Network",
+    "Period",
     "Policy",
+    "PolicyFactory",
     "Presence",
     "RandomWalk",
     "Requests",
+    "RunConfig",
+    "SeedRun",
     "SimClock",
     "SimConfig",
     "Simulation",

@@ -27,16 +27,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
 
 from taxinav.calendar import local_midnight
 from taxinav.features import data_period
-from taxinav.settings import Settings
 from taxinav.sim import runs
 from taxinav.sim.booking import BookingModel, demand_pressure, fit_booking_model
 from taxinav.sim.learned import HistoricalBehaviour, learn_historical
@@ -51,6 +52,41 @@ MIN_SERVED = 0.80
 # criterion: seeds alone move the served share by about half a point.
 SERVED_MARGIN = 0.02
 VERSION = 5  # bump when the simulator changes what a calibration would find
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """What a calibration reads besides the warehouse: the runs' configuration, how many
+    days and which booking shares to run, where calibrated models are cached, and a fixed
+    share that makes calibration unnecessary (``guidance.experiment.calibration_config``
+    builds it from the settings)."""
+
+    run: runs.RunConfig
+    cache_dir: Path  # one JSON file per period start
+    days: int  # calibration days right before a period
+    grid: tuple[float, ...]  # booking shares run on each calibration day
+    fixed_share: float | None = None  # a configured booking share: no calibration
+    slot_minutes: int = 10  # the data's slot length (to find its first full day)
+
+    def fingerprint(self, start: date) -> str:
+        """What the historical runs of a calibration for ``start`` depend on. The JSON keeps
+        the names and units of the settings' ``sim`` section (without the fixed share and
+        the planner's fix interval) so models cached before this type existed still match."""
+        sim = {
+            "patience_s": self.run.patience_s,
+            "match_radius_m": self.run.match_radius_m,
+            "tick_s": self.run.tick_s,
+            "demand_boost": self.run.demand_boost,
+            "traffic_speed": self.run.traffic_speed,
+            "calibration_days": self.days,
+            "dispatch_grid": list(self.grid),
+            "return_limit_min": self.run.return_limit_s / 60,
+        }
+        blob = json.dumps([VERSION, start.isoformat(), sim, self.run.seed], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def cache_path(self, start: date) -> Path:
+        return self.cache_dir / f"{start.isoformat()}.json"
 
 
 def calibration_error(
@@ -84,55 +120,49 @@ def block_bias(sim_blocks: dict[int, float], real: dict[str, Any]) -> dict[int, 
     }
 
 
-def calibration_days(con: duckdb.DuckDBPyConnection, settings: Settings,
+def calibration_days(con: duckdb.DuckDBPyConnection, config: CalibrationConfig,
                      start: date) -> list[date]:  # fmt: skip
-    """Up to ``calibration_days`` days right before ``start``, leaving at least one earlier
-    full day to learn the policies from."""
-    origin, _ = data_period(con, settings.tz, settings.forecast.slot_minutes)
-    first_full = origin.astimezone(settings.tz).date() + timedelta(days=1)
-    n = settings.sim.calibration_days
+    """Up to ``config.days`` days right before ``start``, leaving at least one earlier full
+    day to learn the policies from."""
+    tz = config.run.tz
+    origin, _ = data_period(con, tz, config.slot_minutes)
+    first_full = origin.astimezone(tz).date() + timedelta(days=1)
+    n = config.days
     return [start - timedelta(days=n - i) for i in range(n)
             if start - timedelta(days=n - i) > first_full]  # fmt: skip
 
 
-def _fingerprint(settings: Settings, start: date) -> str:
-    # what the historical runs depend on; the fix interval is only what a planner sees
-    sim = settings.sim.model_dump(exclude={"dispatch_share", "fix_interval_s"})
-    blob = json.dumps([VERSION, start.isoformat(), sim, settings.seed], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def calibrate(con: duckdb.DuckDBPyConnection, settings: Settings, start: date) -> dict[str, Any]:
+def calibrate(con: duckdb.DuckDBPyConnection, config: CalibrationConfig,
+              start: date) -> dict[str, Any]:  # fmt: skip
     """Run the historical policy on the calibration days with every share of the grid, fit
     the booking model, and record how its shares do on those days."""
-    days = calibration_days(con, settings, start)
+    days = calibration_days(con, config, start)
     if not days:
         log.warning("no day before %s to calibrate on; booking share 0", start)
         return {"model": BookingModel.fixed(0.0).to_json(), "days": [], "rows": []}
-    base = runs.prepare(con, settings, days[0])
-    first = local_midnight(start, settings.tz)
-    hour = local_midnight(days[0], settings.tz).astimezone(settings.tz).hour
+    run_config, tz = config.run, config.run.tz
+    base = runs.prepare(con, run_config, days[0])
+    first = local_midnight(start, tz)
+    hour = local_midnight(days[0], tz).astimezone(tz).hour
     # per day: drivers' habits from every day before the period but that one
     periods: list[HistoricalBehaviour] = []
     for day in days:
-        origin = local_midnight(day, settings.tz)
-        habits = learn_historical(con, base.network, first, settings.timezone, hour,
+        origin = local_midnight(day, tz)
+        habits = learn_historical(con, base.network, first, tz.key, hour,
                                   exclude=(origin, origin + timedelta(days=1)))  # fmt: skip
         periods.append(habits)
-    worlds = [runs.day_world(con, settings, base, day, i) for i, day in enumerate(days)]
+    worlds = [runs.day_world(con, run_config, base, day, i) for i, day in enumerate(days)]
     pressures = [demand_pressure(w, hour) for w in worlds]
     reals = []
     for day in days:
-        origin = local_midnight(day, settings.tz)
-        reals.append(runs.real_kpis(
-            con, base.graph, origin, origin + timedelta(days=1), settings.timezone
-        ))  # fmt: skip
+        origin = local_midnight(day, tz)
+        reals.append(runs.real_kpis(con, base.graph, origin, origin + timedelta(days=1), tz))
     rows: list[dict[str, Any]] = []
 
     def run(day: date, world: Any, real: dict[str, Any], share: Any) -> dict[str, Any]:
         log.info("calibrating on %s with booking share %s", day, share)
         habits = periods[days.index(day)]
-        kpis = runs.run_seed(world, [_on_day(habits, settings.timezone)], settings, day, 0, 1.0,
+        kpis = runs.run_seed(world, [_on_day(habits, tz)], run_config, day, 0, 1.0,
                              share).kpis  # fmt: skip
         g = kpis["groups"][0]
         sim = {
@@ -151,7 +181,7 @@ def calibrate(con: duckdb.DuckDBPyConnection, settings: Settings, start: date) -
 
     points: list[tuple[int, float, float, float, float]] = []  # block, x, share, bias, served
     for day, world, real, pressure in zip(days, worlds, reals, pressures, strict=True):
-        for share in settings.sim.dispatch_grid:
+        for share in config.grid:
             row = run(day, world, real, share)
             served = {int(b): v for b, v in row["served_blocks"].items()}
             for b, e in block_bias(row["sim_blocks"], real).items():
@@ -167,65 +197,61 @@ def calibrate(con: duckdb.DuckDBPyConnection, settings: Settings, start: date) -
             "rows": rows}  # fmt: skip
 
 
-def _on_day(habits: HistoricalBehaviour, tz_name: str) -> runs.PolicyFactory:
+def _on_day(habits: HistoricalBehaviour, tz: ZoneInfo) -> runs.PolicyFactory:
     def make(origin: datetime, seed: int) -> Policy:
-        return habits.on_day(origin, tz_name)
+        return habits.on_day(origin, tz.key)
 
     return make
 
 
 def resolve_booking(
-    con: duckdb.DuckDBPyConnection, settings: Settings, start: date
+    con: duckdb.DuckDBPyConnection, config: CalibrationConfig, start: date
 ) -> BookingModel:
     """The configured fixed booking share, or the model calibrated on the days before
     ``start``."""
-    if settings.sim.dispatch_share is not None:
-        return BookingModel.fixed(settings.sim.dispatch_share)
-    return calibrated_booking(con, settings, start)
+    if config.fixed_share is not None:
+        return BookingModel.fixed(config.fixed_share)
+    return calibrated_booking(con, config, start)
 
 
 def calibrated_booking(
-    con: duckdb.DuckDBPyConnection, settings: Settings, start: date
+    con: duckdb.DuckDBPyConnection, config: CalibrationConfig, start: date
 ) -> BookingModel:
     """The booking model for a period starting at ``start``, calibrated once and cached."""
-    cached = _cached(settings, start)
+    cached = _cached(config, start)
     if cached is not None:
         return cached
-    result = {"fingerprint": _fingerprint(settings, start), **calibrate(con, settings, start)}
-    path = _cache_path(settings, start)
+    result = {"fingerprint": config.fingerprint(start), **calibrate(con, config, start)}
+    path = config.cache_path(start)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1, default=float))
     return BookingModel.from_json(result["model"])
 
 
-def _cache_path(settings: Settings, start: date) -> Path:
-    return settings.home / "sim" / "calibration" / f"{start.isoformat()}.json"
-
-
-def _cached(settings: Settings, start: date) -> BookingModel | None:
-    """The model stored for ``start`` if it was calibrated with the current settings."""
-    path = _cache_path(settings, start)
+def _cached(config: CalibrationConfig, start: date) -> BookingModel | None:
+    """The model stored for ``start`` if it was calibrated with the current configuration."""
+    path = config.cache_path(start)
     if not path.exists():
         return None
     cached = json.loads(path.read_text())
-    if cached.get("fingerprint") != _fingerprint(settings, start):
+    if cached.get("fingerprint") != config.fingerprint(start):
         return None
     return BookingModel.from_json(cached["model"])
 
 
-def cached_booking(settings: Settings, day: date) -> BookingModel | None:
+def cached_booking(config: CalibrationConfig, day: date) -> BookingModel | None:
     """The latest booking model already calibrated for a period starting on or before
     ``day`` (the service's replay must not spend minutes calibrating), or the configured
     fixed share."""
-    if settings.sim.dispatch_share is not None:
-        return BookingModel.fixed(settings.sim.dispatch_share)
-    folder = _cache_path(settings, day).parent
+    if config.fixed_share is not None:
+        return BookingModel.fixed(config.fixed_share)
+    folder = config.cache_dir
     for path in sorted(folder.glob("*.json"), reverse=True) if folder.exists() else []:
         try:
             start = date.fromisoformat(path.stem)
         except ValueError:
             continue
-        model = _cached(settings, start) if start <= day else None
+        model = _cached(config, start) if start <= day else None
         if model is not None:
             return model
     return None

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -19,7 +20,6 @@ import pyarrow as pa
 
 from taxinav.calendar import local_midnight
 from taxinav.roads import RoadGraph, read_graph
-from taxinav.settings import Settings
 from taxinav.sim import demand
 from taxinav.sim.booking import BookingModel
 from taxinav.sim.engine import SimConfig, Simulation
@@ -31,9 +31,25 @@ from taxinav.sim.world import Network, World
 PolicyFactory = Callable[[datetime, int], Policy]  # (day's origin, seed) -> fresh policy
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    """What a simulated period and its runs read: the fleet's time zone, the base seed and
+    the simulator's knobs (``guidance.experiment.run_config`` builds it from the settings)."""
+
+    tz: ZoneInfo  # the fleet's city: days are local days
+    seed: int  # base seed; a run's seed is ``seed + its index``, a day's demand boost too
+    patience_s: float  # how long a hail waits
+    tick_s: float  # simulation clock step
+    match_radius_m: float  # a taxi this close serves a hail
+    gap_limit_s: float  # a vehicle silent this long has left the fleet (ingest's gap limit)
+    return_limit_s: float  # a cab back with a passenger within this stays in the area
+    traffic_speed: bool = True  # scale free-flow speeds by the real speed of each local hour
+    demand_boost: bool = False  # add estimated unserved hails (sim/demand.py)
+
+
 def real_kpis(
     con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, end: datetime,
-    tz_name: str = "UTC",
+    tz: ZoneInfo,
 ) -> dict[str, Any]:  # fmt: skip
     """The same KPIs from real data, with the simulator's definitions: a spell counts when it
     starts in the period, never leaves the area (every fix of it is inside, the same test the
@@ -44,7 +60,7 @@ def real_kpis(
            "o": origin, "e": end}  # fmt: skip
     t = con.sql(
         f"""SELECT s.duration_s / 60 AS m,
-                   hour(timezone('{tz_name}', s.start_ts)) // 4 AS block
+                   hour(timezone('{tz.key}', s.start_ts)) // 4 AS block
             FROM vacant_spells s
             JOIN trip_end_matches p ON p.vehicle_id = s.vehicle_id AND p.ts = s.end_ts
              AND p.end_kind = 'pickup' AND p.status = 'matched'
@@ -91,33 +107,31 @@ class Period:
     estimated_unserved_share: float
 
 
-def prepare(con: duckdb.DuckDBPyConnection, settings: Settings, start: date) -> Period:
+def prepare(con: duckdb.DuckDBPyConnection, config: RunConfig, start: date) -> Period:
     """Speeds and the hail boost, learned once, only from data before ``start``."""
     graph = read_graph(con)
-    first = local_midnight(start, settings.tz)
-    cfg = settings.sim
-    speed = speed_factors(con, graph, first, settings.timezone) if cfg.traffic_speed else None
-    reach = build_network(graph, cfg.match_radius_m)
-    passes, pickups, n_days = hourly_counts(con, graph.n_segments, first, settings.timezone)
-    boost = demand.boost_factors(reach, passes, n_days, cfg.patience_s)
+    first = local_midnight(start, config.tz)
+    speed = speed_factors(con, graph, first, config.tz.key) if config.traffic_speed else None
+    reach = build_network(graph, config.match_radius_m)
+    passes, pickups, n_days = hourly_counts(con, graph.n_segments, first, config.tz.key)
+    boost = demand.boost_factors(reach, passes, n_days, config.patience_s)
     return Period(graph, reach, speed, boost, demand.unserved_share(pickups, boost))
 
 
 def day_world(
-    con: duckdb.DuckDBPyConnection, settings: Settings, period: Period, day: date, index: int
+    con: duckdb.DuckDBPyConnection, config: RunConfig, period: Period, day: date, index: int
 ) -> World:
     """The real requests and fleet presence of one local day."""
-    cfg = settings.sim
-    origin = local_midnight(day, settings.tz)
+    origin = local_midnight(day, config.tz)
     world = load_world(
-        con, period.graph, origin, 1, match_radius_m=cfg.match_radius_m,
-        gap_limit_s=settings.ingest.gap_limit_min * 60, speed_by_local_hour=period.speed,
-        origin_local_hour=origin.astimezone(settings.tz).hour, network=period.network,
-        return_limit_s=cfg.return_limit_min * 60,
+        con, period.graph, origin, 1, match_radius_m=config.match_radius_m,
+        gap_limit_s=config.gap_limit_s, speed_by_local_hour=period.speed,
+        origin_local_hour=origin.astimezone(config.tz).hour, network=period.network,
+        return_limit_s=config.return_limit_s,
     )  # fmt: skip
-    if cfg.demand_boost:
-        rng = np.random.default_rng(settings.seed + index)
-        hour = origin.astimezone(settings.tz).hour
+    if config.demand_boost:
+        rng = np.random.default_rng(config.seed + index)
+        hour = origin.astimezone(config.tz).hour
         world = dataclasses.replace(
             world, requests=demand.boosted(world.requests, period.boost, hour, rng)
         )
@@ -135,23 +149,23 @@ class SeedRun:
 
 
 def run_seed(
-    world: World, factories: Sequence[PolicyFactory], settings: Settings, day: date, seed: int,
+    world: World, factories: Sequence[PolicyFactory], config: RunConfig, day: date, seed: int,
     share: float, dispatch_share: float | tuple[float, ...],
 ) -> SeedRun:  # fmt: skip
     """One simulation of ``day``: group 0 (``share`` of the vehicles) on the first policy,
     the rest on the second (all on the first if there is one)."""
     t0 = time.perf_counter()
-    group = groups(world, share if len(factories) > 1 else 1.0, settings.seed + seed)
-    origin = local_midnight(day, settings.tz)
-    config = SimConfig(settings.sim.patience_s, settings.sim.tick_s, settings.seed + seed,
-                       dispatch_share, origin.astimezone(settings.tz).hour)  # fmt: skip
-    policies = [f(origin, settings.seed + seed) for f in factories]
-    events = Simulation(world, policies, group, config).run().table()
+    group = groups(world, share if len(factories) > 1 else 1.0, config.seed + seed)
+    origin = local_midnight(day, config.tz)
+    sim_config = SimConfig(config.patience_s, config.tick_s, config.seed + seed,
+                           dispatch_share, origin.astimezone(config.tz).hour)  # fmt: skip
+    policies = [f(origin, config.seed + seed) for f in factories]
+    events = Simulation(world, policies, group, sim_config).run().table()
     kpis = summarize(events, world.horizon_s)
     return SeedRun(events, kpis, policies, time.perf_counter() - t0)
 
 
-def day_shares(booking: BookingModel, world: World, day: date, settings: Settings
+def day_shares(booking: BookingModel, world: World, day: date, tz: ZoneInfo
                ) -> tuple[float, ...]:  # fmt: skip
     """The booking share of each 4-hour block of ``day``, from its demand pressure."""
-    return booking.for_day(world, local_midnight(day, settings.tz).astimezone(settings.tz).hour)
+    return booking.for_day(world, local_midnight(day, tz).astimezone(tz).hour)

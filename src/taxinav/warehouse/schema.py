@@ -143,7 +143,7 @@ TABLES: dict[str, str] = {
             n_points INTEGER NOT NULL,
             n_segments INTEGER NOT NULL)""",
     # grain: one unit × 10-minute slot × model; key: (unit_type, model, unit_id, slot_start).
-    # Forecast pickups in the 30 minutes from slot_start, as served to guidance.
+    # Forecast pickups over the forecast horizon from slot_start, as served to guidance.
     "forecasts": """
         CREATE TABLE IF NOT EXISTS forecasts (
             unit_type VARCHAR NOT NULL,

@@ -35,17 +35,17 @@ def unit_assets(
         only past the gate (beats the champion and the base model on those days)."""
         s = taxinav.settings()
         with warehouse(s, f"model_{unit}") as con:
-            out = training.backtest(con, s, unit, None, s.forecast.demo_test_days)
+            run = training.backtest(con, s, unit, None, s.forecast.demo_test_days)
             write_metrics(con, s)
-        m = out.get("mlflow") or {}
+        models, m = run.backtest.models, run.tracked
         return dg.MaterializeResult(
             metadata={
-                "rmse": float(out["models"]["lightgbm"]["rmse"]),
-                "base_rmse": float(out["models"]["historical_average"]["rmse"]),
-                "run_id": str(m.get("run_id", "")),
-                "version": str(m.get("version", "")),
-                "champion": str(m.get("champion", "")),
-                "promoted": bool(m.get("promoted", False)),
+                "rmse": float(models["lightgbm"]["rmse"]),
+                "base_rmse": float(models["historical_average"]["rmse"]),
+                "run_id": m.run_id if m else "",
+                "version": m.version if m else "",
+                "champion": str(m.champion or "") if m else "",
+                "promoted": bool(m and m.promoted),
             }
         )
 

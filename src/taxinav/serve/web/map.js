@@ -29,6 +29,12 @@
     return new Date(iso).toLocaleString("en-US", { timeZone });
   }
 
+  function showHorizon(collection) {  // the forecast horizon, as the API states it
+    document.querySelectorAll(".horizon").forEach((e) => {
+      e.textContent = collection.properties.horizon_min;
+    });
+  }
+
   function heatColour(x) {  // demand: pale orange → dark red, distinct from the route ramp
     const t = Math.max(0, Math.min(1, x));
     return "rgb(" + Math.round(253 - 120 * t) + "," + Math.round(208 - 208 * t) + "," +
@@ -54,6 +60,7 @@
 
   async function roadHeat() {
     const demand = await get("/v1/demand?unit=road");
+    showHorizon(demand);
     const top = Math.max(0.05, ...demand.features.map((f) => f.properties.forecast));
     replace("heat", L.geoJSON(demand, {
       style: (f) => ({ color: heatColour(f.properties.forecast / top), weight: 2, opacity: 0.7 }),
@@ -93,6 +100,7 @@
   async function operator() {
     const [cells, fleet, model, alerts] = await Promise.all([
       get("/v1/demand?unit=h3"), get("/v1/vehicles"), get("/v1/model"), get("/v1/alerts")]);
+    showHorizon(cells);
     const top = Math.max(0.1, ...cells.features.map((f) => f.properties.ratio));
     replace("heat", L.geoJSON(cells, {
       style: (f) => ({ color: "#555", weight: 0.5, fillColor: ramp(f.properties.ratio / top),

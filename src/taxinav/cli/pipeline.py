@@ -4,31 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from taxinav.cli.common import console, date_option, fail
 from taxinav.settings import get_settings
 
-pipeline_app = typer.Typer(help="The daily-partitioned Dagster pipeline.", no_args_is_help=True)
-console = Console(soft_wrap=True)
+app = typer.Typer(help="The daily-partitioned Dagster pipeline.", no_args_is_help=True)
 
-DateOption = Annotated[str, typer.Option(help="Local date of the partition, YYYY-MM-DD.")]
-
-
-def _fail(message: str) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code=1)
-
-
-def _date(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        console.print(f"[red]error:[/red] {option} {text!r} is not a date (YYYY-MM-DD)")
-        raise typer.Exit(code=1) from None
+DateOption = Annotated[date, date_option(help="Local date of the partition, YYYY-MM-DD.")]
 
 
 def _print_runs(runs: Sequence[object]) -> None:
@@ -44,9 +30,9 @@ def _print_runs(runs: Sequence[object]) -> None:
     console.print(table)
 
 
-@pipeline_app.command("run")
+@app.command("run")
 def pipeline_run(
-    day: Annotated[str, typer.Option("--date", help="Local date of the partition, YYYY-MM-DD.")],
+    day: Annotated[date, date_option("--date", help="Local date of the partition, YYYY-MM-DD.")],
     asset: Annotated[
         list[str] | None, typer.Option(help="Only these assets (e.g. a middle step); repeatable.")
     ] = None,
@@ -56,21 +42,19 @@ def pipeline_run(
     from taxinav.pipeline import runner
 
     settings = get_settings()
-    d = _date(day, "--date")
     instance = runner.instance_for(settings)
     if sources:
         runner.materialize(settings, runner.SOURCES, None, instance)
     chosen = asset or runner.partitioned_assets(settings)
     unknown = sorted(set(chosen) - set(runner.partitioned_assets(settings)))
     if unknown:
-        console.print(f"[red]error:[/red] unknown daily asset(s) {unknown}; "
-                      f"choose from {runner.partitioned_assets(settings)}")  # fmt: skip
-        raise typer.Exit(code=1)
+        fail(f"unknown daily asset(s) {unknown}; "
+             f"choose from {runner.partitioned_assets(settings)}")  # fmt: skip
     try:
-        with console.status(f"materialising {d} …"):
-            run = runner.materialize(settings, chosen, d, instance)
+        with console.status(f"materialising {day} …"):
+            run = runner.materialize(settings, chosen, day, instance)
     except RuntimeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _print_runs([run])
     for name, meta in run.metadata.items():
         console.print(f"  {name}: {meta}")
@@ -78,7 +62,7 @@ def pipeline_run(
         raise typer.Exit(code=1)
 
 
-@pipeline_app.command("backfill")
+@app.command("backfill")
 def pipeline_backfill(
     start: DateOption,
     end: DateOption,
@@ -93,13 +77,12 @@ def pipeline_backfill(
     settings = get_settings()
     names = runner.partitioned_assets(settings)
     if from_asset is not None and from_asset not in names:
-        console.print(f"[red]error:[/red] unknown daily asset {from_asset!r}; choose from {names}")
-        raise typer.Exit(code=1)
+        fail(f"unknown daily asset {from_asset!r}; choose from {names}")
     chosen = names[names.index(from_asset) :] if from_asset else names
     try:
-        days = runner.days_between(_date(start, "--start"), _date(end, "--end"))
+        days = runner.days_between(start, end)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     phases = int(any(a in runner.FIRST_PHASE for a in chosen))
     phases += int(any(a not in runner.FIRST_PHASE for a in chosen))
     with progress_bar(console) as bar:
@@ -114,13 +97,13 @@ def pipeline_backfill(
                 on_run=lambda _: bar.advance(task),
             )
         except RuntimeError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     _print_runs(runs)
     if not all(r.success for r in runs):
         raise typer.Exit(code=1)
 
 
-@pipeline_app.command("ui")
+@app.command("ui")
 def pipeline_ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 3000) -> None:
     """Start the Dagster UI (and its daemon, for schedules) on this pipeline."""
     import os

@@ -1,4 +1,5 @@
-"""``taxinav serve``: the API and web map, live or replaying a real day."""
+"""``taxinav serve`` and ``taxinav token``: the API and web map, live or replaying a real day,
+and the bearer tokens that open it."""
 
 from __future__ import annotations
 
@@ -10,39 +11,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from taxinav.cli.common import RoleOption, console, date_option, fail
 from taxinav.settings import DEV_TOKENS, Settings, get_settings, token_hash
 
-console = Console(soft_wrap=True)
 NODE_MODULES = Path("web/node_modules")
 
 
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code=1)
-
-
-def _date(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        _fail(f"{text!r} is not a date (YYYY-MM-DD)")
-    return None
-
-
 def token(
-    role: Annotated[str, typer.Option(help="driver, operator or ingest")],
+    role: RoleOption,
     name: Annotated[str, typer.Option(help="Who holds it (shown in logs)")],
     vehicle: Annotated[str | None, typer.Option(help="A driver's vehicle")] = None,
 ) -> None:
     """Make a new random token: give the secret to its holder, put the entry in settings."""
-    if role not in ("driver", "operator", "ingest"):
-        _fail(f"unknown role {role!r}; use driver, operator or ingest")
     if role == "driver" and not vehicle:
-        _fail("a driver token needs --vehicle")
+        fail("a driver token needs --vehicle")
     secret = secrets.token_urlsafe(32)
     entry = {"name": name, "role": role, "sha256": token_hash(secret), "vehicle_id": vehicle}
     console.print(f"secret (shown once): [bold]{secret}[/bold]")
@@ -52,9 +35,9 @@ def token(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address (default from settings)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings)")] = None,
-    day: Annotated[str | None, typer.Option(help="Local day to load (default today)")] = None,
+    day: Annotated[date | None, date_option(help="Local day to load (default today)")] = None,
     replay: Annotated[
-        str | None, typer.Option(help="Feed this day's real telemetry in as if it were live")
+        date | None, date_option(help="Feed this day's real telemetry in as if it were live")
     ] = None,
     speed: Annotated[float, typer.Option(help="Replay speed-up over real time")] = 60.0,
     guided_share: Annotated[
@@ -69,8 +52,7 @@ def serve(
 ) -> None:
     """Start the API and the web map (Ctrl-C stops it)."""
     settings = get_settings()
-    run_service(settings, host, port, _date(replay) or _date(day), _date(replay), speed,
-                guided_share)  # fmt: skip
+    run_service(settings, host, port, replay or day, replay, speed, guided_share)
 
 
 def run_service(settings: Settings, host: str | None, port: int | None, day: date | None,
@@ -84,10 +66,9 @@ def run_service(settings: Settings, host: str | None, port: int | None, day: dat
     try:
         service = Service(settings)
     except RuntimeError as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     if not settings.warehouse_path.exists():
-        _fail(f"no warehouse at {settings.warehouse_path}; run `taxinav demo` first")
+        fail(f"no warehouse at {settings.warehouse_path}; run `taxinav demo` first")
     host = host or settings.serve.host
     port = port or settings.serve.port
     app = create_app(service, day, NODE_MODULES)
