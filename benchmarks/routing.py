@@ -157,8 +157,7 @@ def speed(con: duckdb.DuckDBPyConnection, settings: Settings, start: date,
     the missed targets."""
     period = prepare(con, run_config(settings), start)
     first = local_midnight(start, settings.tz)
-    hour = first.astimezone(settings.tz).hour
-    habits_learned = learn_historical(con, period.network, first, settings.timezone, hour)
+    habits_learned = learn_historical(con, period.network, first, settings.tz)
     factory = guided_factory("guided", con, period.network, first, settings, habits_learned,
                              demand="stored")  # fmt: skip
     day = factory.day_demand(first)

@@ -197,7 +197,7 @@ def week(con: duckdb.DuckDBPyConnection, settings: Settings, seeds: int, days: i
     rows: list[list[str]] = []
     checks: list[Check] = []
     for policy in POLICIES:
-        out = simulate(con, settings, WEEK_START, days, policy, seeds=seeds)
+        out = simulate(con, settings, WEEK_START, days, policy, seeds=seeds).to_json()
         if policy == "historical":
             checks = calibration(out, console)
         rows = kpi_rows(out["summary"])

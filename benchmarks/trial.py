@@ -52,8 +52,8 @@ def main() -> None:
         _override(settings, assignment)
     booking = ev.period_booking(settings, a.start)
     policies = tuple(a.policies.split(","))
-    ev.ARMS["trial"] = ev.Arm(policies, a.share if len(policies) > 1 else 1.0)
-    worker = ev.Worker(settings, booking, a.start, a.share)
+    arms = {"trial": ev.Arm(policies, a.share if len(policies) > 1 else 1.0)}
+    worker = ev.Worker(settings, booking, a.start, a.share, arms)
     run = worker.run(ev.Task("trial", a.day, a.seed, settings.sim.patience_s,
                              settings.sim.match_radius_m, "main"))  # fmt: skip
     k = run["kpis"]

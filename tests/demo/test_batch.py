@@ -139,14 +139,15 @@ def test_simulating_a_real_day_replays_its_matched_pickups(
         "'matched' AND ts >= '2008-05-20 07:00:00+00' AND ts < '2008-05-21 07:00:00+00'"
     ).fetchall()[0][0]
     con.close()
-    assert [r["requests"] for r in out["runs"]] == [matched, matched]
-    assert out["runs"][0]["group_policy"] == {0: "historical", 1: "random"}
-    assert "real" in out["summary"]
-    assert set(out["summary"]) <= {"historical", "random", "real"}
-    for run in out["runs"]:
-        assert run["served"] + run["lost"] <= run["requests"]
+    assert [r.kpis["requests"] for r in out.runs] == [matched, matched]
+    assert out.policies == ("historical", "random")
+    assert out.to_json()["runs"][0]["group_policy"] == {0: "historical", 1: "random"}
+    assert set(out.summary.groups) <= {"historical", "random"}
+    assert set(out.summary.real) == {"vacant_median_min", "vacant_mean_min", "occupancy"}
+    for run in out.runs:
+        assert run.kpis["served"] + run.kpis["lost"] <= run.kpis["requests"]
     assert (settings.reports_dir / "sim" / "sim_historical.json").is_file()
-    assert 0.0 <= out["estimated_unserved_share"] < 1.0
+    assert 0.0 <= out.estimated_unserved_share < 1.0
 
 
 def test_recommended_routes_are_legal_and_last_the_horizon(

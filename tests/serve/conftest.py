@@ -75,7 +75,7 @@ def service_settings(served_home: Path, tmp_path: Path) -> Settings:
 def client(service_settings: Settings) -> Iterator[object]:
     from fastapi.testclient import TestClient
 
-    from taxinav.serve.app import create_app
+    from taxinav.serve.api import create_app
     from taxinav.serve.service import Service
 
     service = Service(service_settings)

@@ -144,16 +144,16 @@ def test_the_plan_routes_only_the_guided_vehicles(client: Any) -> None:
     for hour in range(7, 23):
         replay_through(client, hours=(hour, hour + 1))
         service.refresh(force=True)
-        if len(service.cache["plan"]["segments"]) >= 2:
+        if len(service.snapshot.plan.segments) >= 2:
             break
-    placed = len(service.cache["plan"]["segments"])
+    placed = len(service.snapshot.plan.segments)
     assert placed >= 2, "two vacant taxis should be on the network at some hour"
     everyone = set(service.routes)
     one = sorted(everyone)[0]
     service.settings.serve.guided_vehicles = [one]  # the others cruise by their habits
     service.refresh(force=True)
     assert set(service.routes) <= {one}
-    assert service.cache["plan"]["guided"] == 1 and service.cache["plan"]["placed"] == placed
+    assert service.snapshot.plan.guided == 1 and service.snapshot.plan.placed == placed
 
 
 def test_demand_model_metrics_and_health(client: Any) -> None:
@@ -181,7 +181,7 @@ def test_a_replay_with_simulated_twins_lands_apart_from_the_batch(service_settin
     from fastapi.testclient import TestClient
 
     from taxinav.cli.serve import replay_settings
-    from taxinav.serve.app import create_app
+    from taxinav.serve.api import create_app
     from taxinav.serve.service import Service
     from taxinav.warehouse import connect
     from tests.serve.conftest import DAYS

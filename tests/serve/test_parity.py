@@ -146,9 +146,9 @@ def test_live_road_features_equal_the_pipelines_and_the_champion_scores_them(
 
     predict = lambda x: x["r30"].to_numpy() + 0.5  # noqa: E731 - a champion stand-in
     out = forecast_now(s, graph, "road", counts, d.start + timedelta(hours=12), predict)
-    assert len(out["yhat"]) == graph.n_segments
+    assert len(out.yhat) == graph.n_segments
     row = live.row(batch.n_slots - 144 + 72)  # 12:00 is slot 72 of the day
-    np.testing.assert_allclose(out["yhat"], np.nan_to_num(row[:, FEATURES.index("r30")]) + 0.5)
+    np.testing.assert_allclose(out.yhat, np.nan_to_num(row[:, FEATURES.index("r30")]) + 0.5)
 
     # In the service, the champion's live road forecast becomes the plan's demand now.
     service.refresh(force=True)  # moves to the clock's day first
@@ -164,6 +164,6 @@ def test_live_road_features_equal_the_pipelines_and_the_champion_scores_them(
         predict,
     )
     rate = service.ctx.road_demand.at((clock - service.ctx.origin).total_seconds())
-    np.testing.assert_allclose(rate * 1800.0, now["yhat"])
+    np.testing.assert_allclose(rate * 1800.0, now.yhat)
     road = client.get("/v1/demand?unit=road", headers=auth("operator")).json()
     assert road["properties"]["source"] == "live champion v7"

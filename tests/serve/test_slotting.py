@@ -74,8 +74,8 @@ def test_live_road_forecast_at_15_minute_slots_equals_the_stored_one(
     con.close()
 
     out = forecast_now(s, graph, "road", counts, slot + timedelta(minutes=7), _champion)
-    assert out["slot_start"] == slot
-    live = dict(zip(out["unit_id"], out["yhat"].tolist(), strict=True))
+    assert out.slot_start == slot
+    live = dict(zip(out.unit_id, out.yhat.tolist(), strict=True))
     assert len(stored) == graph.n_segments and stored.keys() == live.keys()
     np.testing.assert_allclose([live[u] for u in stored], list(stored.values()), rtol=1e-9)
     assert sum(n for _, n in hand) > 0
@@ -85,9 +85,9 @@ def test_live_road_forecast_at_15_minute_slots_equals_the_stored_one(
     sl = Slotting.of_forecast(s.forecast)
     n = graph.n_segments
     plan = LiveDemand(DayDemand(d.start, sl.slot_s, np.zeros((sl.per_day, n)), "forecast"))
-    units = np.array([int(u) for u in out["unit_id"]])
-    assert plan.set_slot(plan.slot_of(slot), units, out["yhat"] / sl.horizon_s)
+    units = np.array([int(u) for u in out.unit_id])
+    assert plan.set_slot(plan.slot_of(slot), units, out.yhat / sl.horizon_s)
     t = (slot - d.start).total_seconds() + 60
-    np.testing.assert_allclose(plan.at(t)[units] * 1800.0, out["yhat"])
+    np.testing.assert_allclose(plan.at(t)[units] * 1800.0, out.yhat)
     assert not plan.stored.rate.any()  # the stored forecasts are never written to
     assert len(FEATURES) == 24

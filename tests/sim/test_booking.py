@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ def _two_taxis() -> Presence:
 def test_pressure_is_requests_per_taxi_hour_of_each_block() -> None:
     # Requests at 1 h, 2 h, 5 h, 9 h, 9.5 h and 23.5 h.
     req = requests([(t * H, 0, 1, 60.0, 5.0) for t in (1, 2, 5, 9, 9.5, 23.5)])
-    got = demand_pressure(world(ring(), req, _two_taxis(), horizon_s=24 * H), origin_hour=0)
+    got = demand_pressure(world(ring(), req, _two_taxis(), horizon_s=24 * H))
     # Block 0 (0–4 h): taxi-hours 4 + 1 = 5, requests 2 → 0.4; block 1 (4–8 h): 2 + 4 = 6,
     # 1 request → 1/6; block 2 (8–12 h): 2 h of taxi 1, 2 requests → 1; blocks 3–4: nobody
     # present → the floor; block 5 (20–24 h): 1 taxi-hour (23–24 h), 1 request → 1.
@@ -35,7 +36,8 @@ def test_pressure_is_requests_per_taxi_hour_of_each_block() -> None:
 
 def test_pressure_blocks_follow_the_local_hour_of_the_origin() -> None:
     req = requests([(0.5 * H, 0, 1, 60.0, 5.0)])
-    got = demand_pressure(world(ring(), req, _two_taxis(), horizon_s=24 * H), origin_hour=22)
+    at_22 = datetime(2008, 5, 27, 22, tzinfo=UTC)
+    got = demand_pressure(world(ring(), req, _two_taxis(), horizon_s=24 * H, origin=at_22))
     # t = 0 is 22 h local. Block 5 (20–24 h local) is simulated hours 0–2 and 22–24: taxi 0's
     # first two hours and taxi 1's hour 23–24 → 3 taxi-hours, one request (22:30) → 1/3.
     assert got[5] == pytest.approx(1 / 3)

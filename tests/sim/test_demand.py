@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from taxinav.sim.demand import boost_factors, boosted, meet_probability, unserved_share
-from tests.sim.tiny import requests, ring
+from tests.sim.tiny import one_taxi, requests, ring, world
 
 
 def test_meet_probability() -> None:
@@ -29,8 +29,8 @@ def test_boost_pools_passes_over_reach_and_is_capped() -> None:
 def test_boost_adds_copies_of_real_hails_deterministically() -> None:
     req = requests([(100.0 * i, 0, 1, 60.0, 5.0) for i in range(200)])
     factor = np.full((24, 3), 1.5)
-    a = boosted(req, factor, 0, np.random.default_rng(3))
-    b = boosted(req, factor, 0, np.random.default_rng(3))
+    a = boosted(world(ring(), req, one_taxi()), factor, np.random.default_rng(3)).requests
+    b = boosted(world(ring(), req, one_taxi()), factor, np.random.default_rng(3)).requests
     assert np.array_equal(a.t, b.t)
     assert 200 + 60 < len(a) < 200 + 140  # about 100 extra (Poisson mean 0.5 each)
     assert np.all(np.diff(a.t) >= 0)

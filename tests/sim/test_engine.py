@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pyarrow as pa
 
@@ -133,12 +135,11 @@ def test_booking_share_follows_the_block_of_the_local_day() -> None:
 
     shares = (0.0, 0.5, 0.0, 0.0, 0.0, 0.9)
     # Origin at local 22:00: 0 s → 22 h (block 5), 3 h later → 01 h (block 0), 7 h → 05 h.
-    config = SimConfig(dispatch_share=shares, origin_hour=22)
-    got = booking_share(np.array([0.0, 3 * 3600.0, 7 * 3600.0 + 59]), config)
+    req = requests([(t, 0, 1, 60.0, 5.0) for t in (0.0, 3 * 3600.0, 7 * 3600.0 + 59)])
+    late = world(ring(), req, one_taxi(), origin=datetime(2008, 5, 27, 22, tzinfo=UTC))
+    got = booking_share(late, SimConfig(dispatch_share=shares))
     assert got.tolist() == [0.9, 0.0, 0.5]
-    assert booking_share(np.array([0.0, 1e5]), SimConfig(dispatch_share=0.3)).tolist() == [
-        0.3, 0.3,
-    ]  # fmt: skip
+    assert booking_share(late, SimConfig(dispatch_share=0.3)).tolist() == [0.3, 0.3, 0.3]
 
 
 def test_served_share_by_block_counts_requests_by_when_they_were_made() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -13,6 +14,7 @@ from taxinav.sim.learned import learn_historical
 from taxinav.warehouse import connect
 
 DAY1 = datetime(2008, 5, 20, tzinfo=UTC)
+ZONE = ZoneInfo("UTC")
 
 
 def _junction() -> Network:
@@ -43,7 +45,7 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
 
 
 def test_transitions_count_the_moves_seen_by_block() -> None:
-    habits = learn_historical(_warehouse(), _junction(), DAY1 + timedelta(days=2), "UTC", 0)
+    habits = learn_historical(_warehouse(), _junction(), DAY1 + timedelta(days=2), ZONE)
     nxt, cum = habits.transitions[(2, 0)]  # block 2 = 08–12 h
     assert nxt.tolist() == [1, 2]
     assert cum.tolist() == [2.0, 3.0]
@@ -51,7 +53,7 @@ def test_transitions_count_the_moves_seen_by_block() -> None:
 
 def test_an_excluded_day_leaves_no_trace() -> None:
     day2 = DAY1 + timedelta(days=1)
-    habits = learn_historical(_warehouse(), _junction(), DAY1 + timedelta(days=2), "UTC", 0,
+    habits = learn_historical(_warehouse(), _junction(), DAY1 + timedelta(days=2), ZONE,
                               exclude=(day2, day2 + timedelta(days=1)))  # fmt: skip
     nxt, cum = habits.transitions[(2, 0)]
     assert nxt.tolist() == [1]
@@ -71,7 +73,7 @@ def test_days_off_are_learned_apart_and_shrunk_towards_all_days() -> None:
         for seq, seg, ts in ((0, 0, day + 10 * h), (1, turn, day + 10 * h + m)):
             con.execute("INSERT INTO spell_paths VALUES (?, 'v', ?, 0, ?, ?, 1)",
                         [spell, seq, seg, ts])  # fmt: skip
-    habits = learn_historical(con, _junction(), DAY1 + timedelta(days=7), "UTC", 0)
+    habits = learn_historical(con, _junction(), DAY1 + timedelta(days=7), ZONE)
     assert habits.kind_transitions[(1, 2, 0)][0].tolist() == [2]
     assert habits.kind_transitions[(0, 2, 0)][0].tolist() == [1]
     assert habits.transitions[(2, 0)][1].tolist() == [2.0, 2.0 + 2.0]
@@ -80,6 +82,6 @@ def test_days_off_are_learned_apart_and_shrunk_towards_all_days() -> None:
     rng = np.random.default_rng(0)
     for day, want in ((datetime(2008, 5, 31, tzinfo=UTC), 9 / 14),
                       (datetime(2008, 5, 29, tzinfo=UTC), 5 / 14)):  # fmt: skip
-        on_day = habits.on_day(day, "UTC")
+        on_day = habits.on_day(day, ZONE)
         turns = [on_day.choose(0, 0, 10 * 3600.0, rng) for _ in range(20_000)]
         assert np.mean(np.array(turns) == 2) == pytest.approx(want, abs=0.015)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -30,7 +32,7 @@ def test_demand_gradient_by_hand() -> None:
 def test_hotspot_heads_for_demand() -> None:
     rate = np.zeros((24, 3))
     rate[:, 2] = 5.0
-    policy = Hotspot(_fork(), rate, origin_hour=0)
+    policy = Hotspot(_fork(), rate)
     rng = np.random.default_rng(0)
     assert {policy.choose(0, 0, 100.0, rng) for _ in range(20)} == {2}
 
@@ -52,18 +54,16 @@ def test_historical_follows_observed_transitions_and_waits() -> None:
     p_wait = _wait_probability(net, s, block, np.array([60.0, 60.0, 60.0]))
     # Shrunk mean extra on segment 0 = (180 + 5 × 60) / (3 + 5) = 60 s → p = 60 / 120.
     assert p_wait[0, 0] == 0.5
-    policy = HistoricalBehaviour(net, trans, np.zeros_like(p_wait), origin_hour=0)
+    policy = HistoricalBehaviour(net, trans, np.zeros_like(p_wait))
     rng = np.random.default_rng(0)
     assert {policy.choose(0, 0, 0.0, rng) for _ in range(20)} == {2}
-    waiting = HistoricalBehaviour(net, trans, np.ones_like(p_wait), origin_hour=0)
+    waiting = HistoricalBehaviour(net, trans, np.ones_like(p_wait))
     assert waiting.choose(0, 0, 0.0, rng) == 0  # p = 1: stays (waits)
 
 
 def test_speed_factor_slows_travel_by_hour() -> None:
-    from taxinav.sim import World
-
     w = world(ring(), requests([]), one_taxi())
-    slow = World(w.network, w.requests, w.presence, w.horizon_s, np.array([0.5, 1.0]))
+    slow = dataclasses.replace(w, speed_factor=np.array([0.5, 1.0]))
     assert slow.travel_s(0, 10.0) == 60.0
     assert slow.travel_s(0, 3700.0) == 30.0
     assert slow.travel_s(0, 99_999.0) == 30.0  # past the last hour: the last factor

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import numpy as np
 
 from taxinav.sim import Network, Presence, Requests, World
+
+UTC_ZONE = ZoneInfo("UTC")
+MIDNIGHT = datetime(2008, 5, 27, tzinfo=UTC)  # t = 0 of a tiny world, unless given
 
 
 def ring(n: int = 3, travel_s: float = 30.0, length_m: float = 300.0) -> Network:
@@ -32,5 +38,9 @@ def one_taxi(segment: int = 0, leave_t: float = 10_000.0) -> Presence:
     )  # fmt: skip
 
 
-def world(net: Network, req: Requests, presence: Presence, horizon_s: float = 600.0) -> World:
-    return World(net, req, presence, horizon_s)
+def world(
+    net: Network, req: Requests, presence: Presence, horizon_s: float = 600.0,
+    origin: datetime = MIDNIGHT, tz: ZoneInfo = UTC_ZONE,
+) -> World:  # fmt: skip
+    """t = 0 is ``origin``; ``tz`` says which local hour that is (by default midnight)."""
+    return World(net, req, presence, horizon_s, origin=origin, tz=tz)

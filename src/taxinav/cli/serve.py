@@ -59,7 +59,7 @@ def run_service(settings: Settings, host: str | None, port: int | None, day: dat
                 replay: date | None, speed: float, guided_share: float = 0.0) -> None:  # fmt: skip
     import uvicorn
 
-    from taxinav.serve.app import create_app
+    from taxinav.serve.api import create_app
     from taxinav.serve.service import Service
 
     settings = replay_settings(settings, replay, guided_share)

@@ -6,12 +6,15 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from taxinav.cli.common import console, date_option, fail, moment_option, policy_option
 from taxinav.settings import get_settings
+
+if TYPE_CHECKING:
+    from taxinav.guidance.experiment import SimulationResult
 
 
 def simulate(
@@ -45,21 +48,21 @@ def simulate(
     print_sim(out)
 
 
-def print_sim(out: dict[str, Any]) -> None:
+def print_sim(sim: SimulationResult) -> None:
     from rich.table import Table
 
     from taxinav.sim.report import KPI_COLUMNS, kpi_rows
 
     table = Table(
-        title=f"simulation from {out['start']}, {out['days']} day(s), "
-        f"{out['seeds']} seed(s): mean [min–max]"
+        title=f"simulation from {sim.start.isoformat()}, {sim.days} day(s), "
+        f"{sim.seeds} seed(s): mean [min–max]"
     )
     for c in ("group", *KPI_COLUMNS):
         table.add_column(c)
-    for row in kpi_rows(out["summary"]):
+    for row in kpi_rows(sim.summary.to_json()):
         table.add_row(*row)
     console.print(table)
-    for group, label in (out["runs"][0].get("demand") or {}).items() if out["runs"] else ():
+    for group, label in (sim.runs[0].demand or {}).items() if sim.runs else ():
         console.print(f"group {group} routed on: {label}")
 
 

@@ -196,7 +196,7 @@ def _simulate_baselines(con: duckdb.DuckDBPyConnection, settings: Settings) -> d
     )  # fmt: skip
     summary: dict[str, Any] = {"day": day.isoformat()}
     for policy in simulation.POLICIES:
-        out = simulation.simulate(con, settings, day, 1, policy)
-        summary[policy] = out["summary"][policy]
-        summary["real"] = out["summary"]["real"]
+        out = simulation.simulate(con, settings, day, 1, policy).summary.to_json()
+        summary[policy] = out[policy]
+        summary["real"] = out["real"]
     return summary

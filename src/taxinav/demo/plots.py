@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from taxinav.plotting import pyplot, save
+from taxinav.plotting import save, subplots
 from taxinav.roads import RoadGraph
 
 
@@ -16,7 +16,6 @@ def pickups_map(con: duckdb.DuckDBPyConnection, graph: RoadGraph, path: Path) ->
     from matplotlib.collections import LineCollection
     from matplotlib.colors import LogNorm
 
-    plt = pyplot()
     counts = np.zeros(graph.n_segments)
     for seg, n in con.execute(
         "SELECT segment_id, count(*) FROM trip_end_matches "
@@ -26,7 +25,7 @@ def pickups_map(con: duckdb.DuckDBPyConnection, graph: RoadGraph, path: Path) ->
     density = counts / np.maximum(graph.length_m / 1000, 0.01)
     lines = [np.column_stack(graph.shape(s)[::-1]) for s in range(graph.n_segments)]
     order = np.argsort(density)  # hot segments drawn last, on top
-    fig, ax = plt.subplots(figsize=(10, 6.5), dpi=110)
+    fig, ax = subplots(figsize=(10, 6.5), dpi=110)
     coll = LineCollection(
         [lines[i] for i in order],
         array=np.maximum(density[order], 1.0),
@@ -46,7 +45,6 @@ def pickups_map(con: duckdb.DuckDBPyConnection, graph: RoadGraph, path: Path) ->
 
 def spell_durations(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     """Distribution of time to find the next passenger (spells ending in a pickup)."""
-    plt = pyplot()
     minutes = np.array(
         [
             r[0]
@@ -55,7 +53,7 @@ def spell_durations(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
             ).fetchall()
         ]
     )
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
+    fig, ax = subplots(figsize=(8, 4), dpi=110)
     ax.hist(np.clip(minutes, 0, 60), bins=60, range=(0, 60), color="#3b6ea5")
     if minutes.size:
         med = float(np.median(minutes))

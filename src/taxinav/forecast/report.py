@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from taxinav.plotting import pyplot, save
+from taxinav.plotting import save, subplots
 
 BASELINES = ("historical_average", "seasonal_naive", "persistence")
 COLUMNS = ("rmse", "mae", "wape", "masked_mape", "calibration", "top10_capture")
@@ -72,12 +72,11 @@ def markdown(result: dict[str, Any], figures: list[Path]) -> str:
 def plots(
     result: dict[str, Any], test: pd.DataFrame, preds: dict[str, np.ndarray], out_dir: Path
 ) -> list[Path]:
-    plt = pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
     unit = result["unit_type"]
     paths = []
 
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
+    fig, ax = subplots(figsize=(8, 4), dpi=110)
     for name, m in result["models"].items():
         hours = sorted(int(h) for h in m["by_hour"])
         ax.plot(hours, [m["by_hour"][h]["rmse"] for h in hours], marker="o", ms=3, label=name)
@@ -96,7 +95,7 @@ def plots(
         if name in preds:
             frame[name] = preds[name][mask]
     per_slot = frame.groupby("slot").sum()
-    fig, ax = plt.subplots(figsize=(11, 4), dpi=110)
+    fig, ax = subplots(figsize=(11, 4), dpi=110)
     ax.plot(per_slot.index, per_slot["actual"], color="black", lw=0.8, label="actual")
     for name in per_slot.columns.drop("actual"):
         ax.plot(per_slot.index, per_slot[name], lw=1.0, label=name)
@@ -109,7 +108,7 @@ def plots(
     importance = result["details"].get("lightgbm", {}).get("importance", {})
     if importance:
         items = sorted(importance.items(), key=lambda kv: kv[1])
-        fig, ax = plt.subplots(figsize=(7, 6), dpi=110)
+        fig, ax = subplots(figsize=(7, 6), dpi=110)
         ax.barh([k for k, _ in items], [v for _, v in items], color="#3b6ea5")
         ax.set_xlabel("share of total gain")
         ax.set_title(f"LightGBM feature importance — {unit} units")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import duckdb
@@ -39,7 +40,7 @@ from taxinav.settings import Settings
 from taxinav.sim import Period
 from taxinav.sim.booking import BookingModel
 from taxinav.sim.calibration import resolve_booking
-from taxinav.sim.runs import day_shares, day_world, prepare
+from taxinav.sim.runs import day_world, prepare
 from taxinav.sim.world import World
 from taxinav.warehouse import connect
 
@@ -52,7 +53,8 @@ class Arm:
     share: float
 
 
-ARMS: dict[str, Arm] = {
+# The default protocol's arms (read-only: a protocol or a worker is given its own).
+ARMS: Mapping[str, Arm] = MappingProxyType({
     "mixed": Arm(("guided", "historical"), 0.2),
     "heatmap": Arm(("heatmap", "historical"), 0.2),
     "fleet-coordinated": Arm(("guided",), 1.0),
@@ -65,7 +67,7 @@ ARMS: dict[str, Arm] = {
     # robustness: smarter rivals, a crude competitor model in the planner
     "rivals-heatmap": Arm(("guided", "heatmap"), 0.2),
     "crude-competitors": Arm(("guided:closed-loop:uniform", "historical"), 0.2),
-}
+})  # fmt: skip
 MAIN = ("mixed", "heatmap", "fleet-coordinated", "fleet-independent", "fleet-historical")
 BOUNDS = ("bound-oracle", "bound-means", "ablation-stored")
 GRID_PATIENCE_S = (180.0, 300.0, 600.0)
@@ -87,7 +89,7 @@ class Task:
 class Protocol:
     """What ``taxinav evaluate`` runs: main arms on every day × seed; the bounds and the
     leak ablation on ``bound_days`` × ``bound_seeds``; the robustness grid on ``grid_day`` ×
-    ``grid_seeds``."""
+    ``grid_seeds``. ``arms``: what each arm name of a task runs."""
 
     start: date
     days: int
@@ -98,6 +100,7 @@ class Protocol:
     grid_day: date | None = None  # None: the first day
     grid_seeds: int = 1
     parts: tuple[str, ...] = ("main", "bounds", "grid")
+    arms: Mapping[str, Arm] = field(default=ARMS, hash=False)
 
     def tasks(self, settings: Settings) -> list[Task]:
         p, r = settings.sim.patience_s, settings.sim.match_radius_m
@@ -118,12 +121,14 @@ class Protocol:
 
 @dataclass
 class Worker:
-    """One process's warehouse connection and what it learned, reused across its tasks."""
+    """One process's warehouse connection and what it learned, reused across its tasks;
+    ``arms``: what each arm name of a task runs."""
 
     settings: Settings
     booking: BookingModel
     start: date
     share: float  # of the fleet in group 0 of the mixed arms
+    arms: Mapping[str, Arm] = field(default=ARMS)
     con: duckdb.DuckDBPyConnection = field(init=False)
     periods: dict[float, tuple[Period, PolicyBook]] = field(default_factory=dict)
     worlds: dict[tuple[float, date], World] = field(default_factory=dict)
@@ -148,11 +153,11 @@ class Worker:
             self.worlds = {k: w for k, w in self.worlds.items() if k[1] == task.day}
             self.worlds[key] = day_world(self.con, config, period, task.day, index)
         world = self.worlds[key]
-        arm = ARMS[task.arm]
+        arm = self.arms[task.arm]
         factories = [book.factory(PolicySpec.parse(n)) for n in arm.policies]
         share = self.share if arm.share < 1.0 else 1.0
         run = run_seed(world, factories, config, task.day, task.seed, share,
-                       day_shares(self.booking, world, task.day, settings.tz))  # fmt: skip
+                       self.booking.for_day(world))  # fmt: skip
         return {"task": task, "kpis": run.kpis, "seconds": run.seconds,
                 "policies": list(arm.policies)}  # fmt: skip
 
@@ -160,9 +165,10 @@ class Worker:
 _worker: Worker | None = None  # this process's worker (set by the pool's initializer)
 
 
-def _init(settings: Settings, booking: BookingModel, start: date, share: float) -> None:
+def _init(settings: Settings, booking: BookingModel, start: date, share: float,
+          arms: dict[str, Arm]) -> None:  # fmt: skip
     global _worker
-    _worker = Worker(settings, booking, start, share)
+    _worker = Worker(settings, booking, start, share, arms)
 
 
 def _run(task: Task) -> dict[str, Any]:
@@ -173,7 +179,7 @@ def _run(task: Task) -> dict[str, Any]:
 def run_line(result: dict[str, Any]) -> str:
     """One finished run, for a progress display."""
     t = result["task"]
-    return (f"{t.arm} {t.day} seed {t.seed} ({'+'.join(ARMS[t.arm].policies)}) "
+    return (f"{t.arm} {t.day} seed {t.seed} ({'+'.join(result['policies'])}) "
             f"{result['seconds']:.0f} s")  # fmt: skip
 
 
@@ -182,12 +188,13 @@ def run_tasks(
     workers: int, progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Every task in its own run, ``workers`` processes at a time; results in task order."""
-    args = (settings, booking, protocol.start, protocol.share)
+    # a plain dict: the arms go to each worker process by pickle
+    args = (settings, booking, protocol.start, protocol.share, dict(protocol.arms))
     if workers <= 1:
-        _init(*args)
+        worker = Worker(*args)
         results = []
         for t in tasks:
-            results.append(_run(t))
+            results.append(worker.run(t))
             if progress:
                 progress(results[-1])
         return results

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from taxinav.guidance.comparison import KPIS, Comparison, RunKey, compare, group_kpi
-from taxinav.plotting import pyplot, save
+from taxinav.plotting import save, subplots
 
 
 @dataclass(frozen=True)
@@ -163,9 +163,8 @@ def markdown(res: EvaluationResult) -> str:
 
 def plot(res: EvaluationResult, path: Path) -> Path:
     """Each comparison's mean paired difference with its 95 % interval, and its target."""
-    plt = pyplot()
     rows = [c for c in res.comparisons if np.isfinite(c.lo)]
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.5), dpi=110)
+    fig, ax = subplots(figsize=(9, 0.45 * len(rows) + 1.5), dpi=110)
     y = np.arange(len(rows))[::-1]
     for yi, c in zip(y, rows, strict=True):
         colour = "#888" if c.met is None else ("#2a7" if c.met else "#c33")

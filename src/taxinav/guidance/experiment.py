@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,7 @@ from taxinav.sim import report as sim_report
 from taxinav.sim.calibration import resolve_booking
 from taxinav.sim.events import Kind
 from taxinav.sim.learned import HistoricalBehaviour, learn_historical, learn_hotspot
-from taxinav.sim.runs import day_shares, day_world, prepare, real_kpis
+from taxinav.sim.runs import day_world, prepare, real_kpis
 from taxinav.sim.runs import run_seed as run_sim_seed
 from taxinav.sim.world import World
 
@@ -116,10 +117,9 @@ class PolicyBook:
         """Drivers' habits from the spells before ``until``, leaving out the day starting at
         ``without``."""
         if (until, without) not in self._habits:
-            hour = self.before.astimezone(self.settings.tz).hour
             day = (without, without + timedelta(days=1)) if without is not None else None
             self._habits[until, without] = learn_historical(
-                self.con, self.network, until, self.settings.timezone, hour, exclude=day
+                self.con, self.network, until, self.settings.tz, exclude=day
             )
         return self._habits[until, without]
 
@@ -140,7 +140,7 @@ class PolicyBook:
         return self._guided[key]
 
     def factory(self, spec: PolicySpec) -> PolicyFactory:
-        tz = self.settings.timezone
+        tz = self.settings.tz
         if spec.name in GUIDED:
             return self.guided(spec).for_day
         if spec.name == "heatmap":
@@ -151,9 +151,8 @@ class PolicyBook:
         if spec.name == "historical":
             return lambda origin, seed: self.world_habits(origin).on_day(origin, tz)
         if spec.name == "hotspot":
-            hour = self.before.astimezone(self.settings.tz).hour
-            hot = learn_hotspot(self.con, self.network, self.before, tz, hour)
-            return lambda origin, seed: hot
+            hot = learn_hotspot(self.con, self.network, self.before, tz)
+            return lambda origin, seed: hot.on_day(origin, tz)
         raise ValueError(f"unknown policy {spec.name!r}; choose from {', '.join(ALL_POLICIES)}")
 
 
@@ -217,13 +216,99 @@ def stated_chance(policy: GuidedPolicy, events: pa.Table, end_s: float) -> dict[
     }
 
 
+REAL_KPIS = ("vacant_median_min", "vacant_mean_min", "occupancy")
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One KPI's mean and range over days × seeds."""
+
+    mean: float
+    min: float
+    max: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"mean": self.mean, "min": self.min, "max": self.max}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The main KPIs of each policy's group over days × seeds, and the real ones."""
+
+    groups: Mapping[str, Mapping[str, Spread]]  # policy → KPI → spread
+    real: Mapping[str, float]  # ``REAL_KPIS`` of the real days, mean over days × seeds
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            name: {k: v.to_json() for k, v in kpis.items()} for name, kpis in self.groups.items()
+        }
+        out["real"] = dict(self.real)
+        return out
+
+
+@dataclass(frozen=True)
+class DayRun:
+    """One simulated day with one seed."""
+
+    day: date
+    seed: int
+    seconds: float  # wall time of the run
+    real: Mapping[str, Any]  # the real day's KPIs (``sim.runs.real_kpis``)
+    kpis: Mapping[str, Any]  # the run's KPIs, overall and per group (``sim.kpi.summarize``)
+    # group → what its guided or heatmap taxis routed on: the demand source and the model
+    demand: Mapping[str, Mapping[str, Any]]
+    planning: Mapping[str, Any]  # guided policy → its planning statistics (none: empty)
+
+    def to_json(self, policies: tuple[str, ...]) -> dict[str, Any]:
+        out: dict[str, Any] = {"day": self.day.isoformat(), "seed": self.seed,
+                               "seconds": self.seconds, "real": self.real, **self.kpis,
+                               "demand": self.demand}  # fmt: skip
+        if self.planning:
+            out["planning"] = self.planning
+        out["group_policy"] = dict(enumerate(policies))
+        return out
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What ``simulate`` ran and measured; ``to_json`` is the ``--json`` file's content."""
+
+    start: date
+    days: int
+    policy: str
+    share: float  # of the vehicles on ``policy``
+    other: str | None
+    seeds: int
+    policies: tuple[str, ...]  # each group's policy (one group when ``other`` does not run)
+    demand_boost: bool
+    estimated_unserved_share: float
+    dispatch_share: Mapping[date, tuple[float, ...]]  # booking share per block, per day
+    runs: tuple[DayRun, ...]  # day by day, seed by seed
+    summary: Summary
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "estimated_unserved_share": self.estimated_unserved_share,
+            "demand_boost": self.demand_boost,
+            "dispatch_share": {d.isoformat(): s for d, s in self.dispatch_share.items()},
+            "start": self.start.isoformat(),
+            "days": self.days,
+            "policy": self.policy,
+            "share": self.share,
+            "other": self.other,
+            "seeds": self.seeds,
+            "runs": [r.to_json(self.policies) for r in self.runs],
+            "summary": self.summary.to_json(),
+        }
+
+
 def simulate(
     con: duckdb.DuckDBPyConnection, settings: Settings, start: date, days: int, policy: str,
     *, share: float = 1.0, other: str | None = None, seeds: int = 1,
     json_out: Path | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> SimulationResult:  # fmt: skip
     """Run each day of the period with each seed; KPIs per group and the real ones."""
-    names = [policy] if other is None or share >= 1.0 else [policy, other]
+    names = (policy,) if other is None or share >= 1.0 else (policy, other)
     # Learned once from the days before the period; they keep no state between days.
     config = run_config(settings)
     period = prepare(con, config, start)
@@ -231,38 +316,30 @@ def simulate(
     book = PolicyBook(con, period.network, settings, first, data_end(con))
     factories = [book.factory(PolicySpec.parse(n)) for n in names]
     booking = resolve_booking(con, calibration_config(settings), start)
-    shares: dict[str, tuple[float, ...]] = {}
-    runs: list[dict[str, Any]] = []
+    shares: dict[date, tuple[float, ...]] = {}
+    runs: list[DayRun] = []
     first_log: pa.Table | None = None
     for d in range(days):
         day = start + timedelta(days=d)
         world = day_world(con, config, period, day, d)
         origin = local_midnight(day, settings.tz)
         real = real_kpis(con, period.graph, origin, origin + timedelta(days=1), settings.tz)
-        shares[day.isoformat()] = day_shares(booking, world, day, settings.tz)
+        shares[day] = booking.for_day(world)
         for seed in range(seeds):
-            run = run_seed(world, factories, config, day, seed, share, shares[day.isoformat()])
+            run = run_seed(world, factories, config, day, seed, share, shares[day])
             log_dir = settings.home / "sim" / policy
             log_dir.mkdir(parents=True, exist_ok=True)
             pq.write_table(run.events, log_dir / f"events_{day.isoformat()}_seed{seed}.parquet")
             if first_log is None:
                 first_log = run.events
-            runs.append({"day": day.isoformat(), "seed": seed, "seconds": run.seconds,
-                         "real": real, **run.kpis,
-                         "group_policy": dict(enumerate(names))})  # fmt: skip
-    out = {
-        "estimated_unserved_share": period.estimated_unserved_share,
-        "demand_boost": settings.sim.demand_boost,
-        "dispatch_share": shares,
-        "start": start.isoformat(),
-        "days": days,
-        "policy": policy,
-        "share": share,
-        "other": other,
-        "seeds": seeds,
-        "runs": runs,
-        "summary": _spread(runs),
-    }
+            kpis = {k: v for k, v in run.kpis.items() if k not in ("demand", "planning")}
+            runs.append(DayRun(day, seed, run.seconds, real, kpis, run.kpis["demand"],
+                               run.kpis.get("planning", {})))  # fmt: skip
+    result = SimulationResult(
+        start, days, policy, share, other, seeds, names, settings.sim.demand_boost,
+        period.estimated_unserved_share, shares, tuple(runs), _spread(runs, names),
+    )  # fmt: skip
+    out = result.to_json()
     out_dir = settings.reports_dir / "sim"
     out_dir.mkdir(parents=True, exist_ok=True)
     target = json_out or out_dir / f"sim_{policy}.json"
@@ -273,18 +350,17 @@ def simulate(
         out_dir / policy,
     )  # fmt: skip
     (out_dir / policy / "report.md").write_text(sim_report.markdown(out, figures))
-    return out
+    return result
 
 
-def _spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def _spread(runs: list[DayRun], policies: tuple[str, ...]) -> Summary:
     """Mean and min–max over days and seeds of the main KPIs, per group."""
-    out: dict[str, Any] = {}
-    groups = sorted({g for r in runs for g in r["groups"]})
+    out: dict[str, dict[str, Spread]] = {}
+    groups = sorted({g for r in runs for g in r.kpis["groups"]})
     for g in groups:
-        rows = [r["groups"][g] for r in runs if g in r["groups"]]
-        name = runs[0]["group_policy"][g]
+        rows = [r.kpis["groups"][g] for r in runs if g in r.kpis["groups"]]
         metrics = {
-            "served_share": [r["served"] / r["requests"] for r in runs],
+            "served_share": [r.kpis["served"] / r.kpis["requests"] for r in runs],
             "vacant_median_min": [x["vacant_before_pickup"]["median_min"] for x in rows],
             "vacant_mean_min": [x["vacant_before_pickup"]["mean_min"] for x in rows],
             "occupancy": [x["occupancy"] for x in rows],
@@ -293,21 +369,22 @@ def _spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "pickups_per_vacant_h": [x["pickups_per_vacant_h"] for x in rows],
             "revenue_per_present_h": [x["revenue_per_present_h"] for x in rows],
         }
-        out[name] = {
-            k: {"mean": float(np.mean(v)), "min": float(np.min(v)), "max": float(np.max(v))}
+        out[policies[g]] = {
+            k: Spread(float(np.mean(v)), float(np.min(v)), float(np.max(v)))
             for k, v in metrics.items()
         }
-    out["real"] = {
-        k: float(np.mean([r["real"][k] for r in runs]))
-        for k in ("vacant_median_min", "vacant_mean_min", "occupancy")
-    }
-    return out
+    real = {k: float(np.mean([r.real[k] for r in runs])) for k in REAL_KPIS}
+    return Summary(out, real)
 
 
 __all__ = [
     "ALL_POLICIES",
     "POLICIES",
+    "DayRun",
     "Policy",
+    "SimulationResult",
+    "Spread",
+    "Summary",
     "calibration_config",
     "make_policy",
     "run_config",

@@ -298,7 +298,7 @@ def guided_factory(
     if demand == "closed-loop" and card is None:
         card = champion_card(settings, "road")
     graph = read_graph(con)
-    _, pickups, days = hourly_counts(con, network.n_segments, before, settings.timezone)
+    _, pickups, days = hourly_counts(con, network.n_segments, before, settings.tz)
     return GuidedFactory(
         name=name, con=con, settings=settings, network=network, graph=graph,
         fares=segment_fares(con, network.n_segments, before),
@@ -326,8 +326,7 @@ def day_guidance(con: duckdb.DuckDBPyConnection, settings: Settings, day: date) 
     graph = read_graph(con)
     network = build_network(graph, settings.sim.match_radius_m)
     origin = local_midnight(day, settings.tz)
-    hour = origin.astimezone(settings.tz).hour
-    behaviour = learn_historical(con, network, origin, settings.timezone, hour)
+    behaviour = learn_historical(con, network, origin, settings.tz)
     factory = guided_factory("guided", con, network, origin, settings, behaviour, demand="stored")
     demand = LiveDemand(factory.day_demand(origin))
     rec, demand_at, habits_at = factory.parts(origin, settings.seed, demand)

@@ -125,10 +125,9 @@ def route_map(rec: Recommendation, graph: RoadGraph, path: Path) -> Path:
     each taxi starts."""
     from matplotlib.collections import LineCollection
 
-    from taxinav.plotting import pyplot, save
+    from taxinav.plotting import save, subplots
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(10, 5.5))
+    fig, ax = subplots(figsize=(10, 5.5))
     roads = [np.column_stack(graph.shape(s)[::-1]) for s in range(graph.n_segments)]
     ax.add_collection(LineCollection(roads, colors="#ccc", linewidths=0.5))
     if rec.rate is not None and rec.rate.max() > 0:

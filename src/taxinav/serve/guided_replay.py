@@ -17,7 +17,7 @@ from taxinav.roads import RoadGraph
 from taxinav.settings import Settings
 from taxinav.sim.booking import BookingModel
 from taxinav.sim.calibration import cached_booking
-from taxinav.sim.runs import day_shares, day_world, prepare
+from taxinav.sim.runs import day_world, prepare
 from taxinav.warehouse import connect
 
 GUIDED_GROUP = 0
@@ -90,8 +90,7 @@ def guided_replay(settings: Settings, day: date, share: float, real: pa.Table) -
         factories = [make_policy(n, con, period.network, first, settings)
                      for n in ("guided", "historical")]  # fmt: skip
         world = day_world(con, config, period, day, 0)
-        dispatch = day_shares(booking, world, day, config.tz)
-        run = run_seed(world, factories, config, day, 0, share, dispatch)
+        run = run_seed(world, factories, config, day, 0, share, booking.for_day(world))
         events, kpis = run.events, run.kpis
     finally:
         con.close()

@@ -25,7 +25,7 @@ def exposition(service: Service) -> bytes:
         if kind in ("fixes", "rides") and outcome:
             items.labels(kind, outcome).set(n)
     Gauge("taxinav_data_freshness_seconds", "Seconds since the last accepted fix",
-          registry=reg).set(time.time() - service.last_ingest)  # fmt: skip
+          registry=reg).set(time.time() - service.ingestion.last_ingest)  # fmt: skip
     if service.live is not None and service.live.clock is not None:
         Gauge("taxinav_data_newest_fix_timestamp_seconds", "Time of the newest fix",
               registry=reg).set(service.live.clock.timestamp())  # fmt: skip
@@ -39,13 +39,13 @@ def exposition(service: Service) -> bytes:
     err = Gauge("taxinav_forecast_realised_rmse", "Realised RMSE of the latest scored live "
                 "forecast (pickups over the horizon per H3 cell)", ["model"],
                 registry=reg)  # fmt: skip
-    if service.errors:
-        _, champion, base = service.errors[-1]
-        err.labels("champion").set(champion)
-        err.labels("base").set(base)
-    if "refresh_s" in service.cache:
+    if service.refresher.scores:
+        last = service.refresher.scores[-1]
+        err.labels("champion").set(last.champion_rmse)
+        err.labels("base").set(last.base_rmse)
+    if service.snapshot.seconds is not None:
         Gauge("taxinav_refresh_duration_seconds", "Latest forecast + plan refresh",
-              registry=reg).set(float(service.cache["refresh_s"]))  # fmt: skip
+              registry=reg).set(service.snapshot.seconds)  # fmt: skip
     steps = Gauge("taxinav_pipeline_step_duration_seconds", "Latest duration of a pipeline "
                   "step", ["step"], registry=reg)  # fmt: skip
     path = durations_path(service.settings.home)

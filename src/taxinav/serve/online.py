@@ -4,13 +4,14 @@ plus the live counts, scored by the champion for the current slot."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from numpy.typing import NDArray
 
 from taxinav.features import FEATURES
 from taxinav.features.counts import CountSpec, inputs_from_counts
@@ -18,6 +19,8 @@ from taxinav.features.materialize import materialize
 from taxinav.features.online import SlotFeatures
 from taxinav.roads import RoadGraph
 from taxinav.settings import Settings
+
+FloatArray = NDArray[np.float64]
 
 Predict = Callable[[pd.DataFrame], np.ndarray]
 
@@ -60,10 +63,23 @@ def online_features(
     return frame
 
 
+@dataclass(frozen=True)
+class LiveForecast:
+    """Pickups over the horizon from one slot, per unit (aligned arrays)."""
+
+    slot_start: datetime
+    model: str  # "champion" or "base"
+    unit_id: list[str]
+    yhat: FloatArray  # what is served: the champion's, the base model's without one
+    base: FloatArray  # the base model's (the historical average feature)
+    supply: FloatArray  # vacant taxis in the unit in the last slot
+    recent: FloatArray  # pickups in the unit in the last 30 minutes
+
+
 def forecast_now(
     settings: Settings, graph: RoadGraph, unit: str, counts: pa.Table, now: datetime,
     predict: Predict | None, base_column: str = "ha_all",
-) -> dict[str, Any]:  # fmt: skip
+) -> LiveForecast:  # fmt: skip
     """Pickups over the forecast horizon per unit, from the slot containing ``now`` (its row
     uses only complete earlier slots; computed for that slot alone): the champion's (``yhat``;
     the base model's when there is none) and the base model's (``base``, the historical
@@ -80,9 +96,9 @@ def forecast_now(
         yhat = np.clip(np.asarray(predict(x), dtype=np.float64), 0.0, None)
     else:
         yhat = base
-    return {
-        "slot_start": slot, "model": "champion" if predict is not None else "base",
-        "unit_id": frame["unit_id"].astype(str).tolist(), "yhat": yhat, "base": base,
-        "supply": frame["sup10"].fillna(0).to_numpy(dtype=np.float64),
-        "recent": frame["r30"].fillna(0).to_numpy(dtype=np.float64),
-    }  # fmt: skip
+    return LiveForecast(
+        slot, "champion" if predict is not None else "base",
+        frame["unit_id"].astype(str).tolist(), yhat, base,
+        frame["sup10"].fillna(0).to_numpy(dtype=np.float64),
+        frame["r30"].fillna(0).to_numpy(dtype=np.float64),
+    )  # fmt: skip

@@ -14,6 +14,7 @@ from taxinav.features.sources import cell_of
 from taxinav.roads import RoadGraph
 from taxinav.routing.route import Route
 from taxinav.serve.live import LiveState, Vehicle
+from taxinav.serve.online import LiveForecast
 from taxinav.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,12 +40,12 @@ def _supply_by_cell(live: LiveState, window: timedelta) -> Counter[str]:
 
 
 def h3_demand(
-    forecast: dict[str, Any] | None, live: LiveState, cells: list[str], window: timedelta,
+    forecast: LiveForecast | None, live: LiveState, cells: list[str], window: timedelta,
     slotting: Slotting,
 ) -> dict[str, Any]:  # fmt: skip
     """Per H3 cell: forecast pickups over the horizon, vacant taxis now, their ratio."""
     supply = _supply_by_cell(live, window)
-    yhat = dict(zip(forecast["unit_id"], forecast["yhat"].tolist(), strict=True)) if forecast \
+    yhat = dict(zip(forecast.unit_id, forecast.yhat.tolist(), strict=True)) if forecast \
         else {}  # fmt: skip
     features = []
     for c in cells:
@@ -56,8 +57,8 @@ def h3_demand(
                            "ratio": round(f / (supply.get(c, 0) + 1), 3)},
         })  # fmt: skip
     return {"type": "FeatureCollection", "features": features, "properties": {
-        "unit": "h3", "model": forecast["model"] if forecast else "none",
-        "slot_start": forecast["slot_start"].isoformat() if forecast else None,
+        "unit": "h3", "model": forecast.model if forecast else "none",
+        "slot_start": forecast.slot_start.isoformat() if forecast else None,
         "horizon_min": slotting.horizon_min}}  # fmt: skip
 
 

@@ -42,15 +42,15 @@ N_BLOCKS = 6
 MIN_PRESSURE = 1e-3  # requests per taxi-hour, so a block without requests has a finite log
 
 
-def block_of(t_s: ArrayLike, origin_hour: int, n_blocks: int = N_BLOCKS) -> NDArray[np.int64]:
-    """The block of the local day of each time (seconds since the simulation origin)."""
-    hour = (origin_hour + np.floor(np.asarray(t_s, dtype=np.float64) / 3600.0)).astype(np.int64)
+def block_of(t_s: ArrayLike, world: World, n_blocks: int = N_BLOCKS) -> NDArray[np.int64]:
+    """The block of the local day of each time (seconds since the world's origin)."""
+    seconds = np.asarray(t_s, dtype=np.float64)
+    hour = (world.origin_hour + np.floor(seconds / 3600.0)).astype(np.int64)
     result: NDArray[np.int64] = (hour % 24) // (24 // n_blocks)
     return result
 
 
-def block_load(world: World, origin_hour: int, n_blocks: int = N_BLOCKS
-               ) -> tuple[FloatArray, FloatArray]:  # fmt: skip
+def block_load(world: World, n_blocks: int = N_BLOCKS) -> tuple[FloatArray, FloatArray]:
     """Real requests and taxi-hours of presence in the area, per block of the local day."""
     hours = int(np.ceil(world.horizon_s / 3600.0))
     start = np.arange(hours) * 3600.0
@@ -59,18 +59,18 @@ def block_load(world: World, origin_hour: int, n_blocks: int = N_BLOCKS
     enter = np.clip(p.enter_t, 0.0, world.horizon_s)[:, None]
     leave = np.clip(p.leave_t, 0.0, world.horizon_s)[:, None]
     overlap = np.clip(np.minimum(leave, end) - np.maximum(enter, start), 0.0, None)
-    taxi_hours = np.bincount(block_of(start, origin_hour, n_blocks),
+    taxi_hours = np.bincount(block_of(start, world, n_blocks),
                              weights=overlap.sum(axis=0) / 3600.0, minlength=n_blocks)  # fmt: skip
     t = world.requests.t
     t = t[(t >= 0) & (t < world.horizon_s)]
-    requests = np.bincount(block_of(t, origin_hour, n_blocks), minlength=n_blocks)
+    requests = np.bincount(block_of(t, world, n_blocks), minlength=n_blocks)
     return requests.astype(np.float64), taxi_hours
 
 
-def demand_pressure(world: World, origin_hour: int, n_blocks: int = N_BLOCKS) -> FloatArray:
+def demand_pressure(world: World, n_blocks: int = N_BLOCKS) -> FloatArray:
     """Real requests per taxi-hour of presence in the area, per block of the local day
     (blocks the world does not cover get ``MIN_PRESSURE``)."""
-    return _pressure(*block_load(world, origin_hour, n_blocks))
+    return _pressure(*block_load(world, n_blocks))
 
 
 def _pressure(requests: FloatArray, taxi_hours: FloatArray) -> FloatArray:
@@ -155,9 +155,9 @@ class BookingModel:
             shares[best] = min(shares[best] + step, self.max_share)
         return shares
 
-    def for_day(self, world: World, origin_hour: int) -> tuple[float, ...]:
+    def for_day(self, world: World) -> tuple[float, ...]:
         """The shares of a simulated day, from its own requests and fleet presence."""
-        requests, taxi_hours = block_load(world, origin_hour, len(self.coef))
+        requests, taxi_hours = block_load(world, len(self.coef))
         return self.shares(_pressure(requests, taxi_hours), requests)
 
     def to_json(self) -> dict[str, Any]:

@@ -143,16 +143,15 @@ def calibrate(con: duckdb.DuckDBPyConnection, config: CalibrationConfig,
     run_config, tz = config.run, config.run.tz
     base = runs.prepare(con, run_config, days[0])
     first = local_midnight(start, tz)
-    hour = local_midnight(days[0], tz).astimezone(tz).hour
     # per day: drivers' habits from every day before the period but that one
     periods: list[HistoricalBehaviour] = []
     for day in days:
         origin = local_midnight(day, tz)
-        habits = learn_historical(con, base.network, first, tz.key, hour,
+        habits = learn_historical(con, base.network, first, tz,
                                   exclude=(origin, origin + timedelta(days=1)))  # fmt: skip
         periods.append(habits)
     worlds = [runs.day_world(con, run_config, base, day, i) for i, day in enumerate(days)]
-    pressures = [demand_pressure(w, hour) for w in worlds]
+    pressures = [demand_pressure(w) for w in worlds]
     reals = []
     for day in days:
         origin = local_midnight(day, tz)
@@ -190,7 +189,7 @@ def calibrate(con: duckdb.DuckDBPyConnection, config: CalibrationConfig,
     ok = ~np.isnan(cols[4])
     model = fit_booking_model(cols[0][ok].astype(np.int64), cols[1][ok], cols[2][ok],
                               cols[3][ok], cols[4][ok], MIN_SERVED + SERVED_MARGIN)  # fmt: skip
-    checks = [run(d, w, r, model.for_day(w, hour))["terms"]
+    checks = [run(d, w, r, model.for_day(w))["terms"]
               for d, w, r in zip(days, worlds, reals, strict=True)]  # fmt: skip
     return {"model": model.to_json(), "days": [d.isoformat() for d in days],
             "pressure": [p.tolist() for p in pressures], "chosen_terms": checks,
@@ -199,7 +198,7 @@ def calibrate(con: duckdb.DuckDBPyConnection, config: CalibrationConfig,
 
 def _on_day(habits: HistoricalBehaviour, tz: ZoneInfo) -> runs.PolicyFactory:
     def make(origin: datetime, seed: int) -> Policy:
-        return habits.on_day(origin, tz.key)
+        return habits.on_day(origin, tz)
 
     return make
 

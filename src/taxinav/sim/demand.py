@@ -10,10 +10,12 @@ says little.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from numpy.typing import NDArray
 
-from taxinav.sim.world import Network, Requests
+from taxinav.sim.world import Network, Requests, World
 
 
 def meet_probability(passes_per_s: NDArray[np.float64], patience_s: float) -> NDArray[np.float64]:
@@ -37,25 +39,28 @@ def boost_factors(
 
 
 def boosted(
-    requests: Requests, factor: NDArray[np.float64], origin_hour: int,
-    rng: np.random.Generator, spread_s: float = 1800.0,
-) -> Requests:  # fmt: skip
-    """Add Poisson(factor − 1) synthetic hails per real one, same segment, trip and fare,
-    at times spread uniformly within ±``spread_s``/2; sorted by time."""
-    hour = (origin_hour + (requests.t // 3600).astype(int)) % 24
+    world: World, factor: NDArray[np.float64], rng: np.random.Generator,
+    spread_s: float = 1800.0,
+) -> World:  # fmt: skip
+    """The world with Poisson(factor − 1) synthetic hails added per real one, same segment,
+    trip and fare, at times spread uniformly within ±``spread_s``/2; sorted by time.
+    ``factor[h, s]``: by the local hour of the hail (from the world's origin and time zone)."""
+    requests = world.requests
+    hour = (world.origin_hour + (requests.t // 3600).astype(int)) % 24
     extra = rng.poisson(np.maximum(factor[hour, requests.segment] - 1.0, 0.0))
     src = np.repeat(np.arange(len(requests)), extra)
     jitter = rng.uniform(-spread_s / 2, spread_s / 2, src.shape[0])
     t = np.concatenate([requests.t, np.clip(requests.t[src] + jitter, 0, None)])
     order = np.argsort(t, kind="stable")
     idx = np.concatenate([np.arange(len(requests)), src])[order]
-    return Requests(
+    more = Requests(
         t[order],
         requests.segment[idx],
         requests.dropoff_segment[idx],
         requests.duration_s[idx],
         requests.fare[idx],
     )
+    return dataclasses.replace(world, requests=more)
 
 
 def unserved_share(observed: NDArray[np.float64], factor: NDArray[np.float64]) -> float:

@@ -67,16 +67,17 @@ class SimConfig:
     # Share of requests that are bookings (radio dispatch): one value, or one per 4-hour
     # block of the local day (bookings are a larger part of the rides before dawn).
     dispatch_share: float | tuple[float, ...] = 0.0
-    origin_hour: int = 0  # local hour at t = 0, to place requests in their block
 
 
-def booking_share(t: np.ndarray, config: SimConfig) -> np.ndarray:
-    """The booking probability of a request made at each time ``t`` (s since the origin)."""
+def booking_share(world: World, config: SimConfig) -> np.ndarray:
+    """The booking probability of each of the world's requests, by the block of the local
+    day it is made in (the world's origin and time zone say which hour t = 0 is)."""
+    t = world.requests.t
     share = np.atleast_1d(np.asarray(config.dispatch_share, dtype=np.float64))
     if share.size == 1:
         return np.full(np.shape(t), share[0])
     block_h = 24 // share.size
-    hour = (config.origin_hour + np.asarray(t) // 3600).astype(np.int64) % 24
+    hour = (world.origin_hour + np.asarray(t) // 3600).astype(np.int64) % 24
     result: np.ndarray = share[hour // block_h]
     return result
 
@@ -111,7 +112,7 @@ class Simulation:
         self._next_request = 0
         # Bookings drawn from their own stream so the share does not shift cruising choices.
         draw = np.random.default_rng([config.seed, 1]).random(len(world.requests))
-        self.booked = draw < booking_share(world.requests.t, config)
+        self.booked = draw < booking_share(world, config)
         self.router = Router(self.net, config.patience_s) if self.booked.any() else None
         self.route_to: dict[int, np.ndarray] = {}  # booking → free-flow seconds to reach it
         self.pending: list[int] = []  # bookings without a taxi, in arrival order

@@ -107,11 +107,12 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def median_by_block(
-    durations: list[float], starts: list[float], origin_hour: int = 0, block_h: int = 4
+    durations: list[float], starts: list[float], block_h: int = 4
 ) -> dict[int, float]:
-    """Median minutes per block of the day (by when the spell began)."""
+    """Median minutes per block of the day (by when the spell began; the origin is local
+    midnight, as in ``served_share_by_block``)."""
     d = np.asarray(durations) / 60.0
-    block = ((origin_hour + np.asarray(starts) // 3600).astype(int) % 24) // block_h
+    block = ((np.asarray(starts) // 3600).astype(int) % 24) // block_h
     return {int(b): float(np.median(d[block == b])) for b in np.unique(block)}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -31,24 +32,30 @@ class HistoricalBehaviour:
     Working days and days off (weekends, holidays) are learned apart too — a Saturday
     dawn after a night out is not a Tuesday's — and, once ``on_day`` has said which the
     simulated day is, a segment's day-kind frequencies count as many visits as were seen,
-    against ``_SHRINK`` visits' worth of the all-days ones."""
+    against ``_SHRINK`` visits' worth of the all-days ones. ``on_day`` also places the
+    simulated times in the local day (until then t = 0 is local midnight)."""
 
     network: Network
     transitions: Transitions  # (block, segment) and (-1, segment): all days
     p_wait: NDArray[np.float64]  # [block, segment]: all days, or the day's kind after on_day
-    origin_hour: int
     kind_transitions: Transitions = dataclasses.field(default_factory=dict)  # (kind, block, s)
     kind_p_wait: NDArray[np.float64] | None = None  # [kind, block, segment]
     day_off: bool | None = None  # the simulated day's kind (None: all days alike)
+    origin_hour: int = dataclasses.field(default=0, init=False)  # local hour at t = 0
     name = "historical"
 
-    def on_day(self, origin: datetime, tz_name: str) -> HistoricalBehaviour:
-        """The same habits for the day starting at ``origin``, its kind's standing and
-        (in ``choose``) its kind's turns."""
+    def on_day(self, origin: datetime, tz: ZoneInfo) -> HistoricalBehaviour:
+        """The same habits for the day starting at ``origin``: its local hours (read in
+        ``tz``), its kind's standing and (in ``choose``) its kind's turns."""
+        local = origin.astimezone(tz)
         if self.kind_p_wait is None:
-            return self
-        day_off = is_day_off(origin.astimezone(ZoneInfo(tz_name)).date())
-        return dataclasses.replace(self, day_off=day_off, p_wait=self.kind_p_wait[int(day_off)])
+            out = copy.copy(self)
+        else:
+            day_off = is_day_off(local.date())
+            out = dataclasses.replace(self, day_off=day_off,
+                                      p_wait=self.kind_p_wait[int(day_off)])  # fmt: skip
+        out.origin_hour = local.hour
+        return out
 
     def choose(self, vehicle: int, segment: int, t: float, rng: np.random.Generator) -> int:
         block = ((self.origin_hour + int(t // 3600)) % 24) // BLOCK_H
@@ -71,13 +78,13 @@ class HistoricalBehaviour:
 
 
 def learn_historical(
-    con: duckdb.DuckDBPyConnection, network: Network, before: datetime, tz_name: str,
-    origin_hour: int, exclude: tuple[datetime, datetime] | None = None,
+    con: duckdb.DuckDBPyConnection, network: Network, before: datetime, tz: ZoneInfo,
+    exclude: tuple[datetime, datetime] | None = None,
 ) -> HistoricalBehaviour:  # fmt: skip
     """Aggregated in the warehouse (millions of matched steps become one row per move and
-    block); the extra dwell is summed in whole milliseconds so the sums do not depend on
-    the order a parallel aggregate adds them in. ``exclude``: a window (one day being
-    calibrated on) whose spells are left out."""
+    block of the local day in ``tz``); the extra dwell is summed in whole milliseconds so the
+    sums do not depend on the order a parallel aggregate adds them in. ``exclude``: a window
+    (one day being calibrated on) whose spells are left out."""
     con.register("_segment_travel", pa.table({
         "s": np.arange(network.n_segments), "travel_s": network.travel_s,
     }))  # fmt: skip
@@ -85,9 +92,9 @@ def learn_historical(
         moves = con.sql(
             f"""
             WITH p AS (
-                SELECT segment_id AS s, hour(timezone('{tz_name}', ts)) // {BLOCK_H} AS block,
-                       (dayofweek(timezone('{tz_name}', ts)) IN (0, 6)
-                        OR list_contains($holidays, timezone('{tz_name}', ts)::DATE))::INT
+                SELECT segment_id AS s, hour(timezone('{tz.key}', ts)) // {BLOCK_H} AS block,
+                       (dayofweek(timezone('{tz.key}', ts)) IN (0, 6)
+                        OR list_contains($holidays, timezone('{tz.key}', ts)::DATE))::INT
                            AS kind,
                        lead(segment_id) OVER w AS nxt, lead(piece) OVER w AS nxt_piece, piece,
                        epoch(lead(ts) OVER w) - epoch(ts) AS dwell
@@ -127,7 +134,7 @@ def learn_historical(
         for k in (0, 1)
     ])  # fmt: skip
     return HistoricalBehaviour(
-        network, transitions, p_wait, origin_hour,
+        network, transitions, p_wait,
         kind_transitions=_cumulative((kind, block, s), nxt, count), kind_p_wait=kind_p_wait,
     )  # fmt: skip
 
@@ -192,12 +199,12 @@ def _wait_probability(
 
 
 def learn_hotspot(
-    con: duckdb.DuckDBPyConnection, network: Network, before: datetime, tz_name: str,
-    origin_hour: int,
-) -> Hotspot:  # fmt: skip
-    """Forecast demand = mean matched pickups per hour of day on each segment, prior days."""
+    con: duckdb.DuckDBPyConnection, network: Network, before: datetime, tz: ZoneInfo
+) -> Hotspot:
+    """Forecast demand = mean matched pickups per local hour of day (in ``tz``) on each
+    segment, prior days; ``Hotspot.on_day`` places a day's times in those hours."""
     rows = con.sql(
-        f"""SELECT segment_id, hour(timezone('{tz_name}', ts)) AS h, count(*) AS n,
+        f"""SELECT segment_id, hour(timezone('{tz.key}', ts)) AS h, count(*) AS n,
                    count(DISTINCT ts::DATE) AS d
             FROM trip_end_matches WHERE end_kind = 'pickup' AND status = 'matched'
               AND ts < $before GROUP BY ALL""",
@@ -205,9 +212,9 @@ def learn_hotspot(
     ).fetchall()
     days = con.sql(
         "SELECT count(DISTINCT timezone($tz, ts)::DATE) FROM trip_end_matches WHERE ts < $b",
-        params={"tz": tz_name, "b": before},
+        params={"tz": tz.key, "b": before},
     ).fetchall()[0][0]
     rate = np.zeros((24, network.n_segments))
     for seg, h, n, _ in rows:
         rate[int(h), int(seg)] += n / max(int(days), 1)
-    return Hotspot(network, rate, origin_hour)
+    return Hotspot(network, rate)

@@ -6,7 +6,10 @@ wait there for ``WAIT_S`` seconds (or the policy's own ``wait_s``) before choosi
 
 from __future__ import annotations
 
+import copy
+from datetime import datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,14 +60,22 @@ class Hotspot:
     """Greedy: always take the successor with the most forecast demand ahead of it.
 
     ``rate_by_hour[h, s]`` is the expected pickups per hour on segment s in hour h (local).
+    ``on_day`` places the simulated times in the local day (t = 0 is local midnight until
+    then).
     """
 
     name = "hotspot"
 
-    def __init__(self, network: Network, rate_by_hour: NDArray[np.float64], origin_hour: int):
+    def __init__(self, network: Network, rate_by_hour: NDArray[np.float64]):
         self.network = network
         self.value = np.stack([demand_gradient(network, r) for r in rate_by_hour])
-        self.origin_hour = origin_hour
+        self.origin_hour = 0  # local hour at t = 0
+
+    def on_day(self, origin: datetime, tz: ZoneInfo) -> Hotspot:
+        """The same policy for a day whose t = 0 is ``origin`` (its hour read in ``tz``)."""
+        out = copy.copy(self)
+        out.origin_hour = origin.astimezone(tz).hour
+        return out
 
     def choose(self, vehicle: int, segment: int, t: float, rng: np.random.Generator) -> int:
         hour = (self.origin_hour + int(t // 3600)) % 24

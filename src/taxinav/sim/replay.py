@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -185,10 +186,10 @@ def _stay_for_return(
 
 
 def speed_factors(
-    con: duckdb.DuckDBPyConnection, graph: RoadGraph, before: datetime, tz_name: str,
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, before: datetime, tz: ZoneInfo,
     *, days: int = 14, moving_kmh: float = 2.0,
 ) -> np.ndarray:  # fmt: skip
-    """Real over free-flow speed by local hour, for *vacant* cabs while they move.
+    """Real over free-flow speed by local hour (in ``tz``), for *vacant* cabs while they move.
 
     Speed only drives vacant taxis in the simulator (trips replay their real duration), and
     cruising drivers go slower than occupied ones (about a fifth slower on this data), so
@@ -211,7 +212,7 @@ def speed_factors(
                   AND lat BETWEEN $la0 AND $la1 AND lon BETWEEN $lo0 AND $lo1
                 WINDOW w AS (PARTITION BY vehicle_id ORDER BY ts)),
             pairs AS (
-                SELECT hour(timezone('{tz_name}', ts)) AS h,
+                SELECT hour(timezone('{tz.key}', ts)) AS h,
                        hav_m(plat, plon, lat, lon) / epoch(ts - pts) * 3.6 AS kmh
                 FROM f WHERE NOT occupied AND NOT pocc AND epoch(ts - pts) BETWEEN 20 AND 120)
             SELECT h, median(kmh) FROM pairs WHERE kmh > $moving GROUP BY 1""",
@@ -224,16 +225,18 @@ def speed_factors(
 
 
 def load_world(
-    con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, days: int,
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, days: int, tz: ZoneInfo,
     *, match_radius_m: float = 100.0, gap_limit_s: float = 600.0,
-    speed_by_local_hour: np.ndarray | None = None, origin_local_hour: int = 0,
-    network: Network | None = None, return_limit_s: float = 7200.0,
+    speed_by_local_hour: np.ndarray | None = None, network: Network | None = None,
+    return_limit_s: float = 7200.0,
 ) -> World:  # fmt: skip
+    """The requests and fleet presence of ``days`` days from ``origin``; simulated hour k
+    runs at the speed of local hour ``origin``'s hour (in ``tz``) + k."""
     end = origin + timedelta(days=days)
     horizon = (end - origin).total_seconds()
     per_hour = None
     if speed_by_local_hour is not None:
-        hours = (origin_local_hour + np.arange(int(np.ceil(horizon / 3600)))) % 24
+        hours = (origin.astimezone(tz).hour + np.arange(int(np.ceil(horizon / 3600)))) % 24
         per_hour = speed_by_local_hour[hours]
     return World(
         network if network is not None else build_network(graph, match_radius_m),
@@ -243,14 +246,16 @@ def load_world(
         ),
         horizon_s=horizon,
         speed_factor=per_hour,
+        origin=origin,
+        tz=tz,
     )
 
 
 def hourly_counts(
-    con: duckdb.DuckDBPyConnection, n_segments: int, before: datetime, tz_name: str
+    con: duckdb.DuckDBPyConnection, n_segments: int, before: datetime, tz: ZoneInfo
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Vacant-taxi entries and matched pickups per (local hour, segment) before ``before``,
-    and over how many days."""
+    """Vacant-taxi entries and matched pickups per (local hour in ``tz``, segment) before
+    ``before``, and over how many days."""
     passes = np.zeros((24, n_segments))
     pickups = np.zeros((24, n_segments))
     for table, target, where in (
@@ -258,13 +263,13 @@ def hourly_counts(
         ("trip_end_matches", pickups, "end_kind = 'pickup' AND status = 'matched'"),
     ):
         for h, seg, n in con.sql(
-            f"""SELECT hour(timezone('{tz_name}', ts)), segment_id, count(*) FROM {table}
+            f"""SELECT hour(timezone('{tz.key}', ts)), segment_id, count(*) FROM {table}
                 WHERE ts < $before AND {where} GROUP BY ALL""",
             params={"before": before},
         ).fetchall():
             target[int(h), int(seg)] = n
     days = con.sql(
-        f"SELECT count(DISTINCT timezone('{tz_name}', ts)::DATE) FROM spell_paths "
+        f"SELECT count(DISTINCT timezone('{tz.key}', ts)::DATE) FROM spell_paths "
         "WHERE ts < $before",
         params={"before": before},
     ).fetchall()[0][0]

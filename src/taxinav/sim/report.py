@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from taxinav.plotting import pyplot, save
+from taxinav.plotting import save, subplots
 from taxinav.sim.events import Kind
 
 
@@ -23,10 +23,9 @@ def vacant_durations(events: pa.Table) -> dict[int, np.ndarray]:
 
 def plots(events: pa.Table, names: dict[int, str], mid_lat: np.ndarray, mid_lon: np.ndarray,
           out_dir: Path) -> list[Path]:  # fmt: skip
-    plt = pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
+    fig, ax = subplots(figsize=(8, 4), dpi=110)
     for g, minutes in sorted(vacant_durations(events).items()):
         ax.hist(
             np.clip(minutes, 0, 60),
@@ -42,7 +41,7 @@ def plots(events: pa.Table, names: dict[int, str], mid_lat: np.ndarray, mid_lon:
     ax.legend()
     paths.append(save(fig, out_dir / "vacant_time.png"))
 
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
+    fig, ax = subplots(figsize=(8, 4), dpi=110)
     kind = events["kind"]
     hours = (events["t"].to_numpy() // 3600).astype(int)
     for k, colour in ((Kind.PICKUP, "#2a7"), (Kind.LOST, "#c33")):
@@ -62,7 +61,7 @@ def plots(events: pa.Table, names: dict[int, str], mid_lat: np.ndarray, mid_lon:
 
     moves = np.asarray(events["segment"].to_numpy()[np.asarray(pc.equal(kind, Kind.MOVE.value))])
     visits = np.bincount(moves, minlength=mid_lat.shape[0])
-    fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
+    fig, ax = subplots(figsize=(9, 6), dpi=110)
     order = np.argsort(visits)
     sc = ax.scatter(mid_lon[order], mid_lat[order], c=np.log1p(visits[order]), s=3, cmap="viridis")
     ax.set_aspect(1 / np.cos(np.radians(float(mid_lat.mean()))))

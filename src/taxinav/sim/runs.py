@@ -6,7 +6,6 @@ data before the period; this module never knows which policies exist.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ import pyarrow as pa
 from taxinav.calendar import local_midnight
 from taxinav.roads import RoadGraph, read_graph
 from taxinav.sim import demand
-from taxinav.sim.booking import BookingModel
 from taxinav.sim.engine import SimConfig, Simulation
 from taxinav.sim.kpi import summarize
 from taxinav.sim.policies import Policy
@@ -111,9 +109,9 @@ def prepare(con: duckdb.DuckDBPyConnection, config: RunConfig, start: date) -> P
     """Speeds and the hail boost, learned once, only from data before ``start``."""
     graph = read_graph(con)
     first = local_midnight(start, config.tz)
-    speed = speed_factors(con, graph, first, config.tz.key) if config.traffic_speed else None
+    speed = speed_factors(con, graph, first, config.tz) if config.traffic_speed else None
     reach = build_network(graph, config.match_radius_m)
-    passes, pickups, n_days = hourly_counts(con, graph.n_segments, first, config.tz.key)
+    passes, pickups, n_days = hourly_counts(con, graph.n_segments, first, config.tz)
     boost = demand.boost_factors(reach, passes, n_days, config.patience_s)
     return Period(graph, reach, speed, boost, demand.unserved_share(pickups, boost))
 
@@ -124,17 +122,12 @@ def day_world(
     """The real requests and fleet presence of one local day."""
     origin = local_midnight(day, config.tz)
     world = load_world(
-        con, period.graph, origin, 1, match_radius_m=config.match_radius_m,
+        con, period.graph, origin, 1, config.tz, match_radius_m=config.match_radius_m,
         gap_limit_s=config.gap_limit_s, speed_by_local_hour=period.speed,
-        origin_local_hour=origin.astimezone(config.tz).hour, network=period.network,
-        return_limit_s=config.return_limit_s,
+        network=period.network, return_limit_s=config.return_limit_s,
     )  # fmt: skip
     if config.demand_boost:
-        rng = np.random.default_rng(config.seed + index)
-        hour = origin.astimezone(config.tz).hour
-        world = dataclasses.replace(
-            world, requests=demand.boosted(world.requests, period.boost, hour, rng)
-        )
+        world = demand.boosted(world, period.boost, np.random.default_rng(config.seed + index))
     return world
 
 
@@ -157,15 +150,8 @@ def run_seed(
     t0 = time.perf_counter()
     group = groups(world, share if len(factories) > 1 else 1.0, config.seed + seed)
     origin = local_midnight(day, config.tz)
-    sim_config = SimConfig(config.patience_s, config.tick_s, config.seed + seed,
-                           dispatch_share, origin.astimezone(config.tz).hour)  # fmt: skip
+    sim_config = SimConfig(config.patience_s, config.tick_s, config.seed + seed, dispatch_share)
     policies = [f(origin, config.seed + seed) for f in factories]
     events = Simulation(world, policies, group, sim_config).run().table()
     kpis = summarize(events, world.horizon_s)
     return SeedRun(events, kpis, policies, time.perf_counter() - t0)
-
-
-def day_shares(booking: BookingModel, world: World, day: date, tz: ZoneInfo
-               ) -> tuple[float, ...]:  # fmt: skip
-    """The booking share of each 4-hour block of ``day``, from its demand pressure."""
-    return booking.for_day(world, local_midnight(day, tz).astimezone(tz).hour)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,6 +77,14 @@ class World:
     horizon_s: float
     # Real speed over free-flow speed for each simulated hour (index: hours since origin).
     speed_factor: FloatArray | None = None
+    origin: datetime = field(kw_only=True)  # the instant t = 0
+    tz: ZoneInfo = field(kw_only=True)  # the city's: which hour of the local day t is in
+
+    @property
+    def origin_hour(self) -> int:
+        """The local hour at t = 0, from the origin and the time zone: 0 when the day starts
+        at local midnight, 1 on a day whose midnight the clocks skip."""
+        return self.origin.astimezone(self.tz).hour
 
     def speed(self, t: float) -> float:
         """Real over free-flow speed at ``t``."""

@@ -1,0 +1,44 @@
+"""What drivers and operators read: demand, a vehicle's route, the road network."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+
+from taxinav.serve.api.deps import role
+from taxinav.serve.auth import Auth, Principal
+from taxinav.serve.service import Conflict, NotFound, Service
+
+
+def router(service: Service) -> APIRouter:
+    app = APIRouter()
+    Reader = Annotated[Principal, Depends(role(service, "driver", "operator"))]
+
+    @app.get("/v1/demand", response_class=Response,
+             responses={200: {"content": {"application/geo+json": {}}}})  # fmt: skip
+    def demand(_: Reader, unit: Literal["road", "h3"] = "h3") -> Response:
+        """Forecast pickups over the horizon (``horizon_min``), live vacant supply and their ratio
+        (GeoJSON FeatureCollection)."""
+        return Response(service.demand(unit), media_type="application/geo+json")
+
+    geo: dict[str, Any] = {"content": {"application/geo+json": {}}}
+
+    @app.get("/v1/vehicles/{vehicle_id}/route", response_class=Response,
+             responses={200: geo, 404: {}, 409: {}})  # fmt: skip
+    async def route(vehicle_id: str, p: Reader) -> Response:  # a lookup: no thread hop
+        """The vehicle's coordinated cruising route (GeoJSON Feature with per-step chance of a
+        passenger and ETA)."""
+        Auth.allow(p, ("driver", "operator"), vehicle_id)
+        try:
+            return Response(service.vehicle_route(vehicle_id), media_type="application/geo+json")
+        except NotFound as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+        except Conflict as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.get("/v1/network")
+    def network(_: Reader) -> Response:
+        """The road network (the map's base layer)."""
+        return Response(service.network(), media_type="application/geo+json")
+
+    return app
