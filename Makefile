@@ -5,6 +5,8 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.spark-installed
 WEB_STAMP := web/node_modules/.installed
+LEAFLET_VERSION := 1.9.4
+LEAFLET_DIR := src/taxinav/serve/web/vendor/leaflet
 
 # A working Python 3.12: on PATH, or under pyenv's versions folder, or common system paths.
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 \
@@ -13,7 +15,7 @@ PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.1
                $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; \
             then echo $$p; break; fi; done)
 
-.PHONY: demo test lint typecheck unit bench clean lock
+.PHONY: demo test lint typecheck unit bench clean lock rules vendor-leaflet
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ -z "$(PYTHON)" ]; then \
@@ -28,14 +30,15 @@ $(STAMP): pyproject.toml requirements.lock
 	  || $(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
-# The web map's library (Leaflet) and the browser driver for its end-to-end test.
+# The browser driver for the web map's end-to-end test (the map's library, Leaflet, is vendored
+# in the package: the demo and the service need no npm).
 $(WEB_STAMP): web/package.json web/package-lock.json
-	@command -v npm >/dev/null 2>&1 || { echo "error: the web map needs Node.js and npm" \
-	  "(e.g. apt-get install nodejs npm)"; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { echo "error: the web map's browser test needs" \
+	  "Node.js and npm (e.g. apt-get install nodejs npm)"; exit 1; }
 	cd web && npm ci --no-audit --no-fund
 	@touch $(WEB_STAMP)
 
-demo: $(STAMP) $(WEB_STAMP)
+demo: $(STAMP)
 	$(BIN)/taxinav demo
 
 lint: $(STAMP)
@@ -62,6 +65,22 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/routing.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/service.py
+
+# The Prometheus alerting rules and their unit tests (promtool: Debian's package prometheus);
+# tests/test_ops_rules.py runs the same in `make test`.
+rules:
+	promtool check rules ops/prometheus/taxinav.rules.yml
+	cd ops/prometheus && promtool test rules taxinav.rules.test.yml
+
+# Re-vendor Leaflet from the npm registry (run by a maintainer, not by CI).
+vendor-leaflet:
+	rm -rf /tmp/taxinav-leaflet && mkdir -p /tmp/taxinav-leaflet
+	cd /tmp/taxinav-leaflet && npm pack --silent leaflet@$(LEAFLET_VERSION) && tar xzf leaflet-*.tgz
+	rm -rf $(LEAFLET_DIR)/images $(LEAFLET_DIR)/leaflet.js $(LEAFLET_DIR)/leaflet.css
+	mkdir -p $(LEAFLET_DIR)/images
+	cp /tmp/taxinav-leaflet/package/dist/leaflet.js /tmp/taxinav-leaflet/package/dist/leaflet.css \
+	  /tmp/taxinav-leaflet/package/LICENSE $(LEAFLET_DIR)/
+	cp /tmp/taxinav-leaflet/package/dist/images/* $(LEAFLET_DIR)/images/
 
 # Regenerate the lock from pyproject's ranges (run by a maintainer, not by CI).
 lock:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -285,8 +285,10 @@ class MonitoringSettings(BaseModel):
     late_after_min: float = Field(
         15.0, gt=0, description="Minutes since the last fix after which telemetry is late."
     )
-    webhook_url: str | None = Field(
-        None, description="Slack-compatible webhook for alerts (unset: log only)."
+    webhook_url: SecretStr | None = Field(
+        None,
+        description="Slack-compatible webhook for alerts (unset: log only). A secret: dumps "
+        "and logs show it masked; a pipeline run reads it from the environment.",
     )
 
 
@@ -352,6 +354,7 @@ class ServeSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port the API listens on.")
     production: bool = Field(False, description="Refuse development or missing tokens.")
+    access_log: bool = Field(False, description="Log one line per HTTP request (uvicorn.access).")
     tokens: list[TokenSpec] = Field(
         default_factory=_dev_tokens, description="Accepted bearer tokens (default: dev tokens)."
     )
@@ -374,9 +377,9 @@ class ServeSettings(BaseModel):
     )
     landing: Path | None = Field(
         None,
-        description="Landing store the API loads into (unset: the batch landing). A replay "
-        "with simulated guided twins writes to its own (`serve/replay_landing.duckdb`), so "
-        "simulated fixes never reach the warehouse.",
+        description="Folder of the API's landing segments (Parquet; unset: `<home>/landing/api`, "
+        "which the daily pipeline reads). A replay with simulated guided twins writes to its "
+        "own (`<home>/serve/replay_landing`), so simulated fixes never reach the warehouse.",
     )
     tile_url: str | None = Field(
         None, description="URL template of map tiles under the road layer (unset: none)."
@@ -403,6 +406,14 @@ class Settings(BaseSettings):
         "4GB", description="DuckDB memory cap, a size with its unit (e.g. '4GB')."
     )
     duckdb_threads: int = Field(2, ge=1, description="Count of threads DuckDB uses.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe log records written to standard error."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log records as text lines (UTC time, level, logger, message) or one JSON "
+        "object per line.",
+    )
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     roads: RoadsSettings = Field(default_factory=RoadsSettings)
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
@@ -436,9 +447,14 @@ class Settings(BaseSettings):
         return self.home / "landing.duckdb"
 
     @property
-    def api_landing_path(self) -> Path:
-        """Where the service loads what the API accepted."""
-        return self.serve.landing or self.landing_path
+    def pipeline_api_landing(self) -> Path:
+        """The API landing segments the daily pipeline reads."""
+        return self.home / "landing" / "api"
+
+    @property
+    def api_landing_dir(self) -> Path:
+        """Where the service writes what the API accepted (Parquet segments)."""
+        return self.serve.landing or self.pipeline_api_landing
 
     @property
     def dagster_home(self) -> Path:

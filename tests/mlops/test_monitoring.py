@@ -1,10 +1,14 @@
-"""Realised errors by hand, one alert per episode, and a webhook that really receives it."""
+"""Realised errors by hand, one alert per episode, and a webhook that really receives it
+(retrying a failing receiver with backoff)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import numpy as np
@@ -76,6 +80,93 @@ def test_late_data_and_failed_checks_alert_once_per_episode() -> None:
     assert m.quality("t", "row_count", False) is not None  # checks are tracked apart
 
 
+def test_a_corrupt_log_line_alerts_once_per_file_and_line() -> None:
+    sink = _Collect()
+    m = Monitor([sink])
+    first = m.log_corruption("t1", "000000003.jsonl", 7, "bad line: Expecting value")
+    assert first is not None and first.kind == "log_corrupt"
+    assert "000000003.jsonl line 7" in first.message and "Expecting value" in first.message
+    assert m.log_corruption("t2", "000000003.jsonl", 7, "bad line: again") is None
+    assert m.log_corruption("t3", "000000003.jsonl", 8, "bad line") is not None
+    assert m.log_corruption("t4", "000000004.jsonl", 7, "bad line") is not None
+    assert [a.at for a in sink.alerts] == ["t1", "t3", "t4"]
+
+
+@contextmanager
+def _receiver(statuses: list[int]) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A loopback webhook answering each POST with the next of ``statuses`` (then 200)."""
+    received: list[dict[str, str]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(statuses[len(received) - 1] if len(received) <= len(statuses)
+                               else 200)  # fmt: skip
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/services/T0/B0/s3cr3t", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_webhook_retries_with_backoff_until_the_receiver_accepts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    waits: list[float] = []
+    with _receiver([500, 500]) as (url, received):
+        sink = WebhookSink(url, sleep=waits.append)
+        sink.send(Alert("data_late", "no telemetry for 20 min", "t"))
+    assert len(received) == 3  # two failures, then accepted
+    assert received[0] == received[2] == {"text": "[taxinav] data_late: no telemetry for 20 min"
+                                                  " (at t)"}  # fmt: skip
+    assert waits == [0.5, 1.0]
+    assert sink.failures == 0
+    assert "s3cr3t" not in caplog.text
+
+
+def test_webhook_gives_up_after_the_last_attempt_and_logs_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    waits: list[float] = []
+    with _receiver([500] * 10) as (url, received):
+        sink = WebhookSink(url, sleep=waits.append)
+        with caplog.at_level(logging.ERROR, logger="taxinav.mlops.monitoring"):
+            sink.send(Alert("data_late", "no telemetry for 20 min", "t"))  # does not raise
+    assert len(received) == 4 and waits == [0.5, 1.0, 2.0]
+    assert sink.failures == 1
+    [failed] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "after 4 attempt" in failed.getMessage() and "127.0.0.1" in failed.getMessage()
+    assert "s3cr3t" not in caplog.text and "s3cr3t" not in repr(sink)
+
+
+def test_webhook_does_not_retry_a_request_the_receiver_refuses() -> None:
+    waits: list[float] = []
+    with _receiver([404]) as (url, received):
+        sink = WebhookSink(url, sleep=waits.append)
+        sink.send(Alert("data_late", "no telemetry for 20 min", "t"))
+    assert len(received) == 1 and waits == [] and sink.failures == 1
+
+
+def test_a_url_that_cannot_be_posted_to_fails_at_once_without_showing_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    waits: list[float] = []
+    sink = WebhookSink("hooks.example.com/services/s3cr3t", sleep=waits.append)  # no scheme
+    sink.send(Alert("data_late", "no telemetry for 20 min", "t"))
+    assert sink.failures == 1 and waits == []
+    assert "not delivered" in caplog.text and "s3cr3t" not in caplog.text
+
+
 def test_webhook_posts_slack_json_to_a_local_receiver() -> None:
     received: list[dict[str, str]] = []
 
@@ -108,9 +199,10 @@ def test_an_unreachable_webhook_is_counted_not_raised() -> None:
     server = HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     port = server.server_address[1]
     server.server_close()  # nothing listens there now
-    sink = WebhookSink(f"http://127.0.0.1:{port}/hook", timeout_s=1.0)
+    waits: list[float] = []
+    sink = WebhookSink(f"http://127.0.0.1:{port}/hook", timeout_s=1.0, sleep=waits.append)
     sink.send(Alert("data_late", "no telemetry for 20 min", "t"))
-    assert sink.failures == 1
+    assert sink.failures == 1 and waits == [0.5, 1.0, 2.0]
 
 
 def test_monitor_from_settings_logs_and_posts_only_when_configured() -> None:
@@ -119,6 +211,11 @@ def test_monitor_from_settings_logs_and_posts_only_when_configured() -> None:
 
     plain = make_monitor(MonitoringSettings())
     assert [type(s) for s in plain.sinks] == [LogSink]
-    hooked = make_monitor(MonitoringSettings(webhook_url="http://127.0.0.1:9/x", margin=0.1))
+    hooked = make_monitor(
+        MonitoringSettings.model_validate({"webhook_url": "http://127.0.0.1:9/x", "margin": 0.1})
+    )
     assert [type(s) for s in hooked.sinks] == [LogSink, WebhookSink]
+    assert (
+        isinstance(hooked.sinks[1], WebhookSink) and hooked.sinks[1].url == "http://127.0.0.1:9/x"
+    )
     assert hooked.margin == 0.1 and hooked.consecutive_windows == 3

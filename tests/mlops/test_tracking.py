@@ -1,9 +1,18 @@
-"""A training run is logged, registered and gated; a degraded model does not become champion."""
+"""A training run is logged, registered and gated; a degraded model does not become champion;
+with a tracking server, artifacts go to the server's artifact store."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +20,7 @@ import pytest
 from taxinav.forecast import metrics
 from taxinav.forecast.gbm import GbmParams, LightGbmForecaster
 from taxinav.mlops.registry import Registry, champion_loader, tracking_uri
-from taxinav.mlops.tracking import data_checksum, log_training
+from taxinav.mlops.tracking import data_checksum, is_tracking_server, log_training
 from taxinav.settings import MlopsSettings, Settings
 from tests.mlops.frames import FEATURES, demand_frame
 
@@ -69,3 +78,93 @@ def test_data_checksum_ignores_row_order() -> None:
     f = demand_frame(50, 0)
     assert data_checksum(f) == data_checksum(f.iloc[::-1])
     assert data_checksum(f) != data_checksum(f.assign(y=f["y"] + 1))
+
+
+@pytest.mark.parametrize(
+    ("uri", "server"),
+    [("http://127.0.0.1:5000", True), ("https://mlflow.example.org", True),
+     ("sqlite:////tmp/var/mlflow.db", False), ("file:///tmp/mlruns", False),
+     ("postgresql://u@db/mlflow", False), ("/tmp/mlruns", False)],
+)  # fmt: skip
+def test_only_a_tracking_server_chooses_where_artifacts_go(uri: str, server: bool) -> None:
+    assert is_tracking_server(uri) is server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A real MLflow server on a free loopback port that serves its artifacts itself
+    (``--serve-artifacts``), storing them under the returned folder."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    artifacts = root / "artifacts"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", "1",
+           "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
+           "--serve-artifacts", "--artifacts-destination", str(artifacts)]  # fmt: skip
+    log = (root / "server.log").open("wb")
+    proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"mlflow server not up: {(root / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield url, artifacts
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and its workers: its own group
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_with_a_tracking_server_artifacts_go_to_its_artifact_store(
+    mlflow_server: tuple[str, Path], tmp_path: Path
+) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    url, artifacts = mlflow_server
+    settings = Settings(home=tmp_path / "var", mlops=MlopsSettings(tracking_uri=url))
+    train, valid, test = demand_frame(3000, 1), demand_frame(500, 2), demand_frame(800, 3)
+    model = _model(train, valid)
+    plot = tmp_path / "backtest.png"
+    plot.write_bytes(b"not really a png")
+    previous = mlflow.get_tracking_uri()
+    try:
+        record = log_training(settings, _result(model, test), model, test,
+                              data_checksum(train), [plot])  # fmt: skip
+        client = MlflowClient(url)
+        experiment = client.get_experiment_by_name("taxinav-road")
+        assert experiment is not None
+        assert experiment.artifact_location.startswith("mlflow-artifacts:/")
+        assert client.get_run(record.run_id).info.artifact_uri.startswith("mlflow-artifacts:/")
+        loaded = champion_loader(settings)("road")  # read back through the server
+    finally:
+        mlflow.set_tracking_uri(previous)
+    stored = {p.name for p in artifacts.rglob("*") if p.is_file()}
+    assert {"backtest.png", "feature_importance.json", "MLmodel"} <= stored, stored
+    assert not (settings.home / "mlartifacts").exists()  # nothing under TAXINAV_HOME
+    assert not (settings.home / "mlflow.db").exists()
+    assert loaded is not None and loaded[0] == record.version == "1"
+    x = test[list(FEATURES)].astype(np.float32)
+    np.testing.assert_allclose(loaded[1](x), model.predict(test), rtol=1e-6)

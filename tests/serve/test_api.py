@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
 import pytest
 
 from tests.serve.conftest import auth
@@ -80,13 +81,15 @@ def test_bad_items_are_named_and_the_good_ones_still_stored(client: Any) -> None
     assert 0 not in {x["index"] for x in body["rejected"]}
     service = client.service
     assert service.flush() >= 1
-    from taxinav.warehouse import connect
-
-    con = connect(service.settings.landing_path)
-    got = con.execute(
-        "SELECT vehicle_id FROM telemetry WHERE vehicle_id IN ('t1', 't3') ORDER BY 1"
-    ).fetchall()
-    con.close()
+    landed = service.settings.api_landing_dir
+    got = (
+        duckdb.connect()
+        .execute(
+            f"""SELECT vehicle_id FROM read_parquet('{landed}/fixes-*.parquet')
+            WHERE vehicle_id IN ('t1', 't3') ORDER BY 1"""
+        )
+        .fetchall()
+    )
     assert got == [("t1",), ("t3",)]
 
 
@@ -170,7 +173,7 @@ def test_demand_model_metrics_and_health(client: Any) -> None:
     model = client.get("/v1/model", headers=auth("operator")).json()
     assert model["champion_version"] is None and model["last_plan"]["at"]
     text = client.get("/metrics", headers=auth("operator")).text
-    assert 'taxinav_ingested_items{kind="fixes",outcome="accepted"}' in text
+    assert 'taxinav_ingested_items_total{kind="fixes",outcome="accepted"}' in text
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/map-config.json").json() == {"tile_url": None}
     assert client.get("/readyz").status_code == 200
@@ -183,21 +186,21 @@ def test_a_replay_with_simulated_twins_lands_apart_from_the_batch(service_settin
     from taxinav.cli.serve import replay_settings
     from taxinav.serve.api import create_app
     from taxinav.serve.service import Service
-    from taxinav.warehouse import connect
     from tests.serve.conftest import DAYS
 
     assert replay_settings(service_settings, DAYS[1], 0.0) is service_settings
     settings = replay_settings(service_settings, DAYS[1], 0.2)
-    assert settings.api_landing_path == settings.home / "serve" / "replay_landing.duckdb"
+    assert settings.api_landing_dir == settings.home / "serve" / "replay_landing"
     service = Service(settings)
     with TestClient(create_app(service, DAYS[1], background=False)) as c:
         r = c.post("/v1/telemetry", json={"fixes": [_fix("twin", 1)]}, headers=auth("ingest"))
         assert r.status_code == 200, r.text
         assert service.flush() >= 1
-    queries = []
-    for path in (settings.api_landing_path, settings.landing_path):
-        con = connect(path)
-        queries.append(con.execute("SELECT count(*) FROM telemetry WHERE vehicle_id = 'twin'")
-                       .fetchall()[0][0])  # fmt: skip
-        con.close()
+    con = duckdb.connect()
+    queries = [
+        con.execute(f"""SELECT count(*) FROM read_parquet('{folder}/fixes-*.parquet')
+                        WHERE vehicle_id = 'twin'""").fetchall()[0][0]
+        if any(folder.glob("fixes-*.parquet")) else 0
+        for folder in (settings.api_landing_dir, settings.pipeline_api_landing)
+    ]  # fmt: skip
     assert queries == [1, 0]

@@ -1,5 +1,6 @@
 """Both map views in headless Chromium against a running server: the road network, the
-demand heat, the fleet and a driver's route are drawn; screenshots go to var/reports/ui/."""
+demand heat, the fleet and a driver's route are drawn; screenshots go to var/reports/ui/. The
+server runs in a folder without web/node_modules: the map's library comes from the package."""
 
 from __future__ import annotations
 
@@ -49,6 +50,9 @@ def test_operator_and_driver_views_draw_their_layers(
         for v, s in drivers.items()
     ]
     monkeypatch.setenv("TAXINAV_SERVE__TOKENS", json.dumps(tokens))
+    elsewhere = tmp_path / "elsewhere"  # the server's working folder: no web/ in it
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     port = _free_port()
     proc = _start(service_settings, port, tmp_path / "server.log")
     base = f"http://127.0.0.1:{port}"
@@ -76,6 +80,7 @@ def test_operator_and_driver_views_draw_their_layers(
         proc.wait(timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["errors"] == []  # Leaflet loaded: a missing `L` would be a page error
     assert result["operator"]["drawn"]["network"] > 1000
     assert result["operator"]["drawn"]["heat"] == 42
     assert result["driver"]["drawn"]["route"] >= 2  # route steps and the taxi itself

@@ -59,6 +59,7 @@ def model_rollback(unit: UnitOption = Unit.road) -> None:
 @tracking_app.command("ui")
 def tracking_ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 5000) -> None:
     """Start the MLflow UI on the local store, to compare runs side by side."""
+    import os
     import subprocess
     import sys
 
@@ -69,4 +70,7 @@ def tracking_ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 5
     console.print(f"MLflow UI on http://127.0.0.1:{port} for {uri} (Ctrl-C stops it)")
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
            "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    raise typer.Exit(subprocess.run(cmd, check=False).returncode)
+    # The MLflow server is not taxinav: it formats its own logs (taxinav.logs turned that off
+    # in this process, to log MLflow's records like its own).
+    env = {**os.environ, "MLFLOW_CONFIGURE_LOGGING": "true"}
+    raise typer.Exit(subprocess.run(cmd, check=False, env=env).returncode)

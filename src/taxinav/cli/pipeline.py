@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Annotated
@@ -10,11 +11,27 @@ import typer
 from rich.table import Table
 
 from taxinav.cli.common import console, date_option, fail
-from taxinav.settings import get_settings
+from taxinav.settings import Settings, get_settings
 
 app = typer.Typer(help="The daily-partitioned Dagster pipeline.", no_args_is_help=True)
 
-DateOption = Annotated[date, date_option(help="Local date of the partition, YYYY-MM-DD.")]
+
+_STEP_ERROR = re.compile(
+    r'dagster\._core\.errors\.\w+: Error occurred while executing op "[^"]*":+ *'
+)
+
+
+def _one_line(exc: RuntimeError) -> str:
+    """A failed run's error without Dagster's wrapper and the stack it appends: both are in the
+    run's log (``taxinav pipeline ui``, and on standard error)."""
+    return _STEP_ERROR.sub("", str(exc).partition("Stack Trace:")[0]).strip()
+
+
+def _landing_needed(settings: Settings, assets: Sequence[str]) -> None:
+    """A day's telemetry is read from the landing store: say so before starting a run."""
+    if "telemetry" in assets and not settings.landing_path.exists():
+        fail(f"no landing store at {settings.landing_path}: load telemetry first "
+             "(`taxinav pipeline run --sources --date …` or `taxinav demo`)")  # fmt: skip
 
 
 def _print_runs(runs: Sequence[object]) -> None:
@@ -44,17 +61,22 @@ def pipeline_run(
     settings = get_settings()
     instance = runner.instance_for(settings)
     if sources:
-        runner.materialize(settings, runner.SOURCES, None, instance)
+        try:
+            runner.materialize(settings, runner.SOURCES, None, instance)
+        except RuntimeError as exc:
+            fail(_one_line(exc))
     chosen = asset or runner.partitioned_assets(settings)
     unknown = sorted(set(chosen) - set(runner.partitioned_assets(settings)))
     if unknown:
         fail(f"unknown daily asset(s) {unknown}; "
              f"choose from {runner.partitioned_assets(settings)}")  # fmt: skip
+    if not sources:
+        _landing_needed(settings, chosen)
     try:
         with console.status(f"materialising {day} …"):
             run = runner.materialize(settings, chosen, day, instance)
     except RuntimeError as exc:
-        fail(str(exc))
+        fail(_one_line(exc))
     _print_runs([run])
     for name, meta in run.metadata.items():
         console.print(f"  {name}: {meta}")
@@ -64,13 +86,16 @@ def pipeline_run(
 
 @app.command("backfill")
 def pipeline_backfill(
-    start: DateOption,
-    end: DateOption,
+    start: Annotated[date, date_option(help="First day, local date YYYY-MM-DD.")],
+    end: Annotated[date, date_option(help="Last day (included), local date YYYY-MM-DD.")],
     from_asset: Annotated[
         str | None, typer.Option(help="Start at this asset, keeping upstream as it is.")
     ] = None,
 ) -> None:
-    """Materialise every day in [start, end] (telemetry of all days first)."""
+    """Materialise every day from --start to --end, both included: the telemetry of all days
+    first (a day's trips read the next day's telemetry), then the other assets day by day. A
+    day whose quality gate fails goes no further; the other days do. With --from-asset, the
+    assets upstream of it are kept as they are, not recomputed."""
     from taxinav.console import progress_bar
     from taxinav.pipeline import runner
 
@@ -83,6 +108,7 @@ def pipeline_backfill(
         days = runner.days_between(start, end)
     except ValueError as exc:
         fail(str(exc))
+    _landing_needed(settings, chosen)
     phases = int(any(a in runner.FIRST_PHASE for a in chosen))
     phases += int(any(a not in runner.FIRST_PHASE for a in chosen))
     with progress_bar(console) as bar:
@@ -97,7 +123,7 @@ def pipeline_backfill(
                 on_run=lambda _: bar.advance(task),
             )
         except RuntimeError as exc:
-            fail(str(exc))
+            fail(_one_line(exc))
     _print_runs(runs)
     if not all(r.success for r in runs):
         raise typer.Exit(code=1)
@@ -114,9 +140,14 @@ def pipeline_ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 3
 
     settings = get_settings()
     instance_for(settings)  # writes dagster.yaml on first use
+    level, fmt = settings.log_level, settings.log_format  # with --log-level applied
+    # The code location and its runs log like this process (pipeline/definitions.py reads
+    # these); Dagster's own services keep their formats, at the same level.
     env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home.resolve()),
-           "TAXINAV_HOME": str(settings.home.resolve())}  # fmt: skip
+           "TAXINAV_HOME": str(settings.home.resolve()), "TAXINAV_LOG_LEVEL": level,
+           "TAXINAV_LOG_FORMAT": fmt}  # fmt: skip
     console.print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it)")
     cmd = [sys.executable, "-m", "dagster", "dev", "-m", "taxinav.pipeline.definitions",
-           "-h", "127.0.0.1", "-p", str(port)]  # fmt: skip
+           "-h", "127.0.0.1", "-p", str(port), "--log-level", level.lower(),
+           "--log-format", "json" if fmt == "json" else "colored"]  # fmt: skip
     raise typer.Exit(subprocess.run(cmd, check=False, env=env).returncode)

@@ -7,15 +7,12 @@ import secrets
 import sys
 import threading
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from taxinav.cli.common import RoleOption, console, date_option, fail
 from taxinav.settings import DEV_TOKENS, Settings, get_settings, token_hash
-
-NODE_MODULES = Path("web/node_modules")
 
 
 def token(
@@ -49,30 +46,44 @@ def serve(
             max=1.0,
         ),
     ] = 0.0,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="One log line per HTTP request (default: off, or TAXINAV_SERVE__ACCESS_LOG)",
+        ),
+    ] = None,
 ) -> None:
     """Start the API and the web map (Ctrl-C stops it)."""
     settings = get_settings()
-    run_service(settings, host, port, replay or day, replay, speed, guided_share)
+    run_service(settings, host, port, replay or day, replay, speed, guided_share, access_log)
 
 
 def run_service(settings: Settings, host: str | None, port: int | None, day: date | None,
-                replay: date | None, speed: float, guided_share: float = 0.0) -> None:  # fmt: skip
+                replay: date | None, speed: float, guided_share: float = 0.0,
+                access_log: bool | None = None) -> None:  # fmt: skip
+    """Serve until Ctrl-C; uvicorn logs through the root handler ``taxinav.logs`` set up."""
     import uvicorn
 
     from taxinav.serve.api import create_app
     from taxinav.serve.service import Service
 
     settings = replay_settings(settings, replay, guided_share)
+    if not settings.warehouse_path.exists():
+        fail(f"no warehouse at {settings.warehouse_path}; run `taxinav demo` first")
     try:
         service = Service(settings)
     except RuntimeError as exc:
         fail(str(exc))
-    if not settings.warehouse_path.exists():
-        fail(f"no warehouse at {settings.warehouse_path}; run `taxinav demo` first")
     host = host or settings.serve.host
     port = port or settings.serve.port
-    app = create_app(service, day, NODE_MODULES)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    app = create_app(service, day)
+    # log_config=None: uvicorn installs no handler of its own, and its loggers (uvicorn.error,
+    # and uvicorn.access unless switched off) reach the root handler at the root's level.
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, log_level=None,
+                            access_log=settings.serve.access_log if access_log is None
+                            else access_log)  # fmt: skip
+    server = uvicorn.Server(config)
     stop = threading.Event()
     if replay is not None:
         threading.Thread(target=_replay, daemon=True,
@@ -90,7 +101,7 @@ def replay_settings(settings: Settings, replay: date | None, guided_share: float
     carry real vehicle ids but simulated positions, and must never reach the warehouse."""
     if replay is None or guided_share <= 0 or settings.serve.landing is not None:
         return settings
-    landing = settings.home / "serve" / "replay_landing.duckdb"
+    landing = settings.home / "serve" / "replay_landing"
     serve = settings.serve.model_copy(update={"landing": landing})
     return settings.model_copy(update={"serve": serve})
 
@@ -134,7 +145,16 @@ def _replay(settings: Settings, server: Any, day: date, speed: float, stop: thre
                       headers={"Authorization": f"Bearer {ingest}"}) as client:  # fmt: skip
 
         def post(batch: list[dict[str, Any]]) -> int:
-            return client.post("/v1/telemetry", json={"fixes": batch}).status_code
+            if server.should_exit:  # SIGTERM or Ctrl-C: stop feeding, quietly
+                stop.set()
+                return 0
+            try:
+                return client.post("/v1/telemetry", json={"fixes": batch}).status_code
+            except httpx.TransportError:
+                if server.should_exit or stop.is_set():
+                    stop.set()
+                    return 0
+                raise
 
         console.print(f"replaying {fixes.num_rows:,} fixes of {day} at {speed:g}× …")
         out = feed(fixes, post, speed, stop, max_items=settings.serve.max_batch_items)

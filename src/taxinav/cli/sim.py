@@ -29,7 +29,9 @@ def simulate(
         ),
     ] = "historical",
     share: Annotated[float, typer.Option(min=0, max=1, help="Share of taxis on --policy")] = 1.0,
-    other: Annotated[str | None, policy_option(help="Policy of the other taxis")] = None,
+    other: Annotated[
+        str | None, policy_option(help="Policy of the other taxis, a --policy choice too")
+    ] = None,
     seeds: Annotated[int, typer.Option(min=1)] = 1,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write KPIs here.")] = None,
 ) -> None:

@@ -23,7 +23,7 @@ from taxinav.guidance import experiment as simulation
 from taxinav.mlops import training
 from taxinav.mlops.tuning import params_path
 from taxinav.settings import Settings
-from taxinav.warehouse import open_warehouse
+from taxinav.warehouse import open_warehouse, publish_reader
 
 # Bump a step's version when its logic changes so finished runs of the old logic are redone.
 BAR_STEPS = frozenset({"landing", "pipeline", "spells", "reforecast"})  # own progress bars
@@ -132,15 +132,17 @@ def run_batch(settings: Settings, console: Console, pipeline: Orchestrator) -> P
         con, console, "simulate", fp_sim, functools.partial(_simulate_baselines, con, settings)
     )
     tables.print_sim_table(console, sim_summary)
-    sections = report.collect(con, settings.tz)
+    sections = [*report.collect(con, settings.tz), report.blocked_days(days, served)]
     figures = [
         plots.pickups_map(con, graph, settings.reports_dir / "pickups_map.png"),
         plots.spell_durations(con, settings.reports_dir / "vacant_spells.png"),
     ]
     path = report.write_report(sections, settings.reports_dir / "ingest.md", figures)
     tables.print_sections(console, sections)
-    console.print(f"report written to [bold]{path}[/bold]")
     con.close()
+    with console.status("publishing the warehouse's read replica …"):
+        publish_reader(settings)
+    console.print(f"report written to [bold]{path}[/bold]")
     return path
 
 

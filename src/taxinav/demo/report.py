@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -138,6 +139,22 @@ def collect(con: duckdb.DuckDBPyConnection, tz: ZoneInfo) -> list[Section]:
         ),
     ]
     return sections
+
+
+def blocked_days(backfill: dict[str, Any], reforecast: dict[str, Any]) -> Section:
+    """Days a quality check blocked in the daily pipeline, and what skipped them."""
+    checks: dict[str, list[str]] = backfill.get("blocked_checks") or {
+        d: [] for d in backfill.get("blocked_days", [])
+    }
+    skipped = set(reforecast.get("skipped_days", []))
+    rows: list[tuple[object, ...]] = [
+        (d, ", ".join(c) or "a failed check",
+         "every asset after the check" + (" and the re-forecast" if d in skipped else ""))
+        for d, c in sorted(checks.items())
+    ]  # fmt: skip
+    note = "" if rows else "No day was blocked."
+    return Section("Days blocked by quality checks", ("day", "failed checks", "skipped"), rows,
+                   note)  # fmt: skip
 
 
 def render_markdown(sections: list[Section], title: str = "taxinav ingest report") -> str:

@@ -5,7 +5,7 @@ re-forecasting the test days with the newly registered champion — driven throu
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date, timedelta
 from typing import Any, Protocol
 
@@ -37,7 +37,7 @@ class Orchestrator(Protocol):
 
     def backfill(
         self, start: date, end: date, assets: Sequence[str] | None = None,
-        on_run: Callable[[Any], None] | None = None,
+        on_run: Callable[[Any], None] | None = None, skip: Collection[date] = (),
     ) -> Sequence[DayOutcome]: ...  # fmt: skip
 
 
@@ -70,6 +70,7 @@ def backfill(settings: Settings, pipeline: Orchestrator, console: Console) -> di
         "seconds": round(sum(seconds), 1),
         "seconds_per_day_after_telemetry": round(sum(rest) / max(len(rest), 1), 1),
         "blocked_days": [r.day.isoformat() for r in runs if r.failed_checks],
+        "blocked_checks": {r.day.isoformat(): r.failed_checks for r in runs if r.failed_checks},
     }
 
 
@@ -88,22 +89,30 @@ def reforecast(
     days: dict[str, Any],
 ) -> dict[str, Any]:
     """Re-run only the forecasts and accuracy of the test days (upstream untouched), now with
-    the champion; the realised accuracy of champion and base model per day."""
+    the champion; the realised accuracy of champion and base model per day. Days the daily
+    pipeline blocked (failed quality checks) have no features: they are skipped, and said."""
     start = test_start(con, settings)
     end = date.fromisoformat(days["last_day"])
+    blocked = sorted(date.fromisoformat(d) for d in days.get("blocked_days", []))
+    skipped = [d for d in blocked if start <= d <= end]
+    for d in skipped:
+        console.print(f"[yellow]re-forecast: {d} skipped (blocked by failed checks in the "
+                      "daily pipeline)[/yellow]")  # fmt: skip
     assets = [
         f"{kind}_{u}"
         for u in settings.pipeline.forecast_units
         for kind in ("forecasts", "accuracy")
     ]
-    n = (end - start).days + 1
+    n = (end - start).days + 1 - len(skipped)
     with progress_bar(console) as bar:
         task = bar.add_task("re-forecast the test days with the champion", total=n)
-        runs = pipeline.backfill(start, end, assets, on_run=lambda _: bar.advance(task))
+        runs = pipeline.backfill(start, end, assets, on_run=lambda _: bar.advance(task),
+                                 skip=blocked)  # fmt: skip
     _run_table(console, runs)
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
+        "skipped_days": [d.isoformat() for d in skipped],
         "seconds": round(sum(r.seconds for r in runs), 1),
         "days": served_accuracy(con, settings, start, end),
     }

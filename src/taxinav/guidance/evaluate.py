@@ -42,7 +42,7 @@ from taxinav.sim.booking import BookingModel
 from taxinav.sim.calibration import resolve_booking
 from taxinav.sim.runs import day_world, prepare
 from taxinav.sim.world import World
-from taxinav.warehouse import connect
+from taxinav.warehouse import open_reader
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,7 @@ class Worker:
     worlds: dict[tuple[float, date], World] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.con = connect(self.settings.warehouse_path, read_only=True,
-                           threads=1, memory_limit=self.settings.duckdb_memory_limit)  # fmt: skip
+        self.con = open_reader(self.settings, threads=1)
 
     def run(self, task: Task) -> dict[str, Any]:
         settings = self.settings.model_copy(deep=True)
@@ -211,7 +210,7 @@ def run_tasks(
 
 def period_booking(settings: Settings, start: date) -> BookingModel:
     """The booking model of a period starting at ``start`` (calibrated once, cached)."""
-    con = connect(settings.warehouse_path, read_only=True)
+    con = open_reader(settings)
     try:
         return resolve_booking(con, calibration_config(settings), start)
     finally:

@@ -18,9 +18,10 @@ import duckdb
 
 from taxinav.calendar import Day
 from taxinav.ingest.cabspotting import list_files
+from taxinav.ingest.load import load_fixes
 from taxinav.ingest.service import IngestReport, ingest_files
-from taxinav.ingest.validate import Rules
-from taxinav.warehouse import connect
+from taxinav.ingest.validate import QUARANTINE_SCHEMA, Rules
+from taxinav.warehouse import connect, retry_on_lock
 
 
 def ingest_cabspotting(
@@ -57,11 +58,15 @@ def landed_days(landing: Path, tz: ZoneInfo, first_day: date) -> tuple[date, dat
     return max(lo.astimezone(tz).date(), first_day), hi.astimezone(tz).date()
 
 
-def telemetry_day(con: duckdb.DuckDBPyConnection, landing: Path, d: Day) -> dict[str, Any]:
-    """Copy the day's validated fixes and quarantined rows from the landing store."""
+def telemetry_day(
+    con: duckdb.DuckDBPyConnection, landing: Path, d: Day, api: Path | None = None
+) -> dict[str, Any]:
+    """Copy the day's validated fixes and quarantined rows from the landing store, then merge
+    the fixes and ride events the API accepted (Parquet segments under ``api``): a key seen
+    already is a duplicate, a conflicting one is quarantined."""
     if not landing.exists():
         raise FileNotFoundError(f"no landing store at {landing}; run the landing step first")
-    con.execute(f"ATTACH '{landing}' AS landing (READ_ONLY)")
+    retry_on_lock(lambda: con.execute(f"ATTACH '{landing}' AS landing (READ_ONLY)"), 600.0)
     span = "ts >= ? AND ts < ?"
     try:
         con.begin()
@@ -86,6 +91,9 @@ def telemetry_day(con: duckdb.DuckDBPyConnection, landing: Path, d: Day) -> dict
             raise
     finally:
         con.execute("DETACH landing")
+    out: dict[str, Any] = {}
+    if api is not None:
+        out.update(_api_day(con, api, d))
     fixes, vehicles = con.execute(
         f"SELECT count(*), count(DISTINCT vehicle_id) FROM telemetry WHERE {span}",
         [d.start, d.end],
@@ -98,4 +106,29 @@ def telemetry_day(con: duckdb.DuckDBPyConnection, landing: Path, d: Day) -> dict
         "fixes": int(fixes),
         "vehicles": int(vehicles),
         "quarantined": {str(r): int(n) for r, n in reasons},
+        **out,
     }
+
+
+def _api_day(con: duckdb.DuckDBPyConnection, api: Path, d: Day) -> dict[str, int]:
+    """The API's fixes and ride events of the day, from its landing segments."""
+    out = {"api_fixes": 0, "api_fixes_loaded": 0, "api_rides": 0}
+    if any(api.glob("fixes-*.parquet")):
+        fixes = con.sql(
+            f"""SELECT source, line, vehicle_id, ts, lat, lon, occupied
+                FROM read_parquet('{api}/fixes-*.parquet')
+                WHERE ts >= $s AND ts < $e ORDER BY line""",
+            params={"s": d.start, "e": d.end},
+        ).to_arrow_table()
+        counts = load_fixes(con, fixes, QUARANTINE_SCHEMA.empty_table())
+        out.update(api_fixes=fixes.num_rows, api_fixes_loaded=counts.loaded)
+    if any(api.glob("rides-*.parquet")):
+        before = con.execute("SELECT count(*) FROM ride_events").fetchall()[0][0]
+        con.execute(
+            f"""INSERT INTO ride_events SELECT * FROM read_parquet('{api}/rides-*.parquet')
+                WHERE ts >= $s AND ts < $e ORDER BY event_key ON CONFLICT DO NOTHING""",
+            {"s": d.start, "e": d.end},
+        )
+        after = con.execute("SELECT count(*) FROM ride_events").fetchall()[0][0]
+        out["api_rides"] = int(after - before)
+    return out

@@ -4,15 +4,19 @@ When the actual pickups of a slot are known, the forecasts that were served (the
 and the base model's are scored per hour. An alert fires when the champion has been worse than
 the base model for K consecutive windows, when telemetry is late, or when a data-quality check
 fails — once per episode: it fires when the condition starts and again only after the
-condition has cleared.
+condition has cleared. A corrupt line of the service's append log alerts once per line.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import time
+import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,7 +48,7 @@ def realised_errors(actual: pd.DataFrame, served: str = "champion",
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # "accuracy", "data_late", "data_quality"
+    kind: str  # "accuracy", "data_late", "data_quality", "log_corrupt"
     message: str
     at: str  # when it fired (ISO time of the window that triggered it)
 
@@ -64,25 +68,62 @@ class LogSink:
 
 @dataclass
 class WebhookSink:
-    """POSTs the alert as Slack-compatible JSON; a failed delivery is logged, never raised."""
+    """POSTs the alert as Slack-compatible JSON, retrying with exponential backoff (waits of
+    ``backoff_s``, doubled after each failed attempt); a delivery that fails every attempt is
+    counted in ``failures`` and logged, never raised. The URL is a secret (a Slack webhook's
+    path is its credential): it is kept out of the repr and logs show only its host."""
 
-    url: str
+    url: str = field(repr=False)
     timeout_s: float = 5.0
+    attempts: int = 4  # the first try and three retries
+    backoff_s: float = 0.5  # then 1 s, 2 s
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     failures: int = 0
 
     def send(self, alert: Alert) -> None:
+        body = json.dumps(alert.payload()).encode()
+        delay, attempts = self.backoff_s, max(1, self.attempts)
+        error: Exception | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                self._post(body)
+                return
+            except Exception as exc:  # an alert sink must never take its caller down
+                error = exc
+                if isinstance(exc, urllib.error.HTTPError):
+                    exc.close()
+                if not _transient(exc) or attempt == attempts:
+                    break
+                log.warning("alert webhook %s attempt %d failed (%s); retrying in %.1f s",
+                            self.host, attempt, self._redact(exc), delay)  # fmt: skip
+                self.sleep(delay)
+                delay *= 2
+        self.failures += 1
+        log.error("alert webhook %s failed after %d attempt(s), alert not delivered: %s (%s)",
+                  self.host, attempt, self._redact(error), alert.payload()["text"])  # fmt: skip
+
+    def _post(self, body: bytes) -> None:
         req = urllib.request.Request(
-            self.url,
-            data=json.dumps(alert.payload()).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
+            self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # noqa: S310
-                resp.read()
-        except OSError as exc:
-            self.failures += 1
-            log.error("alert webhook %s failed: %s", self.url, exc)
+        with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # noqa: S310
+            resp.read()
+
+    @property
+    def host(self) -> str:
+        """What logs may show of the URL."""
+        return urllib.parse.urlsplit(self.url).hostname or "(no host)"
+
+    def _redact(self, error: object) -> str:
+        return str(error).replace(self.url, f"<webhook at {self.host}>")  # urllib quotes it
+
+
+def _transient(exc: Exception) -> bool:
+    """Worth another try: the network or the receiver failed, not the request itself (a
+    4xx other than 429, or a URL that cannot be posted to)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return exc.code >= 500 or exc.code == 429
+    return isinstance(exc, OSError | http.client.HTTPException)
 
 
 @dataclass
@@ -120,6 +161,7 @@ class Monitor:
         self._accuracy = Episode(self.consecutive_windows)
         self._late = Episode(1)
         self._quality: dict[str, Episode] = {}
+        self._corrupt_lines: set[tuple[str, int]] = set()
 
     def reset_accuracy(self) -> None:
         """Forget the accuracy streak (before replaying stored windows from the start)."""
@@ -148,6 +190,15 @@ class Monitor:
             return self._fire(Alert("data_quality", f"check {check} failed {detail}".strip(), at))
         return None
 
+    def log_corruption(self, at: str, file: str, line: int, error: str) -> Alert | None:
+        """A corrupt line of the append log (acknowledged data that cannot be loaded as it
+        is): alerts once per file and line."""
+        if (file, line) in self._corrupt_lines:
+            return None
+        self._corrupt_lines.add((file, line))
+        message = f"append log {file} line {line} is corrupt and quarantined: {error}"
+        return self._fire(Alert("log_corrupt", message, at))
+
     def _fire(self, alert: Alert) -> Alert:
         for sink in self.sinks:
             sink.send(alert)
@@ -158,8 +209,8 @@ class Monitor:
 def make_monitor(settings: MonitoringSettings) -> Monitor:
     """A monitor that logs every alert and posts it to the webhook when one is configured."""
     sinks: list[AlertSink] = [LogSink()]
-    if settings.webhook_url:
-        sinks.append(WebhookSink(settings.webhook_url))
+    if settings.webhook_url is not None and settings.webhook_url.get_secret_value():
+        sinks.append(WebhookSink(settings.webhook_url.get_secret_value()))
     return Monitor(sinks, settings.consecutive_windows, settings.late_after_min, settings.margin)
 
 

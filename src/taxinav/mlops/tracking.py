@@ -9,21 +9,24 @@ challenger; the gate compares it, on the run's own test window, with the current
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
 
 from taxinav.forecast import metrics
 from taxinav.forecast.gbm import LightGbmForecaster
-from taxinav.mlops.registry import CHAMPION, Decision, Registry
+from taxinav.mlops.registry import CHAMPION, Decision, Registry, tracking_uri
 from taxinav.settings import Settings
 
 BASE_MODEL = "historical_average"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,19 +53,37 @@ def data_checksum(frame: pd.DataFrame) -> str:
 
 
 def experiment_id(settings: Settings, unit_type: str) -> str:
-    """The unit type's experiment, created with its artifacts under ``TAXINAV_HOME``."""
+    """The unit type's experiment (see ``experiment_named``)."""
     return experiment_named(settings, f"taxinav-{unit_type}")
 
 
-def experiment_named(settings: Settings, name: str) -> str:
-    """The experiment ``name``, created with its artifacts under ``TAXINAV_HOME``."""
-    import mlflow
+def is_tracking_server(uri: str) -> bool:
+    """Whether ``uri`` is an MLflow tracking server (which has its own artifact store), rather
+    than a store this process writes itself (a SQLite file, a database, a folder)."""
+    return urlsplit(uri).scheme in ("http", "https")
 
-    found = mlflow.get_experiment_by_name(name)
+
+def experiment_named(settings: Settings, name: str) -> str:
+    """The experiment ``name`` of the settings' tracking store, created if it is new. On a
+    tracking server the server chooses where its artifacts go (its artifact store, e.g.
+    ``mlflow-artifacts:/…`` with ``--serve-artifacts``), so that every client reaches them; with
+    a local store they go under ``TAXINAV_HOME/mlartifacts``."""
+    from mlflow import MlflowClient
+
+    uri = tracking_uri(settings.home, settings.mlops.tracking_uri)
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(name)
     if found is not None:
+        if is_tracking_server(uri) and urlsplit(found.artifact_location).scheme in ("", "file"):
+            log.warning("experiment %r on %s keeps its artifacts in the local folder %s, "
+                        "which other machines cannot read; rename it (a deleted one keeps its "
+                        "name until `mlflow gc`) to have it recreated in the server's artifact "
+                        "store", name, uri, found.artifact_location)  # fmt: skip
         return str(found.experiment_id)
+    if is_tracking_server(uri):
+        return str(client.create_experiment(name))
     artifacts = (settings.home / "mlartifacts").resolve()
-    return str(mlflow.create_experiment(name, artifact_location=artifacts.as_uri()))
+    return str(client.create_experiment(name, artifact_location=artifacts.as_uri()))
 
 
 def log_training(

@@ -1,6 +1,8 @@
 """What every asset runs with: the settings (serialised, so a run is reproducible), a monitor
 for alerts, and the warehouse opened per asset with its duration recorded."""
 
+import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
-from pydantic import PrivateAttr
+from pydantic import PrivateAttr, SecretStr
 
 from taxinav.calendar import Day
 from taxinav.mlops.metrics import build_registry, record_duration, write_textfile
@@ -16,7 +18,11 @@ from taxinav.mlops.monitoring import Monitor, make_monitor
 from taxinav.mlops.registry import CHAMPION, Registry
 from taxinav.pipeline.checks import Check
 from taxinav.settings import Settings
-from taxinav.warehouse import open_warehouse
+from taxinav.warehouse import is_lock_error, open_warehouse
+
+log = logging.getLogger(__name__)
+WEBHOOK_URL_ENV = "TAXINAV_MONITORING__WEBHOOK_URL"
+MASK = str(SecretStr("x"))  # what a dump shows of a secret
 
 if TYPE_CHECKING:
     Materialized = dg.MaterializeResult[Any]
@@ -36,7 +42,7 @@ class TaxinavResource(dg.ConfigurableResource[Any]):
         self._monitor = make_monitor(self.settings().monitoring)
 
     def settings(self) -> Settings:
-        return Settings.model_validate_json(self.settings_json)
+        return with_secrets(Settings.model_validate_json(self.settings_json))
 
     def monitor(self) -> Monitor:
         if self._monitor is None:
@@ -47,15 +53,47 @@ class TaxinavResource(dg.ConfigurableResource[Any]):
         return Day.parse(context.partition_key, self.settings().tz)
 
 
+def with_secrets(settings: Settings) -> Settings:
+    """The settings with the secrets a dump masks put back from the environment.
+
+    Dagster stores a run's resource config with the run (``<home>/dagster``), so the settings
+    a run receives hold their secrets masked, and a run — in this process or one Dagster
+    starts — reads the alert webhook's URL from ``TAXINAV_MONITORING__WEBHOOK_URL``."""
+    if settings.monitoring.webhook_url is None:
+        return settings
+    url = os.environ.get(WEBHOOK_URL_ENV)
+    secret = SecretStr(url) if url else None
+    return settings.model_copy(
+        update={"monitoring": settings.monitoring.model_copy(update={"webhook_url": secret})}
+    )
+
+
+# For what stays transient on shared stores (a store busy beyond the open's wait, a file
+# system hiccup): a step is run again after 2, 4 and 8 s (± jitter) before its run fails.
+SHARED_STORE_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
 def resource_for(settings: Settings) -> TaxinavResource:
-    return TaxinavResource(settings_json=settings.model_dump_json())
+    url = settings.monitoring.webhook_url
+    if url is not None and url.get_secret_value() not in (os.environ.get(WEBHOOK_URL_ENV), MASK):
+        log.warning("pipeline runs post alerts to the webhook in %s only, not to one set "
+                    "in code", WEBHOOK_URL_ENV)  # fmt: skip
+    return TaxinavResource(settings_json=settings.model_dump_json())  # secrets masked
 
 
 @contextmanager
 def warehouse(settings: Settings, step: str) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The warehouse for one asset; its duration is recorded for the metrics."""
+    """The warehouse for one asset; its duration is recorded for the metrics. A store still
+    held by another process after the open's own wait asks Dagster to run the step again."""
     started = time.perf_counter()
-    con = open_warehouse(settings)
+    try:
+        con = open_warehouse(settings)
+    except duckdb.IOException as exc:
+        if is_lock_error(exc):
+            raise dg.RetryRequested(max_retries=3, seconds_to_wait=30) from exc
+        raise
     try:
         yield con
     finally:

@@ -5,20 +5,44 @@ assets from a middle step, recorded in the instance under ``<home>/dagster`` so 
 from __future__ import annotations
 
 import functools
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
 
+from taxinav import logs
 from taxinav.pipeline.assets import CODE_VERSIONS, build_definitions
 from taxinav.settings import Settings
+from taxinav.warehouse import publish_reader
 
 SOURCES = ("landing", "road_network")
 # A day's trips read the next day's telemetry, so a backfill loads all telemetry first.
 FIRST_PHASE = ("telemetry",)
+
+
+RUN_LOGGER = "taxinav.pipeline.run"
+_JOB = "__ephemeral_asset_job__"  # the name dg.materialize gives its runs
+
+
+_THRESHOLD = dg.Field(
+    str, is_required=False, default_value="NOTSET", description="NOTSET: the root logger's."
+)
+
+
+@dg.logger(
+    dg.Field({"log_level": _THRESHOLD}),
+    description="Dagster's run events as records of taxinav.pipeline.run, written by the root "
+    "handler taxinav.logs configures (no handler of its own).",
+)
+def run_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    """The ``console`` logger of every run: the process's logging, not Dagster's colours."""
+    log = logging.getLogger(RUN_LOGGER)
+    log.setLevel(init_context.logger_config["log_level"])
+    return log
 
 
 @dataclass
@@ -88,24 +112,37 @@ def materialize(
     assets: Sequence[str],
     day: date | None = None,
     instance: dg.DagsterInstance | None = None,
-    log_level: str = "WARNING",
+    log_level: str | None = None,
+    publish: bool = True,
 ) -> DayRun:
-    """Materialise ``assets`` (for ``day`` when they are partitioned) in one run."""
+    """Materialise ``assets`` (for ``day`` when they are partitioned) in one run; then
+    publish the warehouse's read replica (unless ``publish`` is false).
+
+    Logging is the process's (``taxinav.logs``, configured from ``settings`` unless the
+    command line did it); the run's Dagster events are logged at ``log_level`` or above, by
+    default WARNING (DEBUG when the process logs DEBUG)."""
+    logs.configure_default(settings.log_level, settings.log_format)
     if instance is None:  # a throw-away instance, cleaned up when the run is done
         with dg.DagsterInstance.ephemeral() as temporary:
-            return materialize(settings, assets, day, temporary, log_level)
+            return materialize(settings, assets, day, temporary, log_level, publish)
+    if log_level is None:
+        # Step-by-step debug lines would drown the progress bars; failures still show.
+        debug = logging.getLogger().isEnabledFor(logging.DEBUG)
+        log_level = "DEBUG" if debug else "WARNING"
     defs = _definitions(settings.model_dump_json())
-    started = time.perf_counter()
-    result = dg.materialize(
-        list(defs.assets or []),  # type: ignore[arg-type]
-        instance=instance,
+    job = dg.Definitions(  # what dg.materialize builds, with the run logger
+        jobs=[dg.define_asset_job(_JOB, selection=list(assets))],
+        assets=defs.assets,
         resources=defs.resources,
+        loggers={"console": run_logger},
+    ).resolve_job_def(_JOB)
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        instance=instance,
         partition_key=day.isoformat() if day else None,
-        selection=list(assets),
         raise_on_error=False,
         tags={"taxinav/source": "cli"},
-        # Step-by-step debug lines would drown the progress bars; failures still print.
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
     run = DayRun(
         day or date.min, list(assets), time.perf_counter() - started, result.success,
@@ -113,6 +150,8 @@ def materialize(
     )  # fmt: skip
     if not result.success and not run.failed_checks:
         raise RuntimeError(f"pipeline run for {day or 'sources'} failed: {_failure(result)}")
+    if publish and set(assets) != {"landing"}:
+        publish_reader(settings)
     return run
 
 
@@ -129,13 +168,16 @@ def backfill(
     instance: dg.DagsterInstance | None = None,
     assets: Sequence[str] | None = None,
     on_run: Callable[[DayRun], None] | None = None,
+    skip: Collection[date] = (),
+    publish: bool = True,
 ) -> list[DayRun]:
     """Every day in [start, end]: telemetry of all days first (trips read a day either side),
     then the rest of each day in order. ``assets`` restricts the run to a middle step and
-    what follows it, without recomputing upstream."""
+    what follows it, without recomputing upstream; days in ``skip`` (blocked earlier) are
+    left out."""
     chosen = list(assets) if assets else partitioned_assets(settings)
     runs = []
-    blocked: set[date] = set()  # a failed quality gate stops the rest of that day
+    blocked: set[date] = set(skip)  # a failed quality gate stops the rest of that day
     phases = [[a for a in chosen if a in FIRST_PHASE], [a for a in chosen if a not in FIRST_PHASE]]
     for phase in phases:
         if not phase:
@@ -143,12 +185,14 @@ def backfill(
         for d in days_between(start, end):
             if d in blocked:
                 continue
-            run = materialize(settings, phase, d, instance)
+            run = materialize(settings, phase, d, instance, publish=False)
             if run.failed_checks:
                 blocked.add(d)
             runs.append(run)
             if on_run is not None:
                 on_run(run)
+    if runs and publish:
+        publish_reader(settings)
     return runs
 
 
@@ -166,11 +210,12 @@ class DagsterOrchestrator:
         return cls(settings, instance_for(settings))
 
     def source(self, asset: str) -> dict[str, Any]:
-        run = materialize(self.settings, [asset], None, self.instance)
+        run = materialize(self.settings, [asset], None, self.instance, publish=False)
         return {**run.metadata.get(asset, {}), "seconds": round(run.seconds, 1)}
 
     def backfill(
         self, start: date, end: date, assets: Sequence[str] | None = None,
-        on_run: Callable[[DayRun], None] | None = None,
+        on_run: Callable[[DayRun], None] | None = None, skip: Collection[date] = (),
     ) -> list[DayRun]:  # fmt: skip
-        return backfill(self.settings, start, end, self.instance, assets, on_run)
+        # The demo holds the warehouse while it runs and publishes the replica at its end.
+        return backfill(self.settings, start, end, self.instance, assets, on_run, skip, False)

@@ -18,7 +18,7 @@ from taxinav.settings import Settings
 from taxinav.sim.booking import BookingModel
 from taxinav.sim.calibration import cached_booking
 from taxinav.sim.runs import day_world, prepare
-from taxinav.warehouse import connect
+from taxinav.warehouse import open_reader
 
 GUIDED_GROUP = 0
 KEEPALIVE_S = 60.0  # a twin reports at least this often (real cabs report about once a minute)
@@ -83,7 +83,7 @@ def guided_replay(settings: Settings, day: date, share: float, real: pa.Table) -
     and merge the twins' fixes with the other vehicles' real ones."""
     booking = cached_booking(calibration_config(settings), day) or BookingModel.fixed(0.15)
     config = run_config(settings)
-    con = connect(settings.warehouse_path, read_only=True)
+    con = open_reader(settings)
     try:  # the guided policy reads the day's stored forecasts when it starts
         period = prepare(con, config, day)
         first = local_midnight(day, settings.tz)

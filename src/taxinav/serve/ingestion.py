@@ -1,31 +1,54 @@
 """Durable ingestion: accepted items are fsynced to the append log before the API answers;
-closed log segments are loaded into the landing store; on start, what a previous process
-acknowledged is loaded and replayed into the live state."""
+closed log segments are landed (`landing.write_segment`); on start, what a previous process
+acknowledged is landed and replayed into the live state.
+
+A bad line in a segment is counted (``log_corrupt_lines``), quarantined under the log, logged
+and alerted (kind ``log_corrupt``) once, and the rest of its segment is landed; a torn tail
+(never acknowledged) is counted (``log_torn_tail``) and ignored. A segment is deleted only
+after its good lines are landed and its bad ones quarantined."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
 
-from taxinav.serve.landing import load_records
+from taxinav.mlops.monitoring import Monitor
+from taxinav.serve.landing import write_segment
 from taxinav.serve.live import LiveState
 from taxinav.serve.schemas import Fix, IngestResult, RideEvent, validate_items
-from taxinav.serve.wal import AppendLog
+from taxinav.serve.wal import AppendLog, Problem, Record
 from taxinav.settings import Settings
-from taxinav.warehouse import connect
 
+log = logging.getLogger(__name__)
 _FIXES, _RIDES = TypeAdapter(list[Fix]), TypeAdapter(list[RideEvent])
+_SCHEMAS: dict[str, TypeAdapter[Any]] = {"fixes": _FIXES, "rides": _RIDES}
+
+
+def _validate(kind: str, items: list[dict[str, Any]]) -> None:
+    """A logged record must still be what the API accepted, or landing it would fail."""
+    schema = _SCHEMAS.get(kind)
+    if schema is None:
+        raise ValueError(f"unknown record kind {kind!r}")
+    schema.validate_python(items)  # a ValidationError is a ValueError
 
 
 class Ingestion:
-    def __init__(self, settings: Settings, log: AppendLog, stats: Counter[str]) -> None:
+    def __init__(
+        self, settings: Settings, log: AppendLog, stats: Counter[str], monitor: Monitor
+    ) -> None:
         self.settings = settings
         self.log = log
         self.stats = stats
+        self.monitor = monitor
+        self._reported: set[tuple[str, int]] = set()  # problems (file, line) handled
+        self._report_lock = threading.Lock()
         self.ride_keys: set[str] = set()
         self.last_ingest = time.time()  # wall clock of the last new fix
         self._lock = threading.Lock()
@@ -34,7 +57,7 @@ class Ingestion:
         """Load what a previous process acknowledged, and rebuild the live state from it."""
         recovered = 0
         for seg in self.log.closed_segments():
-            for kind, items in self.log.read(seg):
+            for kind, items in self._read(seg):
                 if kind == "fixes":
                     fixes = [Fix.model_validate(i) for i in items]
                     live.apply(fixes)
@@ -69,21 +92,44 @@ class Ingestion:
         return IngestResult(accepted=len(new), duplicates=len(good) - len(new), rejected=rejected)
 
     def flush(self) -> int:
-        """Load closed log segments into the landing store; returns the records loaded."""
+        """Land closed log segments (each as its own files, so landing one again after a
+        crash replaces it); a segment is deleted once landed. Returns the records landed."""
         self.log.rotate()
-        segments = self.log.closed_segments()
-        if not segments:
-            return 0
-        s = self.settings
-        con = connect(s.api_landing_path, memory_limit=s.duckdb_memory_limit, threads=1)
         n = 0
-        try:
-            for seg in segments:
-                records = list(self.log.read(seg))
-                self.stats.update(load_records(con, records))
-                n += len(records)
-            for seg in segments:  # only after every load committed
-                self.log.done(seg)
-        finally:
-            con.close()
+        for seg in self.log.closed_segments():
+            records = self._read(seg)  # bad lines are quarantined before the segment goes
+            landed = write_segment(self.settings.api_landing_dir, int(seg.stem), records,
+                                   received_at=datetime.now(UTC))  # fmt: skip
+            self.stats.update(landed)
+            self.log.done(seg)
+            n += len(records)
         return n
+
+    def _read(self, seg: Path) -> list[Record]:
+        """The good records of a segment; its problems are reported (each once)."""
+        problems: list[Problem] = []
+        records = list(self.log.read(seg, problems, torn_tail_ok=self.log.may_be_torn(seg),
+                                     validate=_validate))  # fmt: skip
+        for p in problems:
+            self._report(p)
+        return records
+
+    def _report(self, p: Problem) -> None:
+        """Count a problem; quarantine, log and alert a bad line. Marked as handled only once
+        quarantined: if that fails, the flush fails and keeps the segment for the next try."""
+        with self._report_lock:
+            if (p.file, p.line) not in self._reported:
+                self._report_new(p)
+                self._reported.add((p.file, p.line))
+
+    def _report_new(self, p: Problem) -> None:
+        if p.torn_tail:
+            log.warning("append log %s: ignoring the torn last line %d (never acknowledged)",
+                        p.file, p.line)  # fmt: skip
+            self.stats["log_torn_tail"] += 1
+        else:
+            where = self.log.quarantine(p)
+            log.error("append log %s line %d is corrupt (%s); quarantined in %s",
+                      p.file, p.line, p.error, where)  # fmt: skip
+            self.stats["log_corrupt_lines"] += 1
+            self.monitor.log_corruption(datetime.now(UTC).isoformat(), p.file, p.line, p.error)

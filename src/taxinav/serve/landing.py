@@ -1,72 +1,74 @@
-"""Loading logged API items into the landing store (idempotently: a replay is harmless)."""
+"""The API's landing segments: each closed append-log segment becomes Parquet files —
+``fixes-<seq>.parquet`` and ``rides-<seq>.parquet`` — written to a temporary name, fsynced
+and renamed, so a reader (the daily pipeline) sees whole files or none, and no process ever
+waits for a lock. Writing a segment again (a crash before its log file was deleted) replaces
+the same files: nothing is landed twice."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
-
-from taxinav.ingest.load import load_fixes
-from taxinav.ingest.validate import QUARANTINE_SCHEMA
+import pyarrow.parquet as pq
 
 SOURCE = "api"
+LINES_PER_SEGMENT = 10_000_000  # line = seq · this + index: unique and ordered across segments
+
+FIX_SCHEMA = pa.schema([
+    ("source", pa.string()), ("line", pa.int64()), ("vehicle_id", pa.string()),
+    ("ts", pa.timestamp("us", tz="UTC")), ("lat", pa.float64()), ("lon", pa.float64()),
+    ("occupied", pa.bool_()),
+])  # fmt: skip
+RIDE_SCHEMA = pa.schema([
+    ("event_key", pa.string()), ("vehicle_id", pa.string()), ("kind", pa.string()),
+    ("ts", pa.timestamp("us", tz="UTC")), ("lat", pa.float64()), ("lon", pa.float64()),
+    ("received_at", pa.timestamp("us", tz="UTC")),
+])  # fmt: skip
 
 
-def _ts(values: list[str]) -> pa.Array:
-    return pa.array(
-        [datetime.fromisoformat(v).astimezone(UTC) for v in values], pa.timestamp("us", tz="UTC")
-    )
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
-def load_records(
-    con: duckdb.DuckDBPyConnection,
-    records: list[tuple[str, list[dict[str, Any]]]],
-    first_line: int = 1,
-) -> Counter[str]:
-    """Merge logged fixes into ``telemetry`` (a repeated key is a duplicate, a conflicting one
-    is quarantined) and ride events into ``ride_events``."""
+def _write(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the rename itself survives a crash
+    finally:
+        os.close(fd)
+
+
+def write_segment(
+    directory: Path, seq: int, records: list[tuple[str, list[dict[str, Any]]]],
+    received_at: datetime,
+) -> Counter[str]:  # fmt: skip
+    """Land one log segment's records; returns what was written."""
+    directory.mkdir(parents=True, exist_ok=True)
     fixes = [f for kind, items in records if kind == "fixes" for f in items]
     rides = [r for kind, items in records if kind == "rides" for r in items]
     out: Counter[str] = Counter()
     if fixes:
-        table = pa.table(
-            {
-                "source": pa.array([SOURCE] * len(fixes), pa.string()),
-                "line": pa.array(range(first_line, first_line + len(fixes)), pa.int64()),
-                "vehicle_id": pa.array([f["vehicle_id"] for f in fixes], pa.string()),
-                "ts": _ts([f["ts"] for f in fixes]),
-                "lat": pa.array([float(f["lat"]) for f in fixes], pa.float64()),
-                "lon": pa.array([float(f["lon"]) for f in fixes], pa.float64()),
-                "occupied": pa.array([bool(f["occupied"]) for f in fixes], pa.bool_()),
-            }
-        )
-        counts = load_fixes(con, table, QUARANTINE_SCHEMA.empty_table())
-        out.update(
-            fixes_loaded=counts.loaded,
-            fixes_repeated=counts.already_loaded + counts.duplicates,
-            fixes_quarantined=sum(counts.quarantined.values()),
-        )
+        base = seq * LINES_PER_SEGMENT
+        _write(pa.Table.from_pylist([
+            {"source": SOURCE, "line": base + i, "vehicle_id": f["vehicle_id"],
+             "ts": _ts(f["ts"]), "lat": float(f["lat"]), "lon": float(f["lon"]),
+             "occupied": bool(f["occupied"])} for i, f in enumerate(fixes)
+        ], schema=FIX_SCHEMA), directory / f"fixes-{seq:09d}.parquet")  # fmt: skip
+        out["fixes_landed"] = len(fixes)
     if rides:
-        now = datetime.now(UTC)
-        before = con.execute("SELECT count(*) FROM ride_events").fetchall()[0][0]
-        con.executemany(
-            "INSERT INTO ride_events VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [
-                (
-                    r["event_key"],
-                    r["vehicle_id"],
-                    r["kind"],
-                    datetime.fromisoformat(r["ts"]),
-                    float(r["lat"]),
-                    float(r["lon"]),
-                    now,
-                )
-                for r in rides
-            ],
-        )
-        after = con.execute("SELECT count(*) FROM ride_events").fetchall()[0][0]
-        out.update(rides_loaded=int(after - before))
+        _write(pa.Table.from_pylist([
+            {"event_key": r["event_key"], "vehicle_id": r["vehicle_id"], "kind": r["kind"],
+             "ts": _ts(r["ts"]), "lat": float(r["lat"]), "lon": float(r["lon"]),
+             "received_at": received_at} for r in rides
+        ], schema=RIDE_SCHEMA), directory / f"rides-{seq:09d}.parquet")  # fmt: skip
+        out["rides_landed"] = len(rides)
     return out

@@ -1,58 +1,305 @@
-"""Prometheus metrics of the running service (``GET /metrics``)."""
+"""Prometheus metrics of the running service (``GET /metrics``).
+
+Every ever-growing count is a counter (``_total``): each key of ``Service.stats`` — fixes and
+rides by outcome as ``taxinav_ingested_items_total{kind,outcome}``, any other key ``k`` as
+``taxinav_<k>_total``, so a new key appears without a change here — late fixes, alerts sent,
+failed webhook deliveries, and the requests the API answered (:class:`RequestMetrics`, with a
+latency histogram per route template). Levels (freshness, live vehicles, realised errors,
+durations, the champion, the monitor's thresholds, the pipeline's failed checks) are gauges.
+The alerting rules in ``ops/prometheus/taxinav.rules.yml`` are written against these names.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import sqlite3
+import threading
 import time
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import accumulate
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import ProcessCollector, generate_latest
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taxinav.mlops.metrics import durations_path
+from taxinav.mlops.monitoring import WebhookSink
 
 if TYPE_CHECKING:
     from taxinav.serve.service import Service
 
+__all__ = ["HTTP_BUCKETS", "RequestMetrics", "RequestMetricsMiddleware", "exposition",
+           "pipeline_checks"]  # fmt: skip
+log = logging.getLogger(__name__)
+
+# Counts exported from the start at 0 (a counter that first appears at N hides that increase
+# from rate() and increase()); any other key of ``Service.stats`` appears once it is counted.
+KNOWN_ITEMS = {"fixes": ("accepted", "repeated", "rejected", "loaded", "quarantined"),
+               "rides": ("accepted", "rejected", "loaded")}  # fmt: skip
+KNOWN_COUNTS = ("recovered_fixes", "refreshes", "log_corrupt_lines", "log_torn_tail")
+ALERT_KINDS = ("accuracy", "data_late", "data_quality", "log_corrupt")
+
+# Request latency buckets (seconds): reads answer in milliseconds, a route re-draw in tens.
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UNMATCHED = "<unmatched>"  # requests no route took (404s): raw paths would be unbounded labels
+
 
 def exposition(service: Service) -> bytes:
-    """Ingest counters, data freshness, live realised errors, refresh and pipeline step
-    durations and the champion version, in the Prometheus text format."""
-    reg = CollectorRegistry()
-    items = Gauge("taxinav_ingested_items", "Items received since start", ["kind", "outcome"],
-                  registry=reg)  # fmt: skip
-    for key, n in sorted(service.stats.items()):
+    """The service's metrics in the Prometheus text format (version 0.0.4)."""
+    return bytes(generate_latest(_Page(service)))
+
+
+class _Page(Collector):
+    """One scrape: families built from the service's state as it is now."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def collect(self) -> Iterable[Metric]:
+        s = self.service
+        yield from _stats_families(s.stats)
+        yield from _service_families(s)
+        yield from _monitor_families(s)
+        yield _check_family(pipeline_checks(s.settings.dagster_home))
+        http: RequestMetrics | None = s.http_metrics
+        if http is not None:
+            yield from http.families()
+        # process_start_time_seconds lets a rule tell a counter that appeared at N in a new
+        # process (corruption found while recovering the log) from one seen before.
+        yield from ProcessCollector(registry=None).collect()
+
+
+def _metric_name(key: str) -> str:
+    return "taxinav_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
+
+
+def _stats_families(stats: Mapping[str, int]) -> Iterator[Metric]:
+    """``Service.stats``: fixes and rides by kind and outcome, every other key on its own."""
+    counts = Counter({f"{kind}_{outcome}": 0 for kind, outcomes in KNOWN_ITEMS.items()
+                      for outcome in outcomes})  # fmt: skip
+    counts.update(dict.fromkeys(KNOWN_COUNTS, 0))
+    counts.update(dict(stats))  # one copy: ingestion threads add keys as they count
+    items = CounterMetricFamily("taxinav_ingested_items", "Items received since start, by kind "
+                                "and outcome", labels=["kind", "outcome"])  # fmt: skip
+    others = []
+    for key, n in sorted(counts.items()):
         kind, _, outcome = key.partition("_")
-        if kind in ("fixes", "rides") and outcome:
-            items.labels(kind, outcome).set(n)
-    Gauge("taxinav_data_freshness_seconds", "Seconds since the last accepted fix",
-          registry=reg).set(time.time() - service.ingestion.last_ingest)  # fmt: skip
-    if service.live is not None and service.live.clock is not None:
-        Gauge("taxinav_data_newest_fix_timestamp_seconds", "Time of the newest fix",
-              registry=reg).set(service.live.clock.timestamp())  # fmt: skip
-        Gauge("taxinav_live_vehicles", "Vehicles known to the live state",
-              registry=reg).set(len(service.live.vehicles))  # fmt: skip
-        late = Gauge("taxinav_late_fixes", "Fixes older than the state they would change: "
-                     "behind their vehicle (trips) or behind sealed supply slots (supply)",
-                     ["part"], registry=reg)  # fmt: skip
-        late.labels("trips").set(service.live.late)
-        late.labels("supply").set(service.live.late_supply)
-    err = Gauge("taxinav_forecast_realised_rmse", "Realised RMSE of the latest scored live "
-                "forecast (pickups over the horizon per H3 cell)", ["model"],
-                registry=reg)  # fmt: skip
-    if service.refresher.scores:
-        last = service.refresher.scores[-1]
-        err.labels("champion").set(last.champion_rmse)
-        err.labels("base").set(last.base_rmse)
-    if service.snapshot.seconds is not None:
-        Gauge("taxinav_refresh_duration_seconds", "Latest forecast + plan refresh",
-              registry=reg).set(service.snapshot.seconds)  # fmt: skip
-    steps = Gauge("taxinav_pipeline_step_duration_seconds", "Latest duration of a pipeline "
-                  "step", ["step"], registry=reg)  # fmt: skip
-    path = durations_path(service.settings.home)
+        if kind in KNOWN_ITEMS and outcome:
+            items.add_metric([kind, outcome], n)
+        else:
+            others.append(CounterMetricFamily(_metric_name(key), f"Count of {key} since start",
+                                              value=n))  # fmt: skip
+    yield items
+    yield from others
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=value)
+
+
+def _service_families(s: Service) -> Iterator[Metric]:
+    yield _gauge("taxinav_data_freshness_seconds", "Seconds since the last accepted fix",
+                 time.time() - s.ingestion.last_ingest)  # fmt: skip
+    if s.live is not None:
+        late = CounterMetricFamily("taxinav_late_fixes", "Fixes older than the state they "
+                                   "would change: behind their vehicle (trips) or behind "
+                                   "sealed supply slots (supply)", labels=["part"])  # fmt: skip
+        late.add_metric(["trips"], s.live.late)
+        late.add_metric(["supply"], s.live.late_supply)
+        yield late
+        yield _gauge("taxinav_live_vehicles", "Vehicles known to the live state",
+                     len(s.live.vehicles))  # fmt: skip
+        if s.live.clock is not None:
+            yield _gauge("taxinav_data_newest_fix_timestamp_seconds", "Time of the newest fix",
+                         s.live.clock.timestamp())  # fmt: skip
+    err = GaugeMetricFamily("taxinav_forecast_realised_rmse", "Realised RMSE of the latest "
+                            "scored live forecast (pickups over the horizon per H3 cell)",
+                            labels=["model"])  # fmt: skip
+    if s.refresher.scores:
+        last = s.refresher.scores[-1]
+        err.add_metric(["champion"], last.champion_rmse)
+        err.add_metric(["base"], last.base_rmse)
+    yield err
+    if s.snapshot.seconds is not None:
+        yield _gauge("taxinav_refresh_duration_seconds", "Latest forecast + plan refresh",
+                     s.snapshot.seconds)  # fmt: skip
+    steps = GaugeMetricFamily("taxinav_pipeline_step_duration_seconds", "Latest duration of a "
+                              "pipeline step", labels=["step"])  # fmt: skip
+    path = durations_path(s.settings.home)
     for step, seconds in sorted((json.loads(path.read_text()) if path.exists() else {}).items()):
-        steps.labels(step).set(float(seconds))
-    version = Gauge("taxinav_model_champion_version", "Champion version", ["unit_type"],
-                    registry=reg)  # fmt: skip
-    if service.ctx is not None and service.ctx.champion is not None:
-        version.labels("h3").set(float(service.ctx.champion[0]))
-    return bytes(generate_latest(reg))
+        steps.add_metric([step], float(seconds))
+    yield steps
+    version = GaugeMetricFamily("taxinav_model_champion_version", "Champion version",
+                                labels=["unit_type"])  # fmt: skip
+    if s.ctx is not None and s.ctx.champion is not None:
+        version.add_metric(["h3"], float(s.ctx.champion[0]))
+    yield version
+
+
+def _monitor_families(s: Service) -> Iterator[Metric]:
+    """Alerts the monitor sent, failed webhook deliveries, and the thresholds it alerts at
+    (the Prometheus rules compare against these, so they follow the settings)."""
+    sent = Counter(dict.fromkeys(ALERT_KINDS, 0))
+    sent.update(a.kind for a in list(s.monitor.sent))
+    alerts = CounterMetricFamily("taxinav_alerts", "Alerts the service's monitor sent",
+                                 labels=["kind"])  # fmt: skip
+    for kind, n in sorted(sent.items()):
+        alerts.add_metric([kind], n)
+    yield alerts
+    failures = sum(k.failures for k in s.monitor.sinks if isinstance(k, WebhookSink))
+    yield CounterMetricFamily("taxinav_alert_webhook_failures", "Alert webhook deliveries "
+                              "that failed", value=failures)  # fmt: skip
+    m = s.settings.monitoring
+    yield _gauge("taxinav_monitoring_late_after_seconds", "Telemetry is late after this long "
+                 "without a fix (monitoring.late_after_min)", m.late_after_min * 60)  # fmt: skip
+    yield _gauge("taxinav_monitoring_accuracy_margin", "Share of the base model's RMSE by which "
+                 "the champion's must exceed it to count as worse (monitoring.margin)",
+                 m.margin)  # fmt: skip
+    yield _gauge("taxinav_monitoring_consecutive_windows", "Consecutive hourly windows the "
+                 "champion must trail the base model before an alert "
+                 "(monitoring.consecutive_windows)", m.consecutive_windows)  # fmt: skip
+
+
+# The latest finished evaluation of each check, from the Dagster instance's index (its default
+# SQLite storage, which `taxinav pipeline` writes under <home>/dagster). Dagster plans a row
+# per check and run and updates its status when the check has run.
+_CHECKS_SQL = """
+    SELECT asset_key, check_name, execution_status FROM asset_check_executions
+    WHERE id IN (SELECT max(id) FROM asset_check_executions
+                 WHERE execution_status IN ('SUCCEEDED', 'FAILED')
+                 GROUP BY asset_key, check_name)
+    ORDER BY asset_key, check_name"""
+
+
+def pipeline_checks(dagster_home: Path) -> list[tuple[str, str, bool]]:
+    """``(asset, check, failed)`` of every data-quality check's latest evaluation by the
+    pipeline; empty when the pipeline has not run here (or keeps its runs elsewhere)."""
+    index = dagster_home / "history" / "runs" / "index.db"
+    if not index.exists():
+        return []
+    try:
+        con = sqlite3.connect(f"{index.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+        try:
+            rows = con.execute(_CHECKS_SQL).fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as exc:  # busy, or a Dagster whose storage differs: no gauge
+        log.warning("cannot read the pipeline's check results from %s: %s", index, exc)
+        return []
+    out = []
+    for asset_key, check, status in rows:
+        try:
+            asset = "/".join(json.loads(asset_key))
+        except (TypeError, ValueError):
+            asset = str(asset_key)
+        out.append((asset, str(check), status == "FAILED"))
+    return out
+
+
+def _check_family(checks: list[tuple[str, str, bool]]) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily("taxinav_pipeline_check_failed", "1 when the latest evaluation of "
+                              "the pipeline's data-quality check failed, 0 when it passed",
+                              labels=["asset", "check"])  # fmt: skip
+    for asset, check, failed in checks:
+        gauge.add_metric([asset, check], 1.0 if failed else 0.0)
+    return gauge
+
+
+class RequestMetrics:
+    """Requests answered and their latencies per (route template, method, status): plain
+    counts under a lock (a request costs a dict lookup and a bisect), turned into a counter
+    and a histogram when scraped. One per app."""
+
+    def __init__(self, buckets: Iterable[float] = HTTP_BUCKETS) -> None:
+        self.bounds = tuple(sorted(buckets))
+        self._lock = threading.Lock()
+        # (route, method, status) → [count per bucket …, count above the last bound, sum]
+        self._series: dict[tuple[str, str, int], list[float]] = {}
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        i = bisect_left(self.bounds, seconds)  # the first bucket whose bound is ≥ seconds
+        key = (route, method, status)
+        with self._lock:
+            row = self._series.get(key)
+            if row is None:
+                row = self._series[key] = [0.0] * (len(self.bounds) + 2)
+            row[i] += 1
+            row[-1] += seconds
+
+    def families(self) -> list[Metric]:
+        with self._lock:
+            series = sorted((key, list(row)) for key, row in self._series.items())
+        labels = ["route", "method", "status"]
+        requests = CounterMetricFamily("taxinav_http_requests", "Requests answered, by route "
+                                       "template, method and status", labels=labels)  # fmt: skip
+        latency = HistogramMetricFamily("taxinav_http_request_duration_seconds", "Time to "
+                                        "answer a request, by route template, method and status",
+                                        labels=labels)  # fmt: skip
+        les = [_le(b) for b in self.bounds] + ["+Inf"]
+        for (route, method, status), row in series:
+            cumulative = list(accumulate(row[:-1]))
+            values = [route, method, str(status)]
+            requests.add_metric(values, cumulative[-1])
+            latency.add_metric(values, list(zip(les, cumulative, strict=True)), row[-1])
+        return [requests, latency]
+
+
+def _le(bound: float) -> str:
+    """A bucket bound as Prometheus writes it (``0.005``, ``1.0``)."""
+    return repr(float(bound))
+
+
+def route_template(scope: Scope, root_path: str = "") -> str:
+    """The template of the route that took the request (``/v1/vehicles/{vehicle_id}/route``),
+    ``/map/{path}`` for a mounted folder, ``<unmatched>`` when none did. Read from the scope
+    after the app answered: the router records the route, or a mount extends the root path
+    (``root_path``: the one the request came in with)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return f"{path}/{{path}}" if isinstance(route, Mount) else path
+    mounted = str(scope.get("root_path", ""))
+    if len(mounted) > len(root_path) and mounted.startswith(root_path):
+        return f"{mounted[len(root_path) :]}/{{path}}"
+    return UNMATCHED
+
+
+class RequestMetricsMiddleware:
+    """Pure ASGI middleware recording every HTTP request in a :class:`RequestMetrics`."""
+
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        root_path = str(scope.get("root_path", ""))
+        status = 500  # an exception that escapes the app becomes a 500 outside it
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.metrics.observe(route_template(scope, root_path), scope["method"], status,
+                                 time.perf_counter() - started)  # fmt: skip

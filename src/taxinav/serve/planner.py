@@ -4,6 +4,7 @@ the champion. Built at start-up and at each new day, then the warehouse is let g
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -22,7 +23,9 @@ from taxinav.routing.recommender import FleetState, Recommender, VehicleState
 from taxinav.routing.route import Route
 from taxinav.serve.online import Predict
 from taxinav.settings import Settings
-from taxinav.warehouse import open_warehouse
+from taxinav.warehouse import open_reader
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,7 +48,7 @@ class DayContext:
 def load_day(settings: Settings, day: date) -> DayContext:
     """Read everything the day needs (the warehouse is opened read-only and closed)."""
     origin = local_midnight(day, settings.tz)
-    con = open_warehouse(settings, read_only=True)
+    con = open_reader(settings)
     try:
         g = day_guidance(con, settings, day)
         graph, rec, demand, demand_at, habits_at = (g.graph, g.recommender, g.demand,
@@ -59,6 +62,8 @@ def load_day(settings: Settings, day: date) -> DayContext:
         con.close()
     cells = network_cells(graph.mid_lat, graph.mid_lon, settings.forecast.h3_resolution)
     load = champion_loader(settings)
+    log.info("day %s loaded: %d road segments, road demand from %s", day, graph.n_segments,
+             demand.source)  # fmt: skip
     return DayContext(day, origin, graph, cells, rec, demand_at, habits_at, demand.source,
                       history["h3"], load("h3"), demand, history["road"], load("road"))  # fmt: skip
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from taxinav.calendar import local_midnight
 from taxinav.settings import Settings
-from taxinav.warehouse import connect
+from taxinav.warehouse import open_reader
 
 log = logging.getLogger(__name__)
 Post = Callable[[list[dict[str, Any]]], int]  # a batch of fixes → HTTP status
@@ -23,7 +23,7 @@ def day_fixes(settings: Settings, day: date) -> pa.Table:
     """The day's validated fixes in time order (from the warehouse, read-only)."""
     start = local_midnight(day, settings.tz)
     end = local_midnight(date.fromordinal(day.toordinal() + 1), settings.tz)
-    con = connect(settings.warehouse_path, read_only=True)
+    con = open_reader(settings)
     try:
         return con.sql(
             """SELECT vehicle_id, ts, lat, lon, occupied FROM telemetry

@@ -51,7 +51,7 @@ class Service:
         self.log = AppendLog(settings.home / "serve" / "log")
         self.stats: Counter[str] = Counter()
         self.monitor = make_monitor(settings.monitoring)
-        self.ingestion = Ingestion(settings, self.log, self.stats)
+        self.ingestion = Ingestion(settings, self.log, self.stats, self.monitor)
         self.refresher = Refresher(settings, self.slotting, self.monitor)
         self.ctx: planner.DayContext | None = None
         self.live: LiveState | None = None
@@ -64,6 +64,7 @@ class Service:
         self._route_json: dict[str, tuple[tuple[int, datetime], bytes]] = {}
         self._geojson: dict[tuple[int, str], bytes] = {}  # (snapshot, unit) → demand
         self._network_json: bytes | None = None
+        self.http_metrics: Any = None  # the app's request counts, for /metrics (set by the app)
 
     # life cycle --------------------------------------------------------------------------
     def start(self, day: date, background: bool = True) -> None:

@@ -2,10 +2,15 @@
 
 from taxinav.warehouse.connection import (
     connect,
+    is_lock_error,
     key_is_unique,
     open_landing,
+    open_reader,
     open_warehouse,
+    publish_reader,
+    reader_path,
     replace_rows,
+    retry_on_lock,
     table_checksum,
 )
 from taxinav.warehouse.schema import KEYS, TABLES
@@ -14,9 +19,14 @@ __all__ = [
     "KEYS",
     "TABLES",
     "connect",
+    "is_lock_error",
     "key_is_unique",
     "open_landing",
+    "open_reader",
     "open_warehouse",
+    "publish_reader",
+    "reader_path",
     "replace_rows",
+    "retry_on_lock",
     "table_checksum",
 ]

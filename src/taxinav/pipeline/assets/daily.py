@@ -8,6 +8,7 @@ from taxinav.features.counts import CountSpec, demand_day
 from taxinav.pipeline import checks as quality
 from taxinav.pipeline.assets.sources import GROUP
 from taxinav.pipeline.resources import (
+    SHARED_STORE_RETRY,
     Materialized,
     TaxinavResource,
     check_spec,
@@ -26,6 +27,7 @@ def daily_assets(
     around = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=1)
 
     @dg.asset(
+        retry_policy=SHARED_STORE_RETRY,
         group_name=GROUP,
         partitions_def=part,
         deps=[landing],
@@ -41,7 +43,7 @@ def daily_assets(
         s = taxinav.settings()
         d = taxinav.day(context)
         with warehouse(s, "telemetry") as con:
-            out = ingest.telemetry_day(con, s.landing_path, d)
+            out = ingest.telemetry_day(con, s.landing_path, d, s.pipeline_api_landing)
             g = roads.read_graph(con)
             bbox = (
                 float(g.shape_lat.min()),
@@ -57,6 +59,7 @@ def daily_assets(
         return checked(out, checks, taxinav, d)
 
     @dg.asset(
+        retry_policy=SHARED_STORE_RETRY,
         group_name=GROUP,
         partitions_def=part,
         code_version=code_versions["trips"],
@@ -74,6 +77,7 @@ def daily_assets(
         return checked(out, checks, taxinav, d)
 
     @dg.asset(
+        retry_policy=SHARED_STORE_RETRY,
         group_name=GROUP,
         partitions_def=part,
         code_version=code_versions["pickups"],
@@ -93,6 +97,7 @@ def daily_assets(
         return checked(out, checks, taxinav, d)
 
     @dg.asset(
+        retry_policy=SHARED_STORE_RETRY,
         group_name=GROUP,
         partitions_def=part,
         code_version=code_versions["demand"],

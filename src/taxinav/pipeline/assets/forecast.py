@@ -10,7 +10,14 @@ from taxinav.mlops import training
 from taxinav.mlops.accuracy import accuracy_day
 from taxinav.mlops.registry import champion_loader
 from taxinav.pipeline.assets.sources import GROUP
-from taxinav.pipeline.resources import Materialized, TaxinavResource, meta, warehouse, write_metrics
+from taxinav.pipeline.resources import (
+    SHARED_STORE_RETRY,
+    Materialized,
+    TaxinavResource,
+    meta,
+    warehouse,
+    write_metrics,
+)
 
 
 def unit_assets(
@@ -24,6 +31,7 @@ def unit_assets(
     history = dg.TimeWindowPartitionMapping(start_offset=-7)
 
     @dg.asset(
+        retry_policy=SHARED_STORE_RETRY,
         name=f"model_{unit}",
         group_name=f"{GROUP}_models",
         deps=[demand, pickups],
@@ -50,6 +58,7 @@ def unit_assets(
         )
 
     @dg.asset(
+        retry_policy=SHARED_STORE_RETRY,
         name=f"features_{unit}",
         group_name=GROUP,
         partitions_def=part,
@@ -66,6 +75,7 @@ def unit_assets(
         return dg.MaterializeResult(metadata=meta(out))
 
     @dg.asset(
+        retry_policy=SHARED_STORE_RETRY,
         name=f"forecasts_{unit}",
         group_name=GROUP,
         partitions_def=part,
@@ -81,6 +91,7 @@ def unit_assets(
         return dg.MaterializeResult(metadata=meta(out))
 
     @dg.asset(
+        retry_policy=SHARED_STORE_RETRY,
         name=f"accuracy_{unit}",
         group_name=GROUP,
         partitions_def=part,

@@ -6,16 +6,18 @@ import dagster as dg
 
 from taxinav import ingest, roads
 from taxinav.mlops.metrics import record_duration
-from taxinav.pipeline.resources import Materialized, TaxinavResource, warehouse
+from taxinav.pipeline.resources import SHARED_STORE_RETRY, Materialized, TaxinavResource, warehouse
 from taxinav.warehouse import open_landing
 
 GROUP = "taxinav"
 
 
 def source_assets(code_versions: dict[str, str]) -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
-    @dg.asset(group_name=GROUP, code_version=code_versions["landing"])
+    @dg.asset(
+        retry_policy=SHARED_STORE_RETRY, group_name=GROUP, code_version=code_versions["landing"]
+    )
     def landing(taxinav: TaxinavResource) -> Materialized:
-        """Validated, de-duplicated telemetry from the source files (the API writes here too)."""
+        """Validated, de-duplicated telemetry from the source files (the API lands apart)."""
         s = taxinav.settings()
         started = time.perf_counter()
         con = open_landing(s)
@@ -38,7 +40,11 @@ def source_assets(code_versions: dict[str, str]) -> tuple[dg.AssetsDefinition, d
             }
         )
 
-    @dg.asset(group_name=GROUP, code_version=code_versions["road_network"])
+    @dg.asset(
+        retry_policy=SHARED_STORE_RETRY,
+        group_name=GROUP,
+        code_version=code_versions["road_network"],
+    )
     def road_network(taxinav: TaxinavResource) -> Materialized:
         """Directed road segments of the OpenStreetMap extract."""
         s = taxinav.settings()

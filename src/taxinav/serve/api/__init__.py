@@ -4,19 +4,19 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from taxinav.serve.api import health, ingest, model, operator, reads, web
 from taxinav.serve.auth import AuthError
+from taxinav.serve.metrics import RequestMetrics, RequestMetricsMiddleware
 from taxinav.serve.service import Service
 
 __all__ = ["create_app"]
 
 
-def create_app(service: Service, day: date | None = None, node_modules: Path | None = None,
+def create_app(service: Service, day: date | None = None,
                background: bool = True) -> FastAPI:  # fmt: skip
     """The app; on start-up it loads ``day`` (unless the service is already started)."""
 
@@ -36,7 +36,13 @@ def create_app(service: Service, day: date | None = None, node_modules: Path | N
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
 
+    # Requests per route template and their latencies, for /metrics: the counts belong to
+    # this app and are read through the service it serves.
+    http = RequestMetrics()
+    app.add_middleware(RequestMetricsMiddleware, metrics=http)
+    service.http_metrics = http
+
     for module in (ingest, reads, operator, model, health):
         app.include_router(module.router(service))
-    web.mount(app, node_modules, service.settings.serve.tile_url)
+    web.mount(app, service.settings.serve.tile_url)
     return app

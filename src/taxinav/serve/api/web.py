@@ -6,10 +6,13 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-WEB_DIR = Path(__file__).parents[1] / "web"
+# Both inside the installed package, whatever the current folder: the pages, and the map
+# library (Leaflet) vendored under web/vendor/ (see its README.md), so the map needs no npm.
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+VENDOR_DIR = WEB_DIR / "vendor"
 
 
-def mount(app: FastAPI, node_modules: Path | None, tile_url: str | None) -> None:
+def mount(app: FastAPI, tile_url: str | None) -> None:
     @app.get("/map-config.json", include_in_schema=False)
     def map_config() -> dict[str, str | None]:
         """What the page needs before it has a token (no secrets)."""
@@ -20,6 +23,4 @@ def mount(app: FastAPI, node_modules: Path | None, tile_url: str | None) -> None
         return RedirectResponse("/map/operator.html")
 
     app.mount("/map", StaticFiles(directory=WEB_DIR, html=True), name="map")
-    if node_modules is not None and (node_modules / "leaflet").is_dir():
-        app.mount("/vendor/leaflet", StaticFiles(directory=node_modules / "leaflet" / "dist"),
-                  name="leaflet")  # fmt: skip
+    app.mount("/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
