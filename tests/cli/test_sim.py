@@ -39,7 +39,7 @@ def test_a_valid_policy_spec_passes_the_check(runner: CliRunner) -> None:
         app, ["simulate", "--start", "2008-05-29", "--policy", "guided:stored:uniform"]
     )
     assert result.exit_code == 1  # on to the (missing) warehouse, past the policy check
-    assert result.output.startswith("error: no road network")
+    assert result.output.startswith("error: no warehouse at")
 
 
 def test_the_help_and_completion_offer_every_policy(runner: CliRunner) -> None:

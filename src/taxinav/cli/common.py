@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
+import duckdb
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -199,3 +202,18 @@ __all__ = [
     "moment_option",
     "policy_option",
 ]
+
+
+@contextmanager
+def writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse for a command that changes it; on success the read copy that the
+    service, simulations and recommendations open is published again."""
+    from taxinav.warehouse import open_warehouse, publish_reader
+
+    con = open_warehouse(settings)
+    try:
+        yield con
+    finally:
+        con.close()
+    with console.status("publishing the warehouse's read copy …"):
+        publish_reader(settings)

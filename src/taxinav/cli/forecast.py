@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from taxinav.cli.common import Unit, UnitOption, console, date_option, fail
+from taxinav.cli.common import Unit, UnitOption, console, date_option, fail, writer
 from taxinav.settings import get_settings
 
 app = typer.Typer(help="Demand forecasting and backtests.", no_args_is_help=True)
@@ -51,15 +51,14 @@ def forecast_backtest(
     """Train on everything before the test period and score every model on it."""
     from taxinav.demo.tables import print_backtest
     from taxinav.mlops.training import backtest
-    from taxinav.warehouse import open_warehouse
 
     settings = get_settings()
     if counts is not None and not counts.is_file():
         fail(f"{counts} does not exist")
-    con = open_warehouse(settings)
-    try:
-        result = backtest(con, settings, unit.value, test_start, test_days, counts=counts,
-                          json_out=json_out)  # fmt: skip
-    except (LookupError, ValueError) as exc:
-        fail(str(exc))
-    print_backtest(console, result.to_json())
+    with writer(settings) as con:
+        try:
+            result = backtest(con, settings, unit.value, test_start, test_days, counts=counts,
+                              json_out=json_out)  # fmt: skip
+        except (LookupError, ValueError) as exc:
+            fail(str(exc))
+        print_backtest(console, result.to_json())

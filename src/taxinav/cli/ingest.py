@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from taxinav.cli.common import console, fail
+from taxinav.cli.common import console, fail, writer
 from taxinav.settings import get_settings
 
 app = typer.Typer(help="Load vehicle telemetry into the warehouse.", no_args_is_help=True)
@@ -38,13 +38,12 @@ def ingest_cabspotting(
 ) -> None:
     """Load a folder in the original cabspotting layout."""
     from taxinav.demo.batch import ingest_with_progress as run
-    from taxinav.warehouse import open_warehouse
 
     settings = get_settings()
     if not directory.is_dir():
         fail(f"{directory} is not a directory")
-    con = open_warehouse(settings)
-    _ingest_summary(run(con, settings, directory, console))
+    with writer(settings) as con:
+        _ingest_summary(run(con, settings, directory, console))
 
 
 @app.command("telemetry")
@@ -53,33 +52,31 @@ def ingest_telemetry(
 ) -> None:
     """Load files of the generic schema: vehicle_id, ts, lat, lon, occupied."""
     from taxinav import ingest
-    from taxinav.warehouse import open_warehouse
 
     settings = get_settings()
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         fail(f"no such file(s): {', '.join(missing)}")
     rules = ingest.Rules.default(settings.ingest.min_valid_year, settings.ingest.max_future_days)
-    con = open_warehouse(settings)
-    report = ingest.ingest_files(
-        con,
-        files,
-        "generic",
-        rules,
-        workers=settings.ingest.workers,
-        max_speed_kmh=settings.ingest.max_speed_kmh,
-        jump_rounds=settings.ingest.jump_check_rounds,
-    )
-    _ingest_summary(report)
+    with writer(settings) as con:
+        report = ingest.ingest_files(
+            con,
+            files,
+            "generic",
+            rules,
+            workers=settings.ingest.workers,
+            max_speed_kmh=settings.ingest.max_speed_kmh,
+            jump_rounds=settings.ingest.jump_check_rounds,
+        )
+        _ingest_summary(report)
 
 
 @app.command("derive")
 def ingest_derive() -> None:
     """Rebuild trips and vacant spells from the loaded telemetry."""
     from taxinav import ingest
-    from taxinav.warehouse import open_warehouse
 
     settings = get_settings()
-    con = open_warehouse(settings)
-    counts = ingest.derive_trips_and_spells(con, settings.ingest.gap_limit_min)
-    console.print(counts)
+    with writer(settings) as con:
+        counts = ingest.derive_trips_and_spells(con, settings.ingest.gap_limit_min)
+        console.print(counts)

@@ -37,10 +37,10 @@ def simulate(
 ) -> None:
     """Replay real demand and fleet presence with a cruising policy; report KPIs per group."""
     from taxinav.guidance import experiment as simulation
-    from taxinav.warehouse import open_warehouse
+    from taxinav.warehouse import open_reader
 
     settings = get_settings()
-    con = open_warehouse(settings)
+    con = open_reader(settings)
     with console.status(f"simulating {days} day(s) × {seeds} seed(s) …"):
         try:
             out = simulation.simulate(con, settings, start, days, policy, share=share,
@@ -80,11 +80,11 @@ def recommend(
 
     from taxinav.guidance.recommend import geojson, recommend_at, route_map
     from taxinav.roads import read_graph
-    from taxinav.warehouse import open_warehouse
+    from taxinav.warehouse import open_reader
 
     settings = get_settings()
     moment = at if at.tzinfo is not None else at.replace(tzinfo=settings.tz)
-    con = open_warehouse(settings)
+    con = open_reader(settings)
     with console.status("planning routes for the vacant fleet …"):
         try:
             rec = recommend_at(con, settings, moment)
