@@ -15,7 +15,7 @@ PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.1
                $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; \
             then echo $$p; break; fi; done)
 
-.PHONY: demo test lint typecheck unit bench clean lock rules vendor-leaflet
+.PHONY: demo test lint typecheck unit bench clean lock rules vendor-leaflet system
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ -z "$(PYTHON)" ]; then \
@@ -53,7 +53,11 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.lock
 	$(BIN)/python -m pip install --quiet -r requirements-spark.lock
 	@touch $(SPARK_STAMP)
 
-unit: $(STAMP) $(SPARK_STAMP) $(WEB_STAMP)
+# Debian packages the tests need (installed when missing and run as root).
+system:
+	@bash scripts/system-deps.sh
+
+unit: system $(STAMP) $(SPARK_STAMP) $(WEB_STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -1,13 +1,17 @@
-"""Service benchmark on loopback: sustained telemetry ingestion plus route requests.
+"""Service load and soak on loopback: sustained telemetry ingestion plus route requests, with
+the pipeline's daily job running in the same home.
 
-    python benchmarks/service.py [--seconds 120] [--fixes-per-s 5000] [--routes-per-s 200]
+    python benchmarks/service.py [--seconds 600] [--fixes-per-s 5000] [--routes-per-s 200]
 
-A server (``taxinav serve``) runs in its own process on a copy of the warehouse with a fresh
-landing store. Real fixes of the last two days of the shared data are posted at the target
-rate (600× faster than they happened; forecasts and plans refresh once a minute of wall time,
-as in real use) while a second process requests the routes of vacant taxis.
-At the end the server is stopped and every acknowledged fix is looked up in the landing store.
-Prints a table: rates reached, route latency percentiles, errors, lost fixes, server memory.
+A server (``taxinav serve``) runs in its own process on a copy of the home (warehouse, its
+published read copy, the file landing; the API landing starts empty). Real fixes of the last
+days of the shared data are posted at the target rate (600× faster than they happened;
+forecasts and plans refresh once a minute of wall time, as in real use) while a second
+process requests the routes of vacant taxis, and ``taxinav pipeline run`` materialises a day
+again and again in the same home. At the end the server is stopped and every acknowledged fix
+is looked up in the API landing. Prints a table and exits 1 on a missed target: route p99 <
+50 ms, acknowledgement p99 < 100 ms, no error, no acknowledged fix lost or landed twice,
+every pipeline run successful, server memory flat (end within 10 % of the first minute's).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import numpy as np
 from rich.console import Console
@@ -36,7 +41,7 @@ from rich.table import Table
 from taxinav.demo import data_days
 from taxinav.serve.replay import day_fixes
 from taxinav.settings import DEV_TOKENS, get_settings
-from taxinav.warehouse import connect
+from taxinav.warehouse import publish_reader
 
 TOKENS = {role: t for t, (role, _) in DEV_TOKENS.items()}
 
@@ -171,7 +176,7 @@ def _bodies(n_fixes: int) -> tuple[list[bytes], list[int], int, date]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seconds", type=float, default=120)
+    ap.add_argument("--seconds", type=float, default=600)
     ap.add_argument("--fixes-per-s", type=int, default=5000)
     ap.add_argument("--routes-per-s", type=float, default=200)
     ap.add_argument("--route-workers", type=int, default=3)
@@ -183,14 +188,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "var"
         home.mkdir()
-        shutil.copy(s.warehouse_path, home / "warehouse.duckdb")
+        for name in ("warehouse.duckdb", "landing.duckdb"):
+            shutil.copy(s.home / name, home / name)
         port = _port()
         mlflow_db = (s.home / "mlflow.db").resolve()
         # The stream runs 600× faster than the fleet drove, so the data clock would ask for a
         # re-plan every 0.1 s; the service re-plans once a minute of wall time, as in real use.
         env = {**os.environ, "TAXINAV_HOME": str(home),
                "TAXINAV_MLOPS__TRACKING_URI": f"sqlite:///{mlflow_db}",
-               "TAXINAV_SERVE__MIN_REFRESH_WALL_S": "60"}  # fmt: skip
+               "TAXINAV_SERVE__MIN_REFRESH_WALL_S": "60",
+               "TAXINAV_LOG_LEVEL": "WARNING"}  # fmt: skip
+        with console.status("publishing the home's read copy …"):
+            publish_reader(s.model_copy(update={"home": home}))
         cmd = [str(Path(sys.executable).parent / "taxinav"), "serve", "--port", str(port),
                "--day", first_day.isoformat()]  # fmt: skip
         log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115
@@ -206,13 +215,17 @@ def main() -> None:
         router = ctx.Process(target=_route_process, args=(base, args, results))
         ingest = threading.Thread(target=load.ingest, args=(bodies, counts, args.fixes_per_s))
         started = time.monotonic()
+        pipeline = Pipeline(env, first_day, Path(tmp))
+        jobs = threading.Thread(target=pipeline.run, args=(load.stop,))
         router.start()
         ingest.start()
+        jobs.start()
         while time.monotonic() - started < args.seconds:
             time.sleep(5)
             rss.append(_rss_mib(proc.pid))
         load.stop.set()
         ingest.join()
+        jobs.join()
         latency, codes, errors = results.get(timeout=120)
         router.join()
         load.latency, load.codes, load.errors = latency, codes, load.errors + errors
@@ -220,10 +233,38 @@ def main() -> None:
         proc.send_signal(signal.SIGTERM)  # graceful: the last log segment is loaded
         proc.wait(timeout=120)
         log.close()
-        con = connect(home / "landing.duckdb", read_only=True)
-        stored = int(con.execute("SELECT count(*) FROM telemetry").fetchall()[0][0])
-        con.close()
-    _report(console, args, load, elapsed, n, rss, stored)
+        landed, stored = (
+            duckdb.connect()
+            .execute(
+                f"""SELECT count(*), count(DISTINCT (vehicle_id, ts))
+                FROM read_parquet('{home}/landing/api/fixes-*.parquet')"""
+            )
+            .fetchall()[0]
+        )
+    misses = _report(console, args, load, elapsed, n, rss, int(stored), int(landed), pipeline)
+    if misses:
+        console.print(f"[red]missed: {', '.join(misses)}[/red]")
+        sys.exit(1)
+
+
+class Pipeline:
+    """``taxinav pipeline run`` of one day, again and again until stopped."""
+
+    def __init__(self, env: dict[str, str], day: date, folder: Path) -> None:
+        self.env, self.day, self.folder = env, day, folder
+        self.codes: list[int] = []
+        self.seconds: list[float] = []
+
+    def run(self, stop: threading.Event) -> None:
+        cmd = [str(Path(sys.executable).parent / "taxinav"), "pipeline", "run", "--date",
+               self.day.isoformat()]  # fmt: skip
+        while not stop.is_set():
+            started = time.monotonic()
+            with open(self.folder / f"pipeline-{len(self.codes)}.log", "wb") as log:
+                code = subprocess.run(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                      check=False).returncode  # fmt: skip
+            self.codes.append(code)
+            self.seconds.append(time.monotonic() - started)
 
 
 def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
@@ -241,9 +282,11 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def _report(console: Console, args: argparse.Namespace, load: Load, elapsed: float, n: int,
-            rss: list[float], stored: int) -> None:  # fmt: skip
+            rss: list[float], stored: int, landed: int,
+            pipeline: Pipeline) -> list[str]:  # fmt: skip
     lat = np.array(load.latency) * 1000
     ing = np.array(load.ingest_latency) * 1000
+    warm, middle = rss[min(12, len(rss) - 1)], rss[len(rss) // 2]  # samples every 5 s
     table = Table(title=f"taxinav service benchmark ({elapsed:.0f} s, loopback, 2 cores)")
     for h in ("measure", "value", "target"):
         table.add_column(h)
@@ -259,14 +302,25 @@ def _report(console: Console, args: argparse.Namespace, load: Load, elapsed: flo
          " / ".join(f"{np.percentile(lat, q):.1f}" for q in (50, 95, 99)) + " ms"
          if lat.size else "—", "p99 < 50 ms"),
         ("errors (5xx, refused, timeouts)", str(load.errors), "0"),
-        ("acknowledged fixes missing after stop", f"{max(load.acked - stored, 0):,}", "0"),
-        ("server RSS at start and each minute (MiB)",
-         " / ".join(f"{x:.0f}" for x in rss[::12]) + f"; end {rss[-1]:.0f}, max {max(rss):.0f}",
-         "flat"),
+        ("acknowledged fixes missing / landed twice after stop",
+         f"{max(load.acked - stored, 0):,} / {landed - stored:,}", "0 / 0"),
+        ("pipeline runs of a day in the same home (exit codes; seconds each)",
+         f"{pipeline.codes}; " + ", ".join(f"{x:.0f}" for x in pipeline.seconds), "all 0"),
+        ("server RSS after 1 min, middle, end (MiB)",
+         f"{warm:.0f} / {middle:.0f} / {rss[-1]:.0f}; max {max(rss):.0f}", "end ≤ 1.1 × 1 min"),
     ]  # fmt: skip
     for r in rows:
         table.add_row(*r)
     console.print(table)
+    checks = {
+        "route p99": lat.size > 0 and np.percentile(lat, 99) < 50,
+        "acknowledgement p99": ing.size > 0 and np.percentile(ing, 99) < 100,
+        "errors": load.errors == 0,
+        "lost or doubled fixes": load.acked == stored == landed,
+        "pipeline runs": bool(pipeline.codes) and set(pipeline.codes) == {0},
+        "memory": rss[-1] <= 1.1 * warm,
+    }
+    return [name for name, ok in checks.items() if not ok]
 
 
 if __name__ == "__main__":

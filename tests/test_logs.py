@@ -13,26 +13,14 @@ from datetime import UTC, datetime
 import pytest
 
 from taxinav import logs
+from tests.logging_state import restored_logging
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR) \S+ ")
-ADOPTED = ("mlflow", "dagster", "alembic", "huey", "sqlalchemy.engine")
 
 
 @pytest.fixture(autouse=True)
 def _logging_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("MLFLOW_CONFIGURE_LOGGING", "false")  # restored (unset) afterwards
-    root = logging.getLogger()
-    kept = root.level, list(root.handlers)
-    loggers = {n: logging.getLogger(n) for n in ADOPTED}
-    state = {n: (lg.level, lg.propagate, list(lg.handlers)) for n, lg in loggers.items()}
-    yield
-    root.setLevel(kept[0])
-    root.handlers[:] = kept[1]
-    for name, (level, propagate, handlers) in state.items():
-        loggers[name].setLevel(level)
-        loggers[name].propagate = propagate
-        loggers[name].handlers[:] = handlers
-    logging.captureWarnings(False)
+    yield from restored_logging(monkeypatch)
 
 
 def _record(message: str, level: int = logging.INFO, **kw: object) -> logging.LogRecord:

@@ -298,6 +298,12 @@ class PipelineSettings(BaseModel):
     first_day: date = Field(
         date(2008, 5, 17), description="First daily partition (local date of the fleet's city)."
     )
+    nice: int = Field(
+        10, ge=0, le=19,
+        description="CPU niceness a pipeline process lowers itself to (0: the service's "
+        "priority; 19: lowest): on a shared host the batch yields the CPU to the service's "
+        "requests and takes what is left.",
+    )  # fmt: skip
     context_hours: float = Field(
         24.0, ge=1, description="Hours of telemetry read either side of a day to close its "
         "trips/spells.",

@@ -67,9 +67,11 @@ def test_forecasts_store_the_champion_and_its_version_and_the_base_model(
     _features(con, d)
     out = forecasts_day(con, "h3", d, _champion(3.0), settings.forecast.valid_days)  # type: ignore[arg-type]
     assert out["champion"] == "7" and out["rows"] == 288
-    got = con.execute("""SELECT model, min(yhat), max(yhat), count(*), min(model_version)
+    got = con.execute("""SELECT model, min(yhat), max(yhat), count(*), min(model_version),
+                                any_value(in_sample), count(DISTINCT in_sample)
                          FROM forecasts GROUP BY ALL ORDER BY 1""").fetchall()  # fmt: skip
-    assert got == [("base", 1.0, 1.0, 288, None), ("champion", 3.0, 3.0, 288, "7")]
+    # The base model's version is ''; a loader without a training window: in_sample unknown.
+    assert got == [("base", 1.0, 1.0, 288, "", False, 1), ("champion", 3.0, 3.0, 288, "7", None, 0)]
 
 
 def test_without_a_champion_only_the_base_model_is_served(

@@ -40,3 +40,20 @@ def test_rolling_window_keeps_only_the_last_days_before_validation() -> None:
 def test_no_room_for_training_is_an_error() -> None:
     with pytest.raises(ValueError, match="not enough history"):
         make_split(_inputs(4), date(2008, 5, 19), 1, valid_days=2)
+
+
+def test_gate_days_sit_between_validation_and_test_and_nothing_learned_reaches_them() -> None:
+    # Test from day 8 (slot 1152); 2 gate days from slot 864, 2 validation days from 576.
+    split = make_split(_inputs(10), date(2008, 5, 25), 2, valid_days=2, gate_days=2)
+    assert split.gate == (864, 1152) and split.test == (1152, 1440)
+    # Training and validation targets (3 slots) end before the gate's first slot.
+    assert split.valid == (576, 862) and split.train == (144, 574)
+    # Without gate days the gate is empty and the rest is as before.
+    plain = make_split(_inputs(10), date(2008, 5, 25), 2, valid_days=2)
+    assert plain.gate == (1152, 1152) and plain.valid == (864, 1150)
+
+
+def test_gate_days_need_their_own_room_before_the_test() -> None:
+    make_split(_inputs(6), date(2008, 5, 22), 1, valid_days=2)  # fits without a gate
+    with pytest.raises(ValueError, match="not enough history"):
+        make_split(_inputs(6), date(2008, 5, 22), 1, valid_days=2, gate_days=2)

@@ -121,10 +121,15 @@ def reforecast(
 def served_accuracy(
     con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date
 ) -> list[dict[str, Any]]:
-    """Per unit type and local day: realised RMSE of the champion and the base model."""
+    """Per unit type and local day: realised RMSE of the champion and the base model, the
+    champion's version and whether it had trained on the day (``champion_in_sample``: true
+    when any hour was in-sample, None when not recorded)."""
     rows = con.execute(
         """SELECT unit_type, timezone($tz, hour_start)::DATE AS day, model,
-                  any_value(model_version), sum(rmse * rmse * n) / sum(n), sum(n)
+                  coalesce(arg_max(model_version, TRY_CAST(model_version AS BIGINT)),
+                           max(model_version)), sum(rmse * rmse * n) / sum(n), sum(n),
+                  CASE WHEN bool_or(in_sample) THEN true
+                       WHEN count(in_sample) < count(*) THEN NULL ELSE false END
            FROM forecast_accuracy WHERE hour_start >= $s AND hour_start < $e
            GROUP BY ALL ORDER BY ALL""",
         {
@@ -134,10 +139,11 @@ def served_accuracy(
         },
     ).fetchall()
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for unit, day, model, version, mse, n in rows:
+    for unit, day, model, version, mse, n, in_sample in rows:
         rec = out.setdefault((unit, day.isoformat()), {"unit_type": unit, "day": day.isoformat()})
         rec[f"{model}_rmse"] = math.sqrt(float(mse))
         rec["n"] = int(n)
         if model == "champion":
             rec["champion_version"] = version
+            rec["champion_in_sample"] = in_sample
     return list(out.values())

@@ -38,6 +38,13 @@ def print_backtest(console: Console, result: dict[str, Any]) -> None:
         verdict = "promoted to champion" if m["promoted"] else f"kept as challenger ({m['reason']})"
         console.print(f"MLflow run {m['run_id']}: taxinav-{result['unit_type']} v{m['version']} "
                       f"{verdict}; champion v{m['champion']}")  # fmt: skip
+        if m.get("gate_window"):
+            champion = m.get("champion_rmse")
+            console.print(
+                f"gate window {m['gate_window']}: challenger RMSE {m['challenger_rmse']:.3f}, "
+                f"champion {'—' if champion is None else f'{champion:.3f}'}, "
+                f"base {m['base_rmse']:.3f} (the test window above is scored after the decision)"
+            )
 
 
 def print_sections(console: Console, sections: list[report.Section]) -> None:

@@ -1,15 +1,20 @@
-"""Rolling-origin backtest: fit on everything before the test period, predict every slot.
+"""Rolling-origin backtest: fit on the days before a gate window, decide on the gate window,
+then predict every slot of the test period.
 
-Features of a test slot use actual data up to that slot's start (the origin rolls forward
-with the clock); models are fitted once, on slots whose targets (the horizon) end before the test
-period begins.
+The days run train | validation | gate | test. Models are fitted once, on training and
+validation slots whose targets (the horizon) end before the gate begins — the validation days
+choose LightGBM's rounds (early stopping, then folded into the final fit) and the historical
+average's pooling, so they are part of what the models learned. The gate days are the first
+days the models never saw: promotion is decided on them (``fit_models`` scores every model
+there). The test period is scored once, afterwards (``score_test``), and reported. Features of
+a slot use actual data up to that slot's start (the origin rolls forward with the clock).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
@@ -26,10 +31,12 @@ from taxinav.forecast.gbm import GbmParams, LightGbmForecaster
 
 @dataclass(frozen=True)
 class Split:
-    """Slot ranges [lo, hi) of the three parts."""
+    """Slot ranges [lo, hi) of the parts, in time order: training, validation (early stopping
+    and tuning choices), gate (the promotion decision; empty without gate days) and test."""
 
     train: tuple[int, int]
     valid: tuple[int, int]
+    gate: tuple[int, int]
     test: tuple[int, int]
 
 
@@ -44,7 +51,11 @@ class BacktestResult:
     noise_floor: float
     horizon_min: int  # the target: pickups over this many minutes from a slot's start
     slot_minutes: int
-    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trained_before: str = ""  # the first day of no model's training data (gate or test start)
+    gate_start: str = ""
+    gate_days: int = 0
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)  # test-window scores
+    gate: dict[str, dict[str, float]] = field(default_factory=dict)  # gate-window scores
     details: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -53,6 +64,8 @@ class BacktestResult:
             "unit_type": self.unit_type,
             "test_start": self.test_start,
             "test_days": self.test_days,
+            "trained_before": self.trained_before,
+            "gate": {"start": self.gate_start, "days": self.gate_days, "models": self.gate},
             "split_slots": {k: list(v) for k, v in self.split.__dict__.items()},
             "n_units": self.n_units,
             "n_test_rows": self.n_test_rows,
@@ -72,22 +85,27 @@ def make_split(
     valid_days: int = 2,
     warmup_days: int = 1,
     train_days: int | None = None,
+    gate_days: int = 0,
 ) -> Split:
     """Train from ``warmup_days`` in — or over the last ``train_days`` before validation, a
-    rolling window — then validation just before the test, no target overlap."""
+    rolling window — then validation, then ``gate_days`` gate days just before the test; what
+    the models learn from (training, validation) has every target end before the gate (or,
+    without gate days, the test) begins."""
     per_day = inputs.slotting.per_day
     t0 = inputs.slot_at(local_midnight(test_start, inputs.tz))
-    if t0 - valid_days * per_day <= warmup_days * per_day:
+    g0 = t0 - gate_days * per_day
+    v0 = g0 - valid_days * per_day
+    if v0 <= warmup_days * per_day:
         raise ValueError(f"not enough history before {test_start} for training")
     t1 = min(t0 + test_days * per_day, inputs.n_slots)
     if t1 <= t0:
         raise ValueError(f"no data in the test period starting {test_start}")
-    v0 = t0 - valid_days * per_day
     gap = inputs.slotting.horizon_slots - 1  # a target must end before the next part begins
     first = warmup_days * per_day
     if train_days is not None:
         first = max(first, v0 - train_days * per_day)
-    return Split((first, v0 - gap), (v0, t0 - gap), (t0, t1))
+    # The gate is only scored, never learned from: its last targets may reach into the test.
+    return Split((first, v0 - gap), (v0, g0 - gap), (g0, t0), (t0, t1))
 
 
 def load_frame(
@@ -137,7 +155,19 @@ def _scores(test: pd.DataFrame, pred: np.ndarray, busy: np.ndarray) -> dict[str,
     return out
 
 
-def run_backtest(
+@dataclass
+class Fitted:
+    """Models fitted on the days before the gate and scored on the gate window; the test
+    window is loaded but not yet predicted (``score_test`` does that, once)."""
+
+    result: BacktestResult
+    models: list[Forecaster]
+    gate: pd.DataFrame  # the gate window's rows (empty without gate days)
+    test: pd.DataFrame
+    gate_preds: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def fit_models(
     con: duckdb.DuckDBPyConnection,
     table: str,
     inputs: DemandInputs,
@@ -148,37 +178,43 @@ def run_backtest(
     zero_keep: float = 1.0,
     valid_days: int = 2,
     train_days: int | None = None,
-) -> tuple[BacktestResult, dict[str, np.ndarray], pd.DataFrame]:
-    """Fit every model, predict the whole test period, score. Returns predictions too."""
+    gate_days: int = 0,
+) -> Fitted:
+    """Fit every model on the training and validation days and score it on the gate days
+    (``result.gate``), the days a promotion decision may look at."""
     models = models if models is not None else default_models()
-    split = make_split(inputs, test_start, test_days, valid_days, train_days=train_days)
+    split = make_split(inputs, test_start, test_days, valid_days, train_days=train_days,
+                       gate_days=gate_days)  # fmt: skip
     started = time.perf_counter()
     train = load_frame(con, table, *split.train, zero_keep=zero_keep)
     valid = load_frame(con, table, *split.valid)
+    gate = load_frame(con, table, *split.gate)
     test = load_frame(con, table, *split.test)
     if test.empty:
         raise ValueError(
             f"the test period has no complete {inputs.slotting.horizon_min}-minute targets"
         )
+    if gate_days and gate.empty:
+        raise ValueError(f"the {gate_days} gate day(s) before {test_start} have no targets")
+    gate_start = test_start - timedelta(days=gate_days)
     result = BacktestResult(
         inputs.unit_type, split, test_start.isoformat(), test_days,
         int(inputs.units.num_rows), len(test), metrics.noise_floor(test["y"]),
         inputs.slotting.horizon_min, inputs.slotting.slot_minutes,
+        trained_before=gate_start.isoformat(),
+        gate_start=gate_start.isoformat() if gate_days else "", gate_days=gate_days,
     )  # fmt: skip
     result.seconds["load"] = time.perf_counter() - started
-    # Busy units: the top decile by their mean rate before the test period.
-    rate = test.groupby("unit_id")["unit_rate"].first()
-    busy_units = set(rate[rate >= rate.quantile(0.9)].index)
-    busy = test["unit_id"].isin(busy_units).to_numpy()
-    preds: dict[str, np.ndarray] = {}
+    out = Fitted(result, models, gate, test)
     for model in models:
         t = time.perf_counter()
         model.fit(train, valid)
         result.seconds[f"fit_{model.name}"] = time.perf_counter() - t
-        t = time.perf_counter()
-        preds[model.name] = model.predict(test)
-        result.seconds[f"predict_{model.name}"] = time.perf_counter() - t
-        result.models[model.name] = _scores(test, preds[model.name], busy)
+        if not gate.empty:
+            out.gate_preds[model.name] = model.predict(gate)
+            y = gate["y"].to_numpy(dtype=np.float64)
+            result.gate[model.name] = metrics.summary(y, out.gate_preds[model.name],
+                                                      gate["slot"].to_numpy())  # fmt: skip
         if isinstance(model, HistoricalAverage):
             result.details["historical_average"] = {
                 "choice": model.choice,
@@ -190,4 +226,42 @@ def run_backtest(
                 "train_rows": len(train),
                 "importance": model.importance(),
             }
-    return result, preds, test
+    return out
+
+
+def score_test(fitted: Fitted) -> dict[str, np.ndarray]:
+    """Predict and score the test window with every fitted model (``result.models``)."""
+    test, result = fitted.test, fitted.result
+    # Busy units: the top decile by their mean rate before the test period.
+    rate = test.groupby("unit_id")["unit_rate"].first()
+    busy_units = set(rate[rate >= rate.quantile(0.9)].index)
+    busy = test["unit_id"].isin(busy_units).to_numpy()
+    preds: dict[str, np.ndarray] = {}
+    for model in fitted.models:
+        t = time.perf_counter()
+        preds[model.name] = model.predict(test)
+        result.seconds[f"predict_{model.name}"] = time.perf_counter() - t
+        result.models[model.name] = _scores(test, preds[model.name], busy)
+    return preds
+
+
+def run_backtest(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    inputs: DemandInputs,
+    test_start: date,
+    test_days: int,
+    models: list[Forecaster] | None = None,
+    *,
+    zero_keep: float = 1.0,
+    valid_days: int = 2,
+    train_days: int | None = None,
+    gate_days: int = 0,
+) -> tuple[BacktestResult, dict[str, np.ndarray], pd.DataFrame]:
+    """Fit every model, score the gate days (if any), predict and score the whole test
+    period. Returns the test predictions and rows too."""
+    fitted = fit_models(con, table, inputs, test_start, test_days, models, zero_keep=zero_keep,
+                        valid_days=valid_days, train_days=train_days,
+                        gate_days=gate_days)  # fmt: skip
+    preds = score_test(fitted)
+    return fitted.result, preds, fitted.test

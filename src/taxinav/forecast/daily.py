@@ -1,12 +1,13 @@
 """The served forecasts of one local day: features from the stored demand counts, then the
 ``@champion`` model's and the base model's forecasts of every unit × slot (each function
-replaces its day's rows in one transaction)."""
+replaces its day's rows in one transaction). A champion's rows of a day inside its training
+window are labelled ``in_sample``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from datetime import date, timedelta
+from typing import Any, Protocol
 
 import duckdb
 import numpy as np
@@ -21,8 +22,26 @@ from taxinav.forecast.baselines import HistoricalAverage
 from taxinav.roads import RoadGraph
 from taxinav.warehouse import replace_rows
 
-# A model for one unit type: (version, predict(features frame) -> pickups), or None.
-ChampionLoader = Callable[[str], tuple[str, Callable[[Any], np.ndarray]] | None]
+Predict = Callable[[Any], np.ndarray]
+
+
+class ServedModel(Protocol):
+    """A loaded model with its version and the first day its training data did not reach
+    (``mlops.ModelCard`` is one)."""
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def trained_before(self) -> date | None: ...
+
+    @property
+    def predict(self) -> Predict: ...
+
+
+# A model for one unit type: a ServedModel, or (version, predict) when its training window is
+# not known (its forecasts' ``in_sample`` is then NULL), or None.
+ChampionLoader = Callable[[str], ServedModel | tuple[str, Predict] | None]
 SPAN = "slot_start >= ? AND slot_start < ?"
 
 
@@ -76,7 +95,8 @@ def forecasts_day(
 ) -> dict[str, Any]:
     """Forecast every unit × slot of the day with the champion (when one is registered) and
     the base model (historical average tuned on the ``valid_days`` days before); replace
-    both."""
+    both. The champion's rows are ``in_sample`` when the day is before its ``trained_before``
+    (NULL when that is not known); the base model's never are."""
     today = feature_frame(con, unit, d.start, d.end)
     if today.empty:
         raise LookupError(f"no {unit} features for {d.day}; materialise the features first")
@@ -87,25 +107,34 @@ def forecasts_day(
         base.fit(tuning, tuning)
     preds = {"base": base.predict(today)}
     out: dict[str, Any] = {"rows": len(today), "base_choice": base.choice, "champion": None}
+    label: dict[str, tuple[str, bool | None]] = {"base": ("", False)}
     loaded = champion(unit)
     if loaded is not None:
-        out["champion"], predict = loaded
+        if isinstance(loaded, tuple):
+            version, predict, before = loaded[0], loaded[1], None
+        else:
+            version, predict, before = loaded.version, loaded.predict, loaded.trained_before
+        in_sample = None if before is None else d.day < before
+        out["champion"], out["champion_in_sample"] = version, in_sample
+        out["champion_trained_before"] = before.isoformat() if before else None
         preds["champion"] = predict(today[list(FEATURES)].astype(np.float32))
+        label["champion"] = (version, in_sample)
+    n = len(today)
     tables = [
         pa.table(
             {
-                "unit_type": [unit] * len(today),
-                "model": [model] * len(today),
+                "unit_type": [unit] * n,
+                "model": [model] * n,
                 "unit_id": today["unit_id"].astype(str).tolist(),
                 "slot_start": pa.array(today["slot_start"], pa.timestamp("us", tz="UTC")),
                 "yhat": np.clip(np.asarray(p, dtype=np.float64), 0.0, None),
-                "model_version": pa.array(
-                    [out["champion"] if model == "champion" else None] * len(today), pa.string()
-                ),
+                "model_version": pa.array([label[model][0]] * n, pa.string()),
+                "in_sample": pa.array([label[model][1]] * n, pa.bool_()),
             }
         )
         for model, p in preds.items()
     ]
+    # The day's partition: its champion rows of every version and its base rows.
     replace_rows(
         con,
         {"forecasts": pa.concat_tables(tables)},

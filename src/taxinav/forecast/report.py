@@ -19,14 +19,38 @@ def best_baseline(result: dict[str, Any]) -> str:
     return min(present, key=lambda m: result["models"][m]["rmse"])
 
 
+def _row(name: str, m: dict[str, Any]) -> list[str]:
+    return [name, *(f"{m[c]:.4f}" if c != "top10_capture" else f"{m[c]:.3f}" for c in COLUMNS)]
+
+
 def table_rows(result: dict[str, Any]) -> list[list[str]]:
-    rows = []
-    for name, m in result["models"].items():
-        rows.append(
-            [name, *(f"{m[c]:.4f}" if c != "top10_capture" else f"{m[c]:.3f}" for c in COLUMNS)]
-        )
+    """The test window's scores of every model, and the noise floor."""
+    rows = [_row(name, m) for name, m in result["models"].items()]
     rows.append(["noise floor (oracle)", f"{result['noise_floor_rmse']:.4f}", *[""] * 5])
     return rows
+
+
+def gate_rows(result: dict[str, Any]) -> list[list[str]]:
+    """The gate window's scores of every model (none without a gate window)."""
+    gate = result.get("gate") or {}
+    return [_row(name, m) for name, m in gate.get("models", {}).items()]
+
+
+def windows(result: dict[str, Any]) -> str:
+    """Which days the models learned from, decided on and were tested on."""
+    gate = result.get("gate") or {}
+    before = result.get("trained_before") or result["test_start"]
+    text = f"Models were fitted on days before {before}"
+    if gate.get("days"):
+        text += (
+            f"; the promotion gate decided on the **gate window** {gate['start']} + "
+            f"{gate['days']} days (after the training data, before the test window)"
+        )
+    test = f"{result['test_start']} + {result['test_days']} days"
+    return (
+        f"{text}. The **test window** {test} was scored once, after that decision, and is "
+        "what this report shows."
+    )
 
 
 def headline(result: dict[str, Any]) -> str:
@@ -51,17 +75,30 @@ def markdown(result: dict[str, Any], figures: list[Path]) -> str:
     lines = [
         f"# Demand backtest — {result['unit_type']} units",
         "",
-        f"Test {result['test_start']} + {result['test_days']} days (local time), "
+        f"Test window {result['test_start']} + {result['test_days']} days (local time), "
         f"{result['n_units']:,} units, {result['n_test_rows']:,} unit-slots. "
         f"Target: pickups in the next {result.get('horizon_min', 30)} minutes.",
         "",
-        f"**{headline(result)}**",
+        windows(result),
+        "",
+        f"**Test window: {headline(result)}**",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
         *("| " + " | ".join(r) + " |" for r in table_rows(result)),
         "",
     ]
+    gate = gate_rows(result)
+    if gate:
+        g = result["gate"]
+        lines += [
+            f"## Gate window {g['start']} + {g['days']} days (the promotion decision)",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+            *("| " + " | ".join(r) + " |" for r in gate),
+            "",
+        ]
     ha = result["details"].get("historical_average")
     if ha:
         lines += [f"Historical-average pooling chosen on the validation days: `{ha['choice']}`", ""]

@@ -90,7 +90,7 @@ class DayDemand:
     origin: datetime
     slot_s: float
     rate: FloatArray  # [slots, segments]
-    source: str  # "forecast" or "historical average"
+    source: str  # "forecast", "(partly) in-sample forecast", "historical average"
 
     def at(self, t: float) -> FloatArray:
         out: FloatArray = self.rate[min(int(t // self.slot_s), self.rate.shape[0] - 1)]
@@ -141,31 +141,42 @@ def day_demand(
     con: duckdb.DuckDBPyConnection, settings: Settings, n: int, origin: datetime,
     hourly: FloatArray,
 ) -> DayDemand:  # fmt: skip
-    """The stored road forecasts (champion, else the backtest's model) for the day; hours
-    without any use the per-hour historical mean ``hourly`` [24, n] (pickups per hour)."""
+    """The stored road forecasts for the day; hours without any use the per-hour historical
+    mean ``hourly`` [24, n] (pickups per hour). Per unit × slot one stored row: a model version
+    whose training data ended before the slot's day (out-of-sample) before one of unknown
+    window before an in-sample one; then the daily pipeline's @champion before the backtest's
+    model; then the newest version. Routing on in-sample forecasts is said in ``source``."""
     sl = Slotting.of_forecast(settings.forecast)
     n_slots = sl.per_day
     rate = np.full((n_slots, n), np.nan)
     rows = con.sql(
-        # The daily pipeline's @champion forecasts where it made them, else the backtest's.
-        """SELECT unit_id::BIGINT, (epoch(slot_start) - epoch($o::TIMESTAMPTZ)) // $step, yhat
+        """SELECT unit_id::BIGINT, (epoch(slot_start) - epoch($o::TIMESTAMPTZ)) // $step, yhat,
+                  coalesce(in_sample, false)
            FROM forecasts WHERE unit_type = 'road' AND model IN ('champion', 'lightgbm')
              AND slot_start >= $o AND slot_start < $e
-           QUALIFY row_number() OVER (PARTITION BY unit_id, slot_start
-                                      ORDER BY model = 'champion' DESC) = 1""",
+           QUALIFY row_number() OVER (PARTITION BY unit_id, slot_start ORDER BY
+               CASE WHEN in_sample IS NULL THEN 1 WHEN in_sample THEN 2 ELSE 0 END,
+               model = 'champion' DESC,
+               TRY_CAST(model_version AS BIGINT) DESC NULLS LAST, model_version DESC) = 1""",
         params={"o": origin, "e": origin + timedelta(days=1), "step": sl.slot_s},
     ).fetchnumpy()
-    unit, slot, yhat = (np.asarray(v) for v in rows.values())
+    unit, slot, yhat, inside = (np.asarray(v) for v in rows.values())
     horizon_s = sl.horizon_s
+    in_sample_slots = 0
     if unit.size:
         have = np.unique(slot.astype(np.int64))
         rate[have] = 0.0
         rate[slot.astype(np.int64), unit.astype(np.int64)] = yhat / horizon_s
+        in_sample_slots = int(np.unique(slot[inside.astype(bool)]).size)
     missing = np.isnan(rate[:, 0])
     means = historical_demand(hourly, origin.astimezone(settings.tz).hour, float(sl.slot_s),
                               n_slots, {})  # fmt: skip
     rate[missing] = means.rate[missing]
     source = "forecast" if not missing.all() else "historical average"
+    if in_sample_slots:  # some slots route on forecasts of a model trained on this day
+        forecast_slots = int((~missing).sum())
+        source = ("in-sample forecast" if in_sample_slots == forecast_slots
+                  else "partly in-sample forecast")  # fmt: skip
     return DayDemand(origin, float(sl.slot_s), rate, source)
 
 

@@ -34,23 +34,27 @@ def build_registry(
     champions: dict[str, str | None],
     now: datetime | None = None,
 ) -> CollectorRegistry:
-    """Gauges: realised errors of the latest evaluated hour per unit type and model, data
-    freshness, latest step durations and the champion version per unit type."""
+    """Gauges: realised errors of the latest evaluated hour per unit type and model, labelled
+    ``in_sample`` ("true" when the model had trained on that hour's day, "unknown" when not
+    recorded), data freshness, latest step durations and the champion version per unit
+    type."""
     reg = CollectorRegistry()
     err = Gauge(
         "taxinav_forecast_realised_error",
-        "Realised error of served forecasts in the latest evaluated hour",
-        ["unit_type", "model", "metric"],
+        "Realised error of served forecasts in the latest evaluated hour; in_sample=true: the "
+        "model had trained on that day (not a measure of serving accuracy)",
+        ["unit_type", "model", "metric", "in_sample"],
         registry=reg,
     )
     rows = con.execute("""
-        SELECT unit_type, model, rmse, mae, masked_mape FROM forecast_accuracy
+        SELECT unit_type, model, rmse, mae, masked_mape, in_sample FROM forecast_accuracy
         QUALIFY hour_start = max(hour_start) OVER (PARTITION BY unit_type, model)
         ORDER BY ALL""").fetchall()
-    for unit, model, rmse, mae, mape in rows:
+    for unit, model, rmse, mae, mape, in_sample in rows:
+        label = "unknown" if in_sample is None else str(bool(in_sample)).lower()
         for metric, value in (("rmse", rmse), ("mae", mae), ("masked_mape", mape)):
             if value is not None:
-                err.labels(unit, model, metric).set(float(value))
+                err.labels(unit, model, metric, label).set(float(value))
     last = con.execute("SELECT max(ts) FROM telemetry").fetchall()[0][0]
     fresh = Gauge(
         "taxinav_data_freshness_seconds", "Seconds since the newest telemetry fix", registry=reg

@@ -2,9 +2,12 @@
 
 One registered model per unit type (``taxinav-road``, ``taxinav-h3``). A new version becomes
 ``challenger``; it is promoted to ``champion`` only if it beats the current champion and the
-base model (the tuned historical average) on the latest evaluation window by a margin. Every
-decision is recorded on the version (tags with the numbers), and the champions' history is kept
-on the registered model so that ``rollback`` can restore the previous one (and record that).
+base model (the tuned historical average) by a margin on the run's gate window — days after
+the challenger's training data and before the test window that is reported. Every decision is
+recorded on the version (tags with the numbers and both windows), and the champions' history
+is kept on the registered model so that ``rollback`` can restore the previous one (and record
+that). A version's ``trained_before`` (the first day its training data did not reach) comes
+from its run's parameters.
 """
 
 from __future__ import annotations
@@ -37,18 +40,25 @@ class Decision:
     champion_rmse: float | None
     base_rmse: float
     margin: float
+    window: str = ""  # the days the RMSEs are of (the gate window), e.g. "2008-05-24 + 2 days"
+    champion_in_sample: bool = False  # the champion had trained on some of those days
 
 
-def gate(challenger_rmse: float, champion_rmse: float | None, base_rmse: float,
-         margin: float) -> Decision:  # fmt: skip
+def gate(
+    challenger_rmse: float, champion_rmse: float | None, base_rmse: float, margin: float, *,
+    window: str = "", champion_in_sample: bool = False,
+) -> Decision:  # fmt: skip
     """Promote only if the challenger's RMSE is at least ``margin`` (a share) below both the
-    base model's and the current champion's (when there is one)."""
-    nums = (challenger_rmse, champion_rmse, base_rmse, margin)
+    base model's and the current champion's (when there is one), all on the same ``window``.
+    A champion scored on days it was trained on is still compared (it can only make the gate
+    stricter), and the reason says so."""
+    nums = (challenger_rmse, champion_rmse, base_rmse, margin, window, champion_in_sample)
+    note = " (champion scored in-sample on the gate window)" if champion_in_sample else ""
     if not challenger_rmse <= base_rmse * (1 - margin):
         return Decision(False, f"not {margin:.0%} better than the base model", *nums)
     if champion_rmse is not None and not challenger_rmse <= champion_rmse * (1 - margin):
-        return Decision(False, f"not {margin:.0%} better than the champion", *nums)
-    return Decision(True, "better than the base model and the champion", *nums)
+        return Decision(False, f"not {margin:.0%} better than the champion{note}", *nums)
+    return Decision(True, f"better than the base model and the champion{note}", *nums)
 
 
 def tracking_uri(home: Path, configured: str | None = None) -> str:
@@ -105,10 +115,13 @@ class Registry:
 
     def decide(
         self, unit_type: str, version: str, challenger_rmse: float,
-        champion_rmse: float | None, base_rmse: float, margin: float,
+        champion_rmse: float | None, base_rmse: float, margin: float, *,
+        window: str = "", champion_in_sample: bool = False,
     ) -> Decision:  # fmt: skip
-        """Apply the gate to ``version`` and record the decision on it."""
-        d = gate(challenger_rmse, champion_rmse, base_rmse, margin)
+        """Apply the gate to ``version`` (RMSEs of the gate ``window``) and record the decision
+        on it."""
+        d = gate(challenger_rmse, champion_rmse, base_rmse, margin, window=window,
+                 champion_in_sample=champion_in_sample)  # fmt: skip
         name = self.name(unit_type)
         for key, value in (("gate_decision", "promoted" if d.promote else "rejected"),
                            ("gate_reason", d.reason),
@@ -222,6 +235,24 @@ class ModelCard:
         before = self.trained_before.isoformat() if self.trained_before else None
         return {"model": self.name, "version": self.version, "trained_before": before}
 
+    def in_sample(self, day: date) -> bool | None:
+        """Whether ``day`` was in the training data (None: the window is not recorded)."""
+        return None if self.trained_before is None else day < self.trained_before
+
+
+def trained_before(registry: Registry, unit: str, version: str) -> date | None:
+    """The first day ``version``'s training data did not reach: its run's ``trained_before``
+    parameter (the gate window's first day), or, for runs logged before there was a gate
+    window, ``test_start`` (their models were fitted on every day before the test); None when
+    the run records neither."""
+    mv = registry.client.get_model_version(registry.name(unit), version)
+    run_id = mv.run_id or mv.tags.get("run_id")
+    if not run_id:
+        return None
+    params = registry.client.get_run(run_id).data.params
+    day = params.get("trained_before") or params.get("test_start")
+    return date.fromisoformat(day) if day else None
+
 
 def champion_card(settings: Settings, unit: str) -> ModelCard | None:
     """``models:/taxinav-<unit>@champion`` with its training window, or None."""
@@ -230,8 +261,4 @@ def champion_card(settings: Settings, unit: str) -> ModelCard | None:
         return None
     version, predict = loaded
     reg = Registry.from_settings(settings)
-    mv = reg.client.get_model_version(reg.name(unit), version)
-    run_id = mv.run_id or mv.tags.get("run_id")
-    start = reg.client.get_run(run_id).data.params.get("test_start") if run_id else None
-    return ModelCard(reg.name(unit), version, date.fromisoformat(start) if start else None,
-                     predict)  # fmt: skip
+    return ModelCard(reg.name(unit), version, trained_before(reg, unit, version), predict)

@@ -1,10 +1,13 @@
 """Experiment tracking: every forecast training run logged to MLflow, registered, gated.
 
-A run logs its parameters, the git commit, the data window and a checksum of the training
-data, the backtest metrics of the model and of every baseline, the feature importance and the
-report's plots, and the LightGBM model with its signature. The model becomes the registry's
-challenger; the gate compares it, on the run's own test window, with the current champion
-(re-scored on that window) and with the base model (tuned historical average).
+A run logs its parameters (with its windows: ``trained_before``, the gate window and the test
+window), the git commit, the data window and a checksum of the training data, the metrics of
+the model and of every baseline on the gate window (``gate.<model>.<metric>``) and on the test
+window (``<model>.<metric>``), the feature importance and the report's plots, and the LightGBM
+model with its signature. The model becomes the registry's challenger; the gate compares it, on
+the run's gate window — days after its training data, before the test window — with the
+current champion (re-scored on those days) and with the base model (tuned historical average).
+The test window is scored after the decision (``log_test``) and never decides anything.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import logging
 import subprocess
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +27,13 @@ import pandas as pd
 
 from taxinav.forecast import metrics
 from taxinav.forecast.gbm import LightGbmForecaster
-from taxinav.mlops.registry import CHAMPION, Decision, Registry, tracking_uri
+from taxinav.mlops.registry import (
+    CHAMPION,
+    Decision,
+    Registry,
+    tracking_uri,
+    trained_before,
+)
 from taxinav.settings import Settings
 
 BASE_MODEL = "historical_average"
@@ -86,30 +97,54 @@ def experiment_named(settings: Settings, name: str) -> str:
     return str(client.create_experiment(name, artifact_location=artifacts.as_uri()))
 
 
+def windows(result: dict[str, Any]) -> dict[str, str]:
+    """A run's windows as parameters and version tags: the first day not in the training
+    data, the gate window and the test window (first local day and number of days)."""
+    gate = result.get("gate") or {}
+    return {"trained_before": str(result.get("trained_before") or result["test_start"]),
+            "gate_start": str(gate.get("start", "")), "gate_days": str(gate.get("days", 0)),
+            "test_start": str(result["test_start"]),
+            "test_days": str(result["test_days"])}  # fmt: skip
+
+
+def _log_scores(result: dict[str, Any]) -> None:
+    import mlflow
+
+    for prefix, models in (("gate.", (result.get("gate") or {}).get("models", {})),
+                           ("", result.get("models", {}))):  # fmt: skip
+        for name, scores in models.items():
+            mlflow.log_metrics({f"{prefix}{name}.{k}": float(v) for k, v in scores.items()
+                                if isinstance(v, int | float) and np.isfinite(v)})  # fmt: skip
+
+
 def log_training(
     settings: Settings, result: dict[str, Any], model: LightGbmForecaster,
-    test: pd.DataFrame, checksum: str, figures: list[Path],
+    gate: pd.DataFrame, checksum: str, figures: Sequence[Path] = (),
 ) -> TrainingRecord:  # fmt: skip
-    """Log one backtest's training run, register its model and apply the promotion gate.
-    ``checksum``: of the data the run used (see ``data_checksum``)."""
+    """Log one training run, register its model and apply the promotion gate on the run's
+    gate window. ``result``: the backtest's JSON (``BacktestResult.to_json``) with the gate
+    window's scores; test scores (``models``) are logged when present — the backtest job adds
+    them after the decision with ``log_test``. ``gate``: the gate window's rows, on which the
+    current champion is re-scored. ``checksum``: of the data the run used (``data_checksum``)."""
     import mlflow
     from mlflow.models import infer_signature
 
     assert model.booster is not None, "log a fitted model"
     unit = result["unit_type"]
+    scores = (result.get("gate") or {}).get("models", {})
+    if "lightgbm" not in scores or BASE_MODEL not in scores or gate.empty:
+        raise ValueError("a training run is gated on its gate window: score the models there")
     registry = Registry.from_settings(settings)
-    x = test[list(model.features)].astype(np.float32)
-    y = test["y"].to_numpy(dtype=np.float64)
+    x = gate[list(model.features)].astype(np.float32)
+    y = gate["y"].to_numpy(dtype=np.float64)
+    spans = windows(result)
     with mlflow.start_run(experiment_id=experiment_id(settings, unit),
                           run_name=f"{unit} test {result['test_start']}") as run:  # fmt: skip
-        mlflow.log_params({"unit_type": unit, "test_start": result["test_start"],
-                           "test_days": result["test_days"], "seed": settings.seed,
+        mlflow.log_params({"unit_type": unit, **spans, "seed": settings.seed,
                            "rounds": model.best_rounds, **model.params.lgb_params()})  # fmt: skip
         mlflow.set_tags({"git_commit": git_commit(), "data_checksum": checksum,
                          "data_window": str(result.get("split_slots", ""))})  # fmt: skip
-        for name, scores in result["models"].items():
-            mlflow.log_metrics({f"{name}.{k}": float(v) for k, v in scores.items()
-                                if isinstance(v, int | float) and np.isfinite(v)})  # fmt: skip
+        _log_scores(result)
         mlflow.log_dict(model.importance(), "feature_importance.json")
         for f in figures:
             mlflow.log_artifact(str(f), "plots")
@@ -121,13 +156,32 @@ def log_training(
                 signature=infer_signature(sample, np.asarray(model.booster.predict(sample))),
             )  # fmt: skip
     version = registry.register_uri(unit, info.model_uri, run.info.run_id)
+    for key, value in spans.items():
+        registry.client.set_model_version_tag(registry.name(unit), version, key, value)
     champion = registry.alias(unit, CHAMPION)
-    champion_rmse = None
-    if champion is not None:
+    champion_rmse, champion_in_sample = None, False
+    if champion is not None:  # the current champion, on the same gate days
         booster = mlflow.lightgbm.load_model(f"models:/{registry.name(unit)}@{CHAMPION}")
         champion_rmse = metrics.rmse(y, booster.predict(x))
+        before = trained_before(registry, unit, champion)
+        champion_in_sample = before is not None and date.fromisoformat(spans["gate_start"]) < before
     decision = registry.decide(
-        unit, version, float(result["models"]["lightgbm"]["rmse"]), champion_rmse,
-        float(result["models"][BASE_MODEL]["rmse"]), settings.mlops.promotion_margin,
+        unit, version, float(scores["lightgbm"]["rmse"]), champion_rmse,
+        float(scores[BASE_MODEL]["rmse"]), settings.mlops.promotion_margin,
+        window=f"{spans['gate_start']} + {spans['gate_days']} days",
+        champion_in_sample=champion_in_sample,
     )  # fmt: skip
     return TrainingRecord(run.info.run_id, version, decision, registry.alias(unit, CHAMPION))
+
+
+def log_test(settings: Settings, run_id: str, result: dict[str, Any],
+             figures: Sequence[Path] = ()) -> None:  # fmt: skip
+    """Add the test window's scores (``<model>.<metric>``) and the report's plots to a
+    training run, after its gate decided."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(settings.home, settings.mlops.tracking_uri))
+    with mlflow.start_run(run_id=run_id):
+        _log_scores({"models": result.get("models", {})})
+        for f in figures:
+            mlflow.log_artifact(str(f), "plots")

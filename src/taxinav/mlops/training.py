@@ -1,5 +1,10 @@
-"""Training jobs: a backtest of the forecast models (inputs → features → backtest → report),
-tracked in MLflow and gated into the registry, and the champion's predictions."""
+"""Training jobs: a backtest of the forecast models (inputs → features → fit → gate → test →
+report), tracked in MLflow and gated into the registry, and the champion's predictions.
+
+The promotion gate looks only at the gate window, the ``forecast.valid_days`` days right
+before the test window: the models were fitted (and early-stopped, and tuned) on the days
+before it. The test window is scored once, after the decision, and is what the report shows.
+"""
 
 from __future__ import annotations
 
@@ -21,15 +26,16 @@ from taxinav.features.materialize import materialize
 from taxinav.forecast import report
 from taxinav.forecast.backtest import (
     BacktestResult,
+    Fitted,
     default_models,
+    fit_models,
     load_frame,
     make_split,
-    run_backtest,
+    score_test,
 )
-from taxinav.forecast.base import Forecaster
 from taxinav.forecast.gbm import GbmParams, LightGbmForecaster
-from taxinav.mlops.registry import champion_loader, tracking_uri
-from taxinav.mlops.tracking import data_checksum, experiment_id, log_training
+from taxinav.mlops.registry import champion_card, tracking_uri
+from taxinav.mlops.tracking import data_checksum, experiment_id, log_test, log_training
 from taxinav.mlops.tuning import best_params, save_best
 from taxinav.mlops.tuning import tune as search
 from taxinav.settings import Settings
@@ -38,15 +44,25 @@ from taxinav.warehouse import replace_rows
 SERVED_MODELS = ("lightgbm",)
 
 
+def gate_days(settings: Settings) -> int:
+    """Days of the gate window: as many as the validation window (``forecast.valid_days``)."""
+    return settings.forecast.valid_days
+
+
 @dataclass(frozen=True)
 class TrackedRun:
-    """The MLflow run of a training, the registered version and the gate's decision."""
+    """The MLflow run of a training, the registered version and the gate's decision with its
+    numbers (RMSEs on the gate window)."""
 
     run_id: str
     version: str
     champion: str | None  # the champion version after the gate
     promoted: bool
     reason: str
+    gate_window: str = ""
+    challenger_rmse: float | None = None
+    champion_rmse: float | None = None  # the champion before the gate, on the same days
+    base_rmse: float | None = None
 
 
 @dataclass(frozen=True)
@@ -64,25 +80,32 @@ class Training:
         return out
 
 
-def _track(settings: Settings, out: dict[str, Any], models: list[Forecaster],
-           test: pd.DataFrame, figures: list[Path]) -> TrackedRun:  # fmt: skip
-    """Log the run to MLflow, register the model and gate it."""
-    gbm = next(m for m in models if isinstance(m, LightGbmForecaster))
-    checksum = data_checksum(test[["unit_id", "slot", "y"]])
-    rec = log_training(settings, out, gbm, test, checksum, figures)
-    return TrackedRun(rec.run_id, rec.version, rec.champion, rec.decision.promote,
-                      rec.decision.reason)  # fmt: skip
+def _track(settings: Settings, fitted: Fitted) -> TrackedRun:
+    """Log the run to MLflow, register the model and gate it on the gate window."""
+    gbm = next(m for m in fitted.models if isinstance(m, LightGbmForecaster))
+    checksum = data_checksum(fitted.gate[["unit_id", "slot", "y"]])
+    rec = log_training(settings, fitted.result.to_json(), gbm, fitted.gate, checksum)
+    d = rec.decision
+    return TrackedRun(rec.run_id, rec.version, rec.champion, d.promote, d.reason, d.window,
+                      d.challenger_rmse, d.champion_rmse, d.base_rmse)  # fmt: skip
 
 
 def store_forecasts(
     con: duckdb.DuckDBPyConnection, inputs: DemandInputs, test: pd.DataFrame,
-    preds: dict[str, np.ndarray], version: str | None = None,
+    preds: dict[str, np.ndarray], version: str = "", trained_before: date | None = None,
+    window: tuple[int, int] | None = None,
 ) -> int:  # fmt: skip
-    """Replace this unit type's stored backtest forecasts with the test predictions of the
-    served model(s), in one transaction; returns the rows written."""
+    """Store the test predictions of the served model(s) as ``version`` (``''``: untracked),
+    replacing only that model version's rows in the test ``window`` (slots [lo, hi); default:
+    the slots of ``test``), in one transaction; other versions and windows stay. A row is
+    ``in_sample`` when its slot's local day is before ``trained_before`` (None: unknown).
+    Returns the rows written."""
     step = timedelta(minutes=inputs.slot_minutes)
     slots = test["slot"].to_numpy()
+    lo, hi = window or (int(slots.min()), int(slots.max()) + 1)
     start_of = {int(s): inputs.origin + step * int(s) for s in np.unique(slots)}
+    inside = {s: None if trained_before is None else t.astimezone(inputs.tz).date() < trained_before
+              for s, t in start_of.items()}  # fmt: skip
     tables = []
     for model in SERVED_MODELS:
         if model not in preds:
@@ -95,14 +118,19 @@ def store_forecasts(
                                    pa.timestamp("us", tz="UTC")),
             "yhat": pa.array(np.asarray(preds[model], dtype=np.float64)),
             "model_version": pa.array([version] * len(test), pa.string()),
+            "in_sample": pa.array([inside[s] for s in slots.tolist()], pa.bool_()),
         }))  # fmt: skip
     if not tables:
         return 0
     rows = pa.concat_tables(tables)
-    # Only the backtest's own rows: the daily pipeline's champion/base forecasts stay.
+    # Only this run's own rows: other versions, other windows and the daily pipeline's
+    # champion/base forecasts stay.
     served = ", ".join(f"'{m}'" for m in SERVED_MODELS)
-    replace_rows(con, {"forecasts": rows}, f"unit_type = ? AND model IN ({served})",
-                 [inputs.unit_type])  # fmt: skip
+    replace_rows(con, {"forecasts": rows},
+                 f"unit_type = ? AND model IN ({served}) AND model_version = ? "
+                 "AND slot_start >= ? AND slot_start < ?",
+                 [inputs.unit_type, version, inputs.origin + step * lo,
+                  inputs.origin + step * hi])  # fmt: skip
     return int(rows.num_rows)
 
 
@@ -124,7 +152,8 @@ def backtest(
     counts: Path | None = None,
     json_out: Path | None = None,
 ) -> Training:
-    """Build features, run the backtest, write JSON and the report; track, gate and store the
+    """Build features, fit the models before the gate window, track and gate the LightGBM on
+    the gate window, then score the test window once, write JSON and the report, and store the
     served model's test forecasts."""
     inputs = demand_inputs(con, CountSpec.of(settings), unit, counts)
     table = materialize(con, inputs)
@@ -135,11 +164,14 @@ def backtest(
     models = default_models(
         settings.seed, best_params(settings.home, inputs.unit_type, GbmParams(seed=settings.seed))
     )
-    result, preds, test = run_backtest(
+    fitted = fit_models(
         con, table, inputs, start, test_days, models,
         zero_keep=zero_keep, valid_days=settings.forecast.valid_days,
-        train_days=settings.forecast.train_window_days,
+        train_days=settings.forecast.train_window_days, gate_days=gate_days(settings),
     )  # fmt: skip
+    tracked = _track(settings, fitted) if settings.mlops.track else None
+    preds = score_test(fitted)  # the test window: once, after the gate decided
+    test, result = fitted.test, fitted.result
     out = result.to_json()
     out_dir = settings.reports_dir / "forecast"
     figures = report.plots(out, test, preds, out_dir)
@@ -147,31 +179,35 @@ def backtest(
     target = json_out or out_dir / f"backtest_{inputs.unit_type}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(out, indent=1, sort_keys=True))
-    served, version, tracked = preds, None, None
-    if settings.mlops.track:  # after the report: run ids would make it differ run to run
-        tracked = _track(settings, out, models, test, figures)
-        served, version = _champion_preds(settings, inputs.unit_type, test, preds)
-    stored = store_forecasts(con, inputs, test, served, version)
+    served, version = preds, ""
+    before: date | None = date.fromisoformat(result.trained_before)
+    if tracked is not None:  # after the report: run ids would make it differ run to run
+        log_test(settings, tracked.run_id, out, figures)
+        served, version, before = _champion_preds(settings, inputs.unit_type, test, preds,
+                                                  before)  # fmt: skip
+    stored = store_forecasts(con, inputs, test, served, version, before, result.split.test)
     return Training(result, tracked, stored)
 
 
 def _champion_preds(
-    settings: Settings, unit: str, test: pd.DataFrame, preds: dict[str, np.ndarray]
-) -> tuple[dict[str, np.ndarray], str | None]:
+    settings: Settings, unit: str, test: pd.DataFrame, preds: dict[str, np.ndarray],
+    trained_before: date | None,
+) -> tuple[dict[str, np.ndarray], str, date | None]:  # fmt: skip
     """What guidance is served for the test days: the champion's forecasts (the new model's
-    only if it was promoted)."""
-    loaded = champion_loader(settings)(unit)
-    if loaded is None:
-        return preds, None
-    version, predict = loaded
+    only if it was promoted), its version and the first day it was not trained on."""
+    card = champion_card(settings, unit)
+    if card is None:
+        return preds, "", trained_before
     x = test[list(FEATURES)].astype(np.float32)
-    return {**preds, "lightgbm": np.clip(predict(x), 0.0, None)}, version
+    served = {**preds, "lightgbm": np.clip(card.predict(x), 0.0, None)}
+    return served, card.version, card.trained_before
 
 
 def tune(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str, trials: int,
          test_start: date | None, test_days: int) -> dict[str, Any]:  # fmt: skip
-    """Search LightGBM parameters on the validation days before the test period (an MLflow
-    run with one nested run per trial); save the best for the next training."""
+    """Search LightGBM parameters on the validation days before the gate window (an MLflow
+    run with one nested run per trial); save the best for the next training. The gate and
+    test windows are never looked at."""
     import mlflow
 
     inputs = demand_inputs(con, CountSpec.of(settings), unit)
@@ -180,7 +216,8 @@ def tune(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str, trials: 
         inputs.origin, inputs.n_slots, inputs.slot_minutes, inputs.tz, test_days
     )
     split = make_split(inputs, start, test_days, settings.forecast.valid_days,
-                       train_days=settings.forecast.train_window_days)  # fmt: skip
+                       train_days=settings.forecast.train_window_days,
+                       gate_days=gate_days(settings))  # fmt: skip
     zero_keep = settings.forecast.road_zero_keep if inputs.unit_type == "road" else 1.0
     train = load_frame(con, table, *split.train, zero_keep=zero_keep)
     valid = load_frame(con, table, *split.valid)

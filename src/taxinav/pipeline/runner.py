@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,13 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     return "unknown failure"
 
 
+def _yield_cpu(niceness: int) -> None:
+    """Lower this process's CPU priority to ``niceness`` (never raise it back)."""
+    current = os.nice(0)
+    if niceness > current:
+        os.nice(niceness - current)
+
+
 def materialize(
     settings: Settings,
     assets: Sequence[str],
@@ -121,6 +129,7 @@ def materialize(
     Logging is the process's (``taxinav.logs``, configured from ``settings`` unless the
     command line did it); the run's Dagster events are logged at ``log_level`` or above, by
     default WARNING (DEBUG when the process logs DEBUG)."""
+    _yield_cpu(settings.pipeline.nice)
     logs.configure_default(settings.log_level, settings.log_format)
     if instance is None:  # a throw-away instance, cleaned up when the run is done
         with dg.DagsterInstance.ephemeral() as temporary:

@@ -142,8 +142,14 @@ TABLES: dict[str, str] = {
             status VARCHAR NOT NULL,
             n_points INTEGER NOT NULL,
             n_segments INTEGER NOT NULL)""",
-    # grain: one unit × 10-minute slot × model; key: (unit_type, model, unit_id, slot_start).
-    # Forecast pickups over the forecast horizon from slot_start, as served to guidance.
+    # grain: one unit × 10-minute slot × model × model version;
+    # key: (unit_type, model, model_version, unit_id, slot_start).
+    # Forecast pickups over the forecast horizon from slot_start: the daily pipeline's
+    # 'champion' and 'base' (one version per day: a day's run replaces the day), and a
+    # backtest's served 'lightgbm' (each version keeps its own test windows). model_version is
+    # the registry's version, '' for the base model and untracked runs. in_sample: the slot's
+    # local day is before the version's trained_before (it was in the training data); NULL
+    # when not known (rows written before the column existed, or a model without a window).
     "forecasts": """
         CREATE TABLE IF NOT EXISTS forecasts (
             unit_type VARCHAR NOT NULL,
@@ -151,7 +157,8 @@ TABLES: dict[str, str] = {
             unit_id VARCHAR NOT NULL,
             slot_start TIMESTAMPTZ NOT NULL,
             yhat DOUBLE NOT NULL,
-            model_version VARCHAR)""",
+            model_version VARCHAR NOT NULL,
+            in_sample BOOLEAN)""",
     # grain: one local day × outcome of deriving trips/spells; key: (day, kind, reason).
     "daily_derivation_counts": """
         CREATE TABLE IF NOT EXISTS daily_derivation_counts (
@@ -178,7 +185,9 @@ TABLES: dict[str, str] = {
             y DOUBLE NOT NULL,
             y_complete INTEGER NOT NULL,
             x DOUBLE[] NOT NULL)""",
-    # grain: one unit type × model × local hour of realised accuracy; key: all but metrics.
+    # grain: one unit type × model × local hour of realised accuracy;
+    # key: (unit_type, model, hour_start). in_sample: the hour's forecasts came from a model
+    # version trained on that day (such hours never raise accuracy alerts); NULL: not known.
     "forecast_accuracy": """
         CREATE TABLE IF NOT EXISTS forecast_accuracy (
             unit_type VARCHAR NOT NULL,
@@ -188,7 +197,8 @@ TABLES: dict[str, str] = {
             n BIGINT NOT NULL,
             rmse DOUBLE NOT NULL,
             mae DOUBLE NOT NULL,
-            masked_mape DOUBLE)""",
+            masked_mape DOUBLE,
+            in_sample BOOLEAN)""",
     # grain: one meter event received by the API; key: event_key (a retry has no effect).
     "ride_events": """
         CREATE TABLE IF NOT EXISTS ride_events (
@@ -208,8 +218,18 @@ TABLES: dict[str, str] = {
             summary JSON)""",
 }
 
-# Columns added after a table was first released, for warehouses created before.
-MIGRATIONS = ("ALTER TABLE forecasts ADD COLUMN IF NOT EXISTS model_version VARCHAR",)
+# Changes after a table was first released, for warehouses created before; run in order on
+# every writable open, so each must be idempotent (and cheap when already applied). New
+# columns go last, so created and migrated tables have the same column order.
+MIGRATIONS = (
+    "ALTER TABLE forecasts ADD COLUMN IF NOT EXISTS model_version VARCHAR",
+    # model_version joined the key: the base model's (and untracked runs') NULL becomes ''.
+    "UPDATE forecasts SET model_version = '' WHERE model_version IS NULL",
+    "ALTER TABLE forecasts ALTER COLUMN model_version SET NOT NULL",
+    # Rows written before in_sample existed keep NULL: not known.
+    "ALTER TABLE forecasts ADD COLUMN IF NOT EXISTS in_sample BOOLEAN",
+    "ALTER TABLE forecast_accuracy ADD COLUMN IF NOT EXISTS in_sample BOOLEAN",
+)
 
 # The key of each table, used by checksums and tests that prove idempotency.
 KEYS: dict[str, tuple[str, ...]] = {
@@ -224,7 +244,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "trip_end_matches": ("trip_id", "end_kind"),
     "spell_paths": ("spell_id", "seq"),
     "spell_match_status": ("spell_id",),
-    "forecasts": ("unit_type", "model", "unit_id", "slot_start"),
+    "forecasts": ("unit_type", "model", "model_version", "unit_id", "slot_start"),
     "step_runs": ("step",),
     "daily_derivation_counts": ("day", "kind", "reason"),
     "demand_counts": ("unit_type", "unit_id", "slot_start"),

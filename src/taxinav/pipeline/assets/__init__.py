@@ -28,9 +28,9 @@ CODE_VERSIONS = {
     "pickups": "1",
     "demand": "2",
     "features": "2",
-    "forecasts": "1",
-    "accuracy": "1",
-    "model": "1",
+    "forecasts": "2",
+    "accuracy": "2",
+    "model": "2",
 }
 
 

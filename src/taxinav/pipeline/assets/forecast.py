@@ -8,7 +8,7 @@ from taxinav.features.counts import CountSpec
 from taxinav.forecast.daily import features_day, forecasts_day
 from taxinav.mlops import training
 from taxinav.mlops.accuracy import accuracy_day
-from taxinav.mlops.registry import champion_loader
+from taxinav.mlops.registry import champion_card
 from taxinav.pipeline.assets.sources import GROUP
 from taxinav.pipeline.resources import (
     SHARED_STORE_RETRY,
@@ -39,17 +39,21 @@ def unit_assets(
     )
     def model(taxinav: TaxinavResource) -> Materialized:
         """LightGBM retrained over the rolling window (``forecast.train_window_days``) before
-        the latest evaluation days, logged to MLflow, registered as challenger and promoted
-        only past the gate (beats the champion and the base model on those days)."""
+        the gate days, logged to MLflow, registered as challenger and promoted only past the
+        gate (beats the champion and the base model on the gate days); then scored on the
+        test days."""
         s = taxinav.settings()
         with warehouse(s, f"model_{unit}") as con:
             run = training.backtest(con, s, unit, None, s.forecast.demo_test_days)
             write_metrics(con, s)
         models, m = run.backtest.models, run.tracked
+        gate = {"rmse": m.challenger_rmse, "champion_rmse": m.champion_rmse} if m else {}
         return dg.MaterializeResult(
             metadata={
                 "rmse": float(models["lightgbm"]["rmse"]),
                 "base_rmse": float(models["historical_average"]["rmse"]),
+                "gate_window": m.gate_window if m else "",
+                "gate": meta({**gate, "base_rmse": m.base_rmse} if m else {}),
                 "run_id": m.run_id if m else "",
                 "version": m.version if m else "",
                 "champion": str(m.champion or "") if m else "",
@@ -83,11 +87,12 @@ def unit_assets(
         code_version=code_versions["forecasts"],
     )
     def forecasts(context: dg.AssetExecutionContext, taxinav: TaxinavResource) -> Materialized:
-        """Pickups over the forecast horizon from every slot: ``@champion`` and the base model."""
+        """Pickups over the forecast horizon from every slot: ``@champion`` (labelled in-sample
+        on days it was trained on) and the base model."""
         s = taxinav.settings()
         with warehouse(s, f"forecasts_{unit}") as con:
-            out = forecasts_day(con, unit, taxinav.day(context), champion_loader(s),
-                                s.forecast.valid_days)  # fmt: skip
+            out = forecasts_day(con, unit, taxinav.day(context),
+                                lambda u: champion_card(s, u), s.forecast.valid_days)  # fmt: skip
         return dg.MaterializeResult(metadata=meta(out))
 
     @dg.asset(
@@ -99,7 +104,8 @@ def unit_assets(
         code_version=code_versions["accuracy"],
     )
     def accuracy(context: dg.AssetExecutionContext, taxinav: TaxinavResource) -> Materialized:
-        """Realised errors per hour of the served (champion) and base forecasts; alerts."""
+        """Realised errors per hour of the served (champion) and base forecasts; alerts on
+        out-of-sample hours only."""
         s = taxinav.settings()
         with warehouse(s, f"accuracy_{unit}") as con:
             out = accuracy_day(con, s.tz, unit, taxinav.day(context), taxinav.monitor())
