@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from taxinav.cli import app
+from tests.cli.errors import assert_explained
 
 
 @pytest.mark.parametrize(
@@ -38,6 +39,4 @@ def test_pipeline_commands_explain_bad_input(
     runner: CliRunner, args: list[str], message: str
 ) -> None:
     result = runner.invoke(app, args)
-    assert result.exit_code == 1
-    assert message in result.output
-    assert "Traceback" not in result.output
+    assert_explained(result, message)

@@ -19,12 +19,12 @@ import duckdb
 import httpx
 import pytest
 
-from taxinav.mlops.monitoring import Alert, Monitor
+from taxinav.mlops.monitoring import Monitor
 from taxinav.serve.ingestion import Ingestion
-from taxinav.serve.schemas import Fix
 from taxinav.serve.wal import AppendLog
 from taxinav.settings import Settings
 from tests.serve.conftest import auth
+from tests.serve.fakes import RecordingLive, RecordingSink
 
 
 def _free_port() -> int:
@@ -187,22 +187,6 @@ CHILD = textwrap.dedent("""
 """)
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-
-    def send(self, alert: Alert) -> None:
-        self.alerts.append(alert)
-
-
-class _Live:
-    def __init__(self) -> None:
-        self.fixes: list[Fix] = []
-
-    def apply(self, fixes: list[Fix]) -> None:
-        self.fixes.extend(fixes)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", ["mid_write", "landed", "deleted"])
 def test_a_flush_killed_midway_lands_every_acknowledged_fix_exactly_once(
@@ -239,7 +223,7 @@ def test_a_flush_killed_midway_lands_every_acknowledged_fix_exactly_once(
     assert 0 < len(left) < BATCHES // SEGMENT  # killed with some of the log flushed
 
     stats: Counter[str] = Counter()
-    sink, live = _Sink(), _Live()
+    sink, live = RecordingSink(), RecordingLive()
     ingestion = Ingestion(settings, AppendLog(log_dir), stats, Monitor([sink]))
     ingestion.recover(live)  # type: ignore[arg-type]
     t0 = datetime(2008, 5, 19, 20, tzinfo=UTC)

@@ -16,11 +16,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from taxinav.mlops.monitoring import Alert, Monitor
+from taxinav.mlops.monitoring import Monitor
 from taxinav.serve.ingestion import Ingestion
-from taxinav.serve.schemas import Fix
 from taxinav.serve.wal import AppendLog, Problem
 from taxinav.settings import Settings
+from tests.serve.fakes import RecordingLive, RecordingSink
 
 T0 = datetime(2008, 5, 19, 20, tzinfo=UTC)
 
@@ -37,24 +37,6 @@ def _keys(batches: list[int], vehicles: int = 3) -> Counter[tuple[str, str]]:
     return Counter((f["vehicle_id"], f["ts"]) for b in batches for f in _fixes(b, vehicles))
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-
-    def send(self, alert: Alert) -> None:
-        self.alerts.append(alert)
-
-
-class _Live:
-    """Stands in for the live state: keeps what recovery replays into it."""
-
-    def __init__(self) -> None:
-        self.fixes: list[Fix] = []
-
-    def apply(self, fixes: list[Fix]) -> None:
-        self.fixes.extend(fixes)
-
-
 def _settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "var", data_dir=tmp_path / "data")
 
@@ -63,9 +45,9 @@ def _log_dir(settings: Settings) -> Path:
     return settings.home / "serve" / "log"
 
 
-def _restart(settings: Settings) -> tuple[Ingestion, _Sink, _Live]:
+def _restart(settings: Settings) -> tuple[Ingestion, RecordingSink, RecordingLive]:
     """A new process: a fresh log and ingestion, recovered."""
-    sink, live = _Sink(), _Live()
+    sink, live = RecordingSink(), RecordingLive()
     ingestion = Ingestion(settings, AppendLog(_log_dir(settings)), Counter(), Monitor([sink]))
     ingestion.recover(live)  # type: ignore[arg-type]
     return ingestion, sink, live
