@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 
 from taxinav.calendar import Day
@@ -17,7 +18,7 @@ from taxinav.features.counts import CountSpec, demand_day
 from taxinav.forecast.daily import features_day, forecasts_day
 from taxinav.guidance import DayDemand, LiveDemand
 from taxinav.roads import read_graph
-from taxinav.serve.online import forecast_now
+from taxinav.serve.online import DayForecaster, forecast_now
 from taxinav.settings import ForecastSettings
 from taxinav.warehouse import open_warehouse
 from tests.serve.conftest import DAYS, _settings
@@ -74,6 +75,12 @@ def test_live_road_forecast_at_15_minute_slots_equals_the_stored_one(
     con.close()
 
     out = forecast_now(s, graph, "road", counts, slot + timedelta(minutes=7), _champion)
+    # The service's refresher keeps the day's state and splices the live counts in: the same.
+    day = DayForecaster(s, graph, "road", counts, d.start)
+    kept = day.forecast(counts.filter(pc.greater_equal(counts["slot_start"], d.start)),
+                        slot + timedelta(minutes=7), _champion)  # fmt: skip
+    assert kept is not None and kept.slot_start == slot and kept.unit_id == out.unit_id
+    np.testing.assert_allclose(kept.yhat, out.yhat, rtol=1e-9)
     assert out.slot_start == slot
     live = dict(zip(out.unit_id, out.yhat.tolist(), strict=True))
     assert len(stored) == graph.n_segments and stored.keys() == live.keys()

@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from taxinav.features import FEATURES
@@ -88,8 +89,15 @@ def forecast_now(
     slot = spec.slotting.floor(now)
     end = slot + timedelta(seconds=spec.slotting.slot_s)
     state = SlotFeatures(inputs_from_counts(spec, graph, unit, counts, end))
-    frame = pd.DataFrame(state.row(state.n_slots - 1), columns=list(FEATURES))
-    frame.insert(0, "unit_id", state.units)
+    return _score(state.row(state.n_slots - 1), state.units, slot, predict, base_column)
+
+
+def _score(row: FloatArray, units: list[str], slot: datetime, predict: Predict | None,
+           base_column: str) -> LiveForecast:  # fmt: skip
+    """The champion's (or the base model's) and the base model's forecasts from one slot's
+    feature row of every unit."""
+    frame = pd.DataFrame(row, columns=list(FEATURES))
+    frame.insert(0, "unit_id", units)
     base = np.nan_to_num(frame[base_column].to_numpy(dtype=np.float64), nan=0.0)
     if predict is not None:
         x = frame[list(FEATURES)].astype(np.float32)
@@ -102,3 +110,41 @@ def forecast_now(
         frame["sup10"].fillna(0).to_numpy(dtype=np.float64),
         frame["r30"].fillna(0).to_numpy(dtype=np.float64),
     )  # fmt: skip
+
+
+class DayForecaster:
+    """The live forecast of one unit type through one local day, as :func:`forecast_now`
+    computes it, without rebuilding the feature state at every refresh: the state is built
+    once from the stored counts before the day, and each call splices in the live counts of
+    the day so far (``SlotFeatures.set_live``)."""
+
+    def __init__(self, settings: Settings, graph: RoadGraph, unit: str, history: pa.Table,
+                 origin: datetime) -> None:  # fmt: skip
+        self.spec = CountSpec.of(settings)
+        self.origin = origin
+        before = history.filter(pc.less(history["slot_start"], origin))
+        end = origin + timedelta(days=1)
+        self.state = SlotFeatures(inputs_from_counts(self.spec, graph, unit, before, end))
+        self.first = self.spec.slotting.index(origin, self.spec.origin)
+        self.index = {u: i for i, u in enumerate(self.state.units)}
+
+    def forecast(self, live: pa.Table, now: datetime, predict: Predict | None,
+                 base_column: str = "ha_all") -> LiveForecast | None:  # fmt: skip
+        """The forecast of the slot containing ``now``; None when it is not in the day."""
+        sl = self.spec.slotting
+        slot = sl.floor(now)
+        k = sl.index(slot, self.origin)
+        if not 0 <= k < sl.per_day:
+            return None
+        pickups = np.zeros((len(self.state.units), k + 1))
+        vacant = np.zeros_like(pickups)
+        cols = live.to_pydict()
+        for u, start, n, v in zip(cols["unit_id"], cols["slot_start"], cols["pickups"],
+                                  cols["vacant"], strict=True):  # fmt: skip
+            i, j = self.index.get(u), sl.index(start, self.origin)
+            if i is not None and 0 <= j <= k:
+                pickups[i, j] += n
+                vacant[i, j] += v
+        self.state.set_live(self.first, pickups, vacant)
+        return _score(self.state.row(self.first + k), self.state.units, slot, predict,
+                      base_column)  # fmt: skip

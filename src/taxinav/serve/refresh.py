@@ -8,7 +8,7 @@ import dataclasses
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from taxinav.mlops.monitoring import Monitor
 from taxinav.routing.route import Route
 from taxinav.serve import planner
 from taxinav.serve.live import LiveState
-from taxinav.serve.online import LiveForecast, forecast_now, merge_counts
+from taxinav.serve.online import DayForecaster, LiveForecast, Predict, forecast_now, merge_counts
 from taxinav.settings import Settings
 
 LIVE_WINDOW = timedelta(minutes=5)  # a vehicle is on the road if it reported this recently
@@ -72,12 +72,27 @@ class Refresher:
         self.monitor = monitor
         self.pending: deque[LiveForecast] = deque(maxlen=200)
         self.scores: deque[Scored] = deque(maxlen=144)
+        self._days: dict[tuple[date, str], DayForecaster] = {}
+
+    def _forecast(self, ctx: planner.DayContext, live: LiveState, unit: str, clock: datetime,
+                  predict: Predict | None) -> LiveForecast:  # fmt: skip
+        """``forecast_now`` of the unit, from a feature state kept through the day."""
+        key = (ctx.day, unit)
+        if key not in self._days:
+            history = ctx.history if unit == "h3" else ctx.road_history
+            self._days = {k: v for k, v in self._days.items() if k[0] == ctx.day}
+            self._days[key] = DayForecaster(self.settings, ctx.graph, unit, history, ctx.origin)
+        out = self._days[key].forecast(live.counts(unit), clock, predict)
+        if out is None:  # the clock is outside the loaded day (just before a reload)
+            history = ctx.history if unit == "h3" else ctx.road_history
+            counts = merge_counts(history, live.counts(unit), ctx.origin)
+            out = forecast_now(self.settings, ctx.graph, unit, counts, clock, predict)
+        return out
 
     def refresh(self, ctx: planner.DayContext, live: LiveState, clock: datetime) -> Snapshot:
         started = time.perf_counter()
-        counts = merge_counts(ctx.history, live.counts("h3"), ctx.origin)
         predict = ctx.champion[1] if ctx.champion else None
-        h3 = forecast_now(self.settings, ctx.graph, "h3", counts, clock, predict)
+        h3 = self._forecast(ctx, live, "h3", clock, predict)
         self.pending.append(h3)
         self._score(ctx, live, clock)
         road = self._road(ctx, live, clock)
@@ -91,8 +106,7 @@ class Refresher:
         that slot (until then the plan uses the day's stored forecasts)."""
         if ctx.road_champion is None:
             return None
-        counts = merge_counts(ctx.road_history, live.counts("road"), ctx.origin)
-        out = forecast_now(self.settings, ctx.graph, "road", counts, clock, ctx.road_champion[1])
+        out = self._forecast(ctx, live, "road", clock, ctx.road_champion[1])
         units = np.asarray([int(u) for u in out.unit_id], dtype=np.int64)
         slot = ctx.road_demand.slot_of(out.slot_start)
         if ctx.road_demand.set_slot(slot, units, out.yhat / self.slotting.horizon_s):
