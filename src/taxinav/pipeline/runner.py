@@ -4,6 +4,7 @@ assets from a middle step, recorded in the instance under ``<home>/dagster`` so 
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import logging
 import os
@@ -66,11 +67,17 @@ def instance_for(settings: Settings) -> dg.DagsterInstance:
     """The persistent local instance (run history, materialisations, check results)."""
     home = settings.dagster_home.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        # Telemetry off: nothing may leave this machine.
-        config.write_text("telemetry:\n  enabled: false\n")
-    return dg.DagsterInstance.from_config(str(home))
+    # Two pipeline processes starting on a fresh home would both create the instance's
+    # SQLite schema; one at a time does it, the other then finds it made.
+    with open(home / ".instance.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        config = home / "dagster.yaml"
+        if not config.exists():
+            # Telemetry off: nothing may leave this machine.
+            config.write_text("telemetry:\n  enabled: false\n")
+        instance = dg.DagsterInstance.from_config(str(home))
+        instance.get_runs(limit=1)  # the run and event storages exist before the lock goes
+        return instance
 
 
 def partitioned_assets(settings: Settings) -> list[str]:
