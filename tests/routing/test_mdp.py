@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from taxinav.routing.mdp import TimeGraph, propagate, rollout, solve
+from taxinav.routing.mdp import (
+    TimeGraph,
+    _rollout_one,
+    _rollouts_together,
+    propagate,
+    rollout,
+    solve,
+)
 from tests.routing.tiny import SUCC_INDICES, SUCC_INDPTR, TRAVEL_S, hub
 
 
@@ -113,3 +120,23 @@ def test_a_discount_values_sooner_fares_more() -> None:
     assert sol.q[1, 0] == pytest.approx(3 * g1)
     assert sol.q[0, 1] == pytest.approx(1 + 3 * g1 * g1)
     assert sol.q[0, 2] == pytest.approx(3.0)  # 3 + γ2 · V2(2) with V2(2) = 0
+
+
+@pytest.mark.parametrize("receding", [False, True])
+def test_one_route_is_drawn_exactly_as_routes_drawn_together(receding: bool) -> None:
+    # A softmax policy with waiting on segment 1: every slot, the wait and the time-dependent
+    # policy are exercised. One taxi stepped in Python must make the very same draws as the
+    # vectorised loop run for that taxi alone.
+    g = TimeGraph.build(SUCC_INDPTR, SUCC_INDICES, TRAVEL_S, tick_s=10.0,
+                        can_wait=np.array([False, True, False]))  # fmt: skip
+    p, reward = np.array([0.1, 0.3, 0.2]), np.array([0.5, 1.0, 3.0])
+    p_wait, wait_reward = np.array([0.0, 0.4, 0.0]), np.array([0.0, 2.0, 0.0])
+    sol = solve(g, p, reward, 12, temperature=1.0, p_wait=p_wait, wait_reward=wait_reward)
+    for seed in range(40):
+        seg, start = seed % 3, float(seed % 7)
+        one = _rollout_one(sol, seg, start, np.random.default_rng(seed), 110.0, receding)
+        together = _rollouts_together(sol, np.array([seg]), np.array([start]),
+                                      np.random.default_rng(seed), 110.0, receding)[0]  # fmt: skip
+        assert one[0].tolist() == together[0].tolist()
+        assert one[1].tolist() == together[1].tolist()
+        assert len(one[0]) > 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -148,10 +150,13 @@ def test_waiting_is_legal_only_where_taxis_may_stand() -> None:
 
 def test_geojson_joins_steps_and_says_where_each_starts() -> None:
     # Three steps: segment 0 (a→b), segment 1 (b→c), then waiting on segment 1.
-    shapes = {0: ([0.0, 0.0], [0.0, 1.0]), 1: ([0.0, 1.0], [1.0, 1.0])}  # (lats, lons)
+    # Polylines as CSR: segment 0 is (lat 0, lon 0) → (0, 1), segment 1 is (0, 1) → (1, 1).
+    shapes = SimpleNamespace(shape_indptr=np.array([0, 2, 4]),
+                             shape_lat=np.array([0.0, 0.0, 0.0, 1.0]),
+                             shape_lon=np.array([0.0, 1.0, 1.0, 1.0]))  # fmt: skip
     route = Route("cab", 5, np.array([0, 1, 1]), np.array([0.0, 10.0, 20.0]),
                   np.array([0.1, 0.2, 0.5]), 200.0, 30.0)  # fmt: skip
-    feature = route.geojson(lambda s: shapes[s])
+    feature = route.geojson(shapes)
     coords = feature["geometry"]["coordinates"]
     # Step 1 continues from step 0's last point; the wait redraws segment 1 from its start.
     assert coords == [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [1.0, 0.0], [1.0, 1.0]]

@@ -20,5 +20,6 @@ class RecordingLive:
     def __init__(self) -> None:
         self.fixes: list[Fix] = []
 
-    def apply(self, fixes: list[Fix]) -> None:
+    def add_fixes(self, fixes: list[Fix]) -> tuple[list[Fix], int]:
         self.fixes.extend(fixes)
+        return fixes, 0

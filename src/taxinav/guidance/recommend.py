@@ -101,7 +101,7 @@ def recommend_at(con: duckdb.DuckDBPyConnection, settings: Settings,
 
 
 def geojson(rec: Recommendation, graph: RoadGraph) -> dict[str, Any]:
-    features = [r.geojson(graph.shape) for r in rec.routes.values()]
+    features = [r.geojson(graph) for r in rec.routes.values()]
     return {
         "type": "FeatureCollection",
         "features": features,

@@ -180,8 +180,16 @@ def rollouts(
     ``until_s`` (default: the horizon). Time runs in real drive seconds, not in rounded
     ticks. ``receding``: every step uses the full look-ahead policy π_0 (re-planning at
     every step), so routes may be longer than the look-ahead."""
+    end = until_s if until_s is not None else sol.horizon * sol.graph.tick_s
+    if segment.shape[0] == 1:  # a single route (a re-draw on request): stepped in Python
+        return [_rollout_one(sol, int(segment[0]), float(start_s[0]), rng, end, receding)]
+    return _rollouts_together(sol, segment, start_s, rng, end, receding)
+
+
+def _rollouts_together(sol: Solution, segment: IntArray, start_s: FloatArray,
+                       rng: np.random.Generator, end: float,
+                       receding: bool) -> list[tuple[IntArray, FloatArray]]:  # fmt: skip
     g = sol.graph
-    end = until_s if until_s is not None else sol.horizon * g.tick_s
     s, t = segment.astype(np.int64).copy(), start_s.astype(np.float64).copy()
     steps: list[tuple[IntArray, IntArray, FloatArray]] = []
     active = np.flatnonzero(t < end)
@@ -205,6 +213,33 @@ def rollouts(
             out[i][0].append(a)
             out[i][1].append(b)
     return [(np.array(a, dtype=np.int64), np.array(b, dtype=np.float64)) for a, b in out]
+
+
+def _rollout_one(sol: Solution, seg: int, t: float, rng: np.random.Generator, end: float,
+                 receding: bool) -> tuple[IntArray, FloatArray]:  # fmt: skip
+    """``rollouts`` of one taxi, step for step the same draws and arithmetic without the
+    per-step cost of numpy calls on one-element arrays (~10× faster for one route)."""
+    g = sol.graph
+    wait_slot = g.pad.shape[0] - 1
+    segs: list[int] = []
+    times: list[float] = []
+    while t < end:
+        at = 0 if receding else min(int(t // g.tick_s), sol.horizon - 1)
+        prob = sol.pi[at, :, seg].tolist()
+        u = rng.random()
+        pick, acc = 0, 0.0
+        for p in prob:  # the first slot whose cumulative probability exceeds u
+            acc += p
+            pick += u >= acc
+        pick = min(pick, wait_slot)
+        if not g.mask[pick, seg]:
+            pick = prob.index(max(prob))
+        nxt = int(g.pad[pick, seg])
+        segs.append(nxt)
+        times.append(t)
+        seg = nxt
+        t += g.tick_s if pick == wait_slot else float(g.travel_s[nxt])
+    return np.array(segs, dtype=np.int64), np.array(times, dtype=np.float64)
 
 
 def rollout(

@@ -42,31 +42,38 @@ class Route:
         out: FloatArray = 1.0 - np.cumprod(1.0 - self.p_step)
         return out
 
-    def geojson(self, shape: Any) -> dict[str, Any]:
-        """A GeoJSON Feature; ``shape(s)`` gives a segment's latitudes and longitudes."""
-        coords: list[list[float]] = []
-        starts: list[int] = []  # where each step's line begins in ``coords``
-        for s in self.segments.tolist():
-            lat, lon = shape(int(s))
-            pts = [[round(float(x), 6), round(float(y), 6)] for y, x in zip(lat, lon, strict=True)]
-            joined = bool(coords) and coords[-1] == pts[0]
-            starts.append(len(coords) - 1 if joined else len(coords))
-            coords.extend(pts[1:] if joined else pts)
+    def geojson(self, shapes: SegmentShapes) -> dict[str, Any]:
+        """A GeoJSON Feature drawn from the segments' polylines (``shapes``, e.g. the
+        ``RoadGraph``); a step whose line starts where the previous one ended continues it."""
+        segs = self.segments.astype(np.int64)
+        lo, hi = shapes.shape_indptr[segs], shapes.shape_indptr[segs + 1]
+        n = hi - lo
+        first = np.r_[0, np.cumsum(n)[:-1]].astype(np.int64)  # each step's first point
+        idx = np.repeat(lo - first, n) + np.arange(int(n.sum()))
+        lon, lat = np.round(shapes.shape_lon[idx], 6), np.round(shapes.shape_lat[idx], 6)
+        last = first + n - 1
+        joined = np.zeros(segs.size, dtype=bool)
+        joined[1:] = (lon[first[1:]] == lon[last[:-1]]) & (lat[first[1:]] == lat[last[:-1]])
+        keep = np.ones(idx.size, dtype=bool)
+        keep[first[joined]] = False
+        before = np.cumsum(keep) - keep  # points kept before each point
+        starts = before[first] - joined  # a joined step starts at the previous step's end
         return {
             "type": "Feature",
-            "geometry": {"type": "LineString", "coordinates": coords},
+            "geometry": {"type": "LineString",
+                         "coordinates": np.c_[lon[keep], lat[keep]].tolist()},
             "properties": {
                 "vehicle_id": self.vehicle_id,
                 "segments": self.segments.tolist(),
-                "step_start": starts,
+                "step_start": starts.tolist(),
                 "wait": self.waits.tolist(),
-                "eta_s": [round(float(x), 1) for x in self.eta_s],
-                "p_step": [round(float(x), 4) for x in self.p_step],
-                "p_cumulative": [round(float(x), 4) for x in self.p_cumulative],
+                "eta_s": np.round(self.eta_s, 1).tolist(),
+                "p_step": np.round(self.p_step, 4).tolist(),
+                "p_cumulative": np.round(self.p_cumulative, 4).tolist(),
                 "length_m": round(self.length_m, 1),
                 "duration_s": round(self.duration_s, 1),
             },
-        }
+        }  # fmt: skip
 
 
 class SegmentShapes(Protocol):

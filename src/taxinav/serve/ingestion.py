@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,19 +60,25 @@ class Ingestion:
         for seg in self.log.closed_segments():
             for kind, items in self._read(seg):
                 if kind == "fixes":
-                    fixes = [Fix.model_validate(i) for i in items]
-                    live.apply(fixes)
-                    recovered += len(fixes)
+                    new, _ = live.add_fixes([Fix.model_validate(i) for i in items])
+                    recovered += len(new)
         self.flush()
         self.stats["recovered_fixes"] += recovered
 
-    def fixes(self, live: LiveState, items: list[Any]) -> IngestResult:
+    def fixes(self, live: LiveState, items: list[Any],
+              accepted: Callable[[list[Fix]], None] | None = None) -> IngestResult:  # fmt: skip
+        """Validate, drop repeats, log durably; then hand the new fixes to ``accepted`` (the
+        live state's queue; by default they are applied here, before the answer)."""
         good, rejected = validate_items(items, Fix)
         with self._lock:
-            new, repeats = live.split_new([f for _, f in good])
+            new, repeats = live.claim([f for _, f in good])
             if new:
-                self.log.append("fixes", _FIXES.dump_json(new))
-                live.apply(new)
+                try:
+                    self.log.append("fixes", _FIXES.dump_json(new))
+                except BaseException:
+                    live.unclaim(new)  # not stored: a retry must not look like a repeat
+                    raise
+                (accepted or live.apply)(new)
                 self.last_ingest = time.time()
         self.stats.update(fixes_accepted=len(new), fixes_repeated=repeats,
                           fixes_rejected=len({r.index for r in rejected}))  # fmt: skip

@@ -67,6 +67,12 @@ class Vehicle:
     heading: float | None = None
     prev: tuple[float, float] | None = None
     pickup: Pickup | None = None
+
+
+@dataclass
+class Recent:
+    """A vehicle's latest fix times: a fix at one of them is a repeat."""
+
     keys: deque[datetime] = field(default_factory=lambda: deque(maxlen=RECENT_KEYS))
     seen: set[datetime] = field(default_factory=set)
 
@@ -75,6 +81,11 @@ class Vehicle:
             self.seen.discard(self.keys[0])
         self.keys.append(ts)
         self.seen.add(ts)
+
+    def forget(self, ts: datetime) -> None:
+        if ts in self.seen:
+            self.seen.discard(ts)
+            self.keys.remove(ts)
 
 
 class LiveState:
@@ -94,6 +105,7 @@ class LiveState:
         self.res, self.slotting, self.gap_s = h3_res, slotting, gap_limit_s
         self.radius_m, self.heading_m = match_radius_m, heading_weight_m
         self.vehicles: dict[str, Vehicle] = {}
+        self.recent: dict[str, Recent] = {}  # fix times seen per vehicle (repeats)
         self.pickups: Counter[tuple[str, str, datetime]] = Counter()
         self.vacant: dict[tuple[str, datetime], set[str]] = {}
         self.vacant_road: dict[tuple[str, datetime], set[str]] = {}
@@ -105,46 +117,54 @@ class LiveState:
         self.late = 0
         self._lock = threading.Lock()
 
-    def split_new(self, fixes: list[Fix]) -> tuple[list[Fix], int]:
-        """The fixes not seen before (once each, in time order) and how many were repeats."""
+    def claim(self, fixes: list[Fix]) -> tuple[list[Fix], int]:
+        """The fixes not seen before (once each, in time order), now marked as seen, and how
+        many were repeats. Claiming is separate from applying so that a fix is a repeat from
+        the moment it is accepted, while the state catches up behind the acknowledgement."""
         new: list[Fix] = []
-        batch: set[tuple[str, datetime]] = set()
         with self._lock:
             for f in sorted(fixes, key=lambda f: (f.vehicle_id, f.ts)):
-                v = self.vehicles.get(f.vehicle_id)
-                key = (f.vehicle_id, f.ts)
-                if key in batch or (v is not None and f.ts in v.seen):
+                recent = self.recent.get(f.vehicle_id)
+                if recent is None:
+                    recent = self.recent[f.vehicle_id] = Recent()
+                elif f.ts in recent.seen:
                     continue
-                batch.add(key)
+                recent.remember(f.ts)
                 new.append(f)
         return new, len(fixes) - len(new)
 
-    def apply(self, fixes: list[Fix]) -> None:
-        """Update positions, trips and counts with new fixes (time order per vehicle)."""
+    def unclaim(self, fixes: list[Fix]) -> None:
+        """Forget claimed fixes that were not stored after all (a retry must be accepted)."""
         with self._lock:
+            for f in fixes:
+                recent = self.recent.get(f.vehicle_id)
+                if recent is not None:
+                    recent.forget(f.ts)
+
+    def apply(self, fixes: list[Fix]) -> None:
+        """Update positions, trips and counts with claimed fixes (any order: they are put in
+        time order per vehicle)."""
+        with self._lock:
+            closed: list[Pickup] = []
             for f in sorted(fixes, key=lambda f: (f.vehicle_id, f.ts)):
-                v = self.vehicles.get(f.vehicle_id)
-                if v is not None and f.ts in v.seen:
-                    continue
-                self._apply(f, v)
+                self._apply(f, self.vehicles.get(f.vehicle_id), closed)
+            self._count_pickups(closed)
             self._count_vacant_roads([f for f in fixes if not f.occupied])
             if fixes:
                 newest = max(f.ts for f in fixes)
                 self.clock = newest if self.clock is None else max(self.clock, newest)
 
     def add_fixes(self, fixes: list[Fix]) -> tuple[list[Fix], int]:
-        new, repeats = self.split_new(fixes)
+        """Claim and apply: the new fixes and how many were repeats."""
+        new, repeats = self.claim(fixes)
         self.apply(new)
         return new, repeats
 
-    def _apply(self, f: Fix, v: Vehicle | None) -> None:
-        if v is None:
-            v = self.vehicles[f.vehicle_id] = Vehicle(f.ts, f.lat, f.lon, f.occupied)
-            v.remember(f.ts)
-            self._count_vacant(f)
-            return
-        v.remember(f.ts)
+    def _apply(self, f: Fix, v: Vehicle | None, closed: list[Pickup]) -> None:
         self._count_vacant(f)
+        if v is None:
+            self.vehicles[f.vehicle_id] = Vehicle(f.ts, f.lat, f.lon, f.occupied)
+            return
         if f.ts < v.ts:  # late: stored and counted as supply, but the trip logic is past it
             self.late += 1
             return
@@ -159,7 +179,7 @@ class LiveState:
         elif not v.occupied and f.occupied:
             v.pickup = Pickup(f.ts, f.lat, f.lon, (v.lat, v.lon))
         elif v.occupied and not f.occupied and v.pickup is not None:
-            self._count_pickup(v.pickup)
+            closed.append(v.pickup)
             v.pickup = None
         moved = _hav_m(v.lat, v.lon, f.lat, f.lon) > 10
         v.heading = _bearing(v.lat, v.lon, f.lat, f.lon) if moved and same_run else v.heading
@@ -196,21 +216,25 @@ class LiveState:
                 key = (str(seg), self.slotting.floor(f.ts))
                 self.vacant_road.setdefault(key, set()).add(f.vehicle_id)
 
-    def _count_pickup(self, p: Pickup) -> None:
-        slot = self.slotting.floor(p.ts)
-        cell = cell_of(p.lat, p.lon, self.res)
-        if cell in self.cells:
-            self.pickups[("h3", cell, slot)] += 1
-        heading = np.array([p.heading if p.heading is not None else np.nan])
+    def _count_pickups(self, pickups: list[Pickup]) -> None:
+        """Count closed trips at their pickup's cell and road segment (one snap for all)."""
+        if not pickups:
+            return
+        for p in pickups:
+            cell = cell_of(p.lat, p.lon, self.res)
+            if cell in self.cells:
+                self.pickups[("h3", cell, self.slotting.floor(p.ts))] += 1
         snap = self.index.snap(
-            np.array([p.lat]),
-            np.array([p.lon]),
-            heading,
+            np.array([p.lat for p in pickups]),
+            np.array([p.lon for p in pickups]),
+            np.array([p.heading if p.heading is not None else np.nan for p in pickups]),
             radius_m=self.radius_m,
             heading_weight_m=self.heading_m,
         )
-        if bool(snap.matched[0]):
-            self.pickups[("road", str(int(snap.segment[0])), slot)] += 1
+        for p, matched, seg in zip(pickups, snap.matched.tolist(), snap.segment.tolist(),
+                                   strict=True):  # fmt: skip
+            if matched:
+                self.pickups[("road", str(seg), self.slotting.floor(p.ts))] += 1
 
     def add_reported_pickup(self, lat: float, lon: float, ts: datetime) -> None:
         with self._lock:

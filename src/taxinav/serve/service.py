@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 from collections import Counter
@@ -24,9 +25,9 @@ from taxinav.serve import planner, views
 from taxinav.serve.auth import Auth, check_production
 from taxinav.serve.ingestion import Ingestion
 from taxinav.serve.live import LiveState
-from taxinav.serve.memory import release_unused
+from taxinav.serve.memory import settle
 from taxinav.serve.refresh import LIVE_WINDOW, Refresher, Snapshot
-from taxinav.serve.schemas import IngestResult
+from taxinav.serve.schemas import Fix, IngestResult
 from taxinav.serve.wal import AppendLog
 from taxinav.settings import Settings
 
@@ -59,6 +60,7 @@ class Service:
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._applying: queue.SimpleQueue[list[Fix]] | None = None  # accepted, not yet applied
         self._refreshed_wall = 0.0
         self._routes: dict[str, Route] = {}  # re-drawn routes of vehicles that moved
         self._route_json: dict[str, tuple[tuple[int, datetime], bytes]] = {}
@@ -70,14 +72,15 @@ class Service:
     def start(self, day: date, background: bool = True) -> None:
         """Load the day, recover the log of a previous process, start the workers."""
         self.ctx = planner.load_day(self.settings, day)
-        release_unused()
+        settle()
         s = self.settings
         self.live = LiveState(self.ctx.graph, self.ctx.cells, s.forecast.h3_resolution,
                               self.slotting, s.ingest.gap_limit_min * 60,
                               s.roads.match_radius_m, s.roads.heading_weight_m)  # fmt: skip
         self.ingestion.recover(self.live)
         if background:
-            for target in (self._flush_loop, self._refresh_loop):
+            self._applying = queue.SimpleQueue()
+            for target in (self._apply_loop, self._flush_loop, self._refresh_loop):
                 t = threading.Thread(target=target, daemon=True, name=target.__name__)
                 t.start()
                 self._threads.append(t)
@@ -86,6 +89,7 @@ class Service:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=10)
+        self._apply_queued()
         self.flush()
         self.log.close()
 
@@ -96,7 +100,33 @@ class Service:
     # ingestion ---------------------------------------------------------------------------
     def ingest_fixes(self, items: list[Any]) -> IngestResult:
         assert self.live is not None
-        return self.ingestion.fixes(self.live, items)
+        queued = self._applying.put if self._applying is not None else None
+        return self.ingestion.fixes(self.live, items, queued)
+
+    def _apply_loop(self) -> None:
+        """Apply acknowledged fixes to the live state behind the acknowledgement (applying
+        took most of an acknowledgement's time; reads see them within milliseconds)."""
+        while not self._stop.is_set():
+            try:
+                self._apply_queued(wait_s=0.5)
+            except Exception:  # the fixes are logged; only the live view misses them
+                log.exception("applying fixes to the live state failed")
+
+    def _apply_queued(self, wait_s: float = 0.0) -> None:
+        """Apply every batch queued so far, as one (one road snap for all of them)."""
+        if self._applying is None or self.live is None:
+            return
+        try:
+            batches = [self._applying.get(timeout=wait_s) if wait_s else
+                       self._applying.get_nowait()]  # fmt: skip
+        except queue.Empty:
+            return
+        while True:
+            try:
+                batches.append(self._applying.get_nowait())
+            except queue.Empty:
+                break
+        self.live.apply([f for batch in batches for f in batch])
 
     def ingest_rides(self, items: list[Any]) -> IngestResult:
         assert self.live is not None
@@ -141,7 +171,7 @@ class Service:
                 self.ctx = planner.load_day(
                     self.settings, clock.astimezone(self.settings.tz).date()
                 )
-                release_unused()
+                settle()
             self.snapshot = self.refresher.refresh(self.ctx, self.live, clock)
             self._routes = {}
             self.live.prune()

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 def route_feature(
     route: Route, graph: RoadGraph, v: Vehicle, clock: datetime | None, timezone: str
 ) -> dict[str, Any]:
-    feature = route.geojson(graph.shape)
+    feature = route.geojson(graph)
     props = feature["properties"]
     props["timezone"] = timezone
     now = clock or v.ts
