@@ -35,6 +35,7 @@ from typing import Any
 import duckdb
 import httpx
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
@@ -230,6 +231,7 @@ def main() -> None:
         router.join()
         load.latency, load.codes, load.errors = latency, codes, load.errors + errors
         elapsed = time.monotonic() - started
+        server_side = _server_side(base)
         proc.send_signal(signal.SIGTERM)  # graceful: the last log segment is loaded
         proc.wait(timeout=120)
         log.close()
@@ -241,7 +243,8 @@ def main() -> None:
             )
             .fetchall()[0]
         )
-    misses = _report(console, args, load, elapsed, n, rss, int(stored), int(landed), pipeline)
+    misses = _report(console, args, load, elapsed, n, rss, int(stored), int(landed), pipeline,
+                     server_side)  # fmt: skip
     if misses:
         console.print(f"[red]missed: {', '.join(misses)}[/red]")
         sys.exit(1)
@@ -267,6 +270,52 @@ class Pipeline:
             self.seconds.append(time.monotonic() - started)
 
 
+_WANTED = {("taxinav_http_request_duration_seconds", "route"): {
+               "/v1/telemetry": "ingest request", "/v1/vehicles/{vehicle_id}/route": "route"},
+           ("taxinav_ingest_phase_duration_seconds", "phase"): {
+               p: f"ingest step {p}" for p in ("validate", "queue", "log")}}  # fmt: skip
+
+
+def _wanted(family: str, labels: dict[str, str]) -> str | None:
+    """What a histogram sample measures, if the report shows it (answered requests only)."""
+    for (name, label), names in _WANTED.items():
+        if family == name and labels.get("status", "200") == "200":
+            return names.get(labels.get(label, ""))
+    return None
+
+
+def _server_side(base: str) -> list[tuple[str, str]]:
+    """The server's own view from ``/metrics``: mean and bucket bounds of p50 / p99 of the
+    ingest request, its steps, and the route request (the client's view adds the network,
+    the client's own scheduling and the body upload)."""
+    headers = {"Authorization": f"Bearer {TOKENS['operator']}"}
+    try:
+        text = httpx.get(f"{base}/metrics", headers=headers, timeout=30).text
+    except httpx.HTTPError as exc:
+        return [("/metrics", f"unreadable: {exc}")]
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    sums: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            what = _wanted(family.name, sample.labels)
+            if what is None:
+                continue
+            if sample.name.endswith("_bucket"):
+                buckets.setdefault(what, []).append((float(sample.labels["le"]), sample.value))
+            elif sample.name.endswith("_sum"):
+                sums[what] = sample.value
+    out = []
+    for what, rows in buckets.items():
+        rows.sort()
+        count = rows[-1][1]
+        if not count:
+            continue
+        q = [next(b for b, c in rows if c >= f * count) * 1000 for f in (0.5, 0.99)]
+        out.append((what, f"mean {sums[what] / count * 1000:.1f} ms; p50 ≤ {q[0]:g}, "
+                    f"p99 ≤ {q[1]:g} ms ({int(count):,})"))  # fmt: skip
+    return out
+
+
 def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -282,8 +331,8 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def _report(console: Console, args: argparse.Namespace, load: Load, elapsed: float, n: int,
-            rss: list[float], stored: int, landed: int,
-            pipeline: Pipeline) -> list[str]:  # fmt: skip
+            rss: list[float], stored: int, landed: int, pipeline: Pipeline,
+            server_side: list[tuple[str, str]]) -> list[str]:  # fmt: skip
     lat = np.array(load.latency) * 1000
     ing = np.array(load.ingest_latency) * 1000
     warm, middle = rss[min(12, len(rss) - 1)], rss[len(rss) // 2]  # samples every 5 s
@@ -309,6 +358,7 @@ def _report(console: Console, args: argparse.Namespace, load: Load, elapsed: flo
         ("server RSS after 1 min, middle, end (MiB)",
          f"{warm:.0f} / {middle:.0f} / {rss[-1]:.0f}; max {max(rss):.0f}", "end ≤ 1.1 × 1 min"),
     ]  # fmt: skip
+    rows += [(f"server side: {what}", value, "") for what, value in server_side]
     for r in rows:
         table.add_row(*r)
     console.print(table)

@@ -381,6 +381,12 @@ class ServeSettings(BaseModel):
     flush_s: float = Field(
         2.0, gt=0, description="Seconds between loads of the append log into the landing store."
     )
+    switch_interval_ms: float = Field(
+        0.5, gt=0,
+        description="Milliseconds a running thread keeps the interpreter while another waits "
+        "(`sys.setswitchinterval`; Python's default is 5): a request waiting behind background "
+        "work waits about this long at each hand-over.",
+    )  # fmt: skip
     landing: Path | None = Field(
         None,
         description="Folder of the API's landing segments (Parquet; unset: `<home>/landing/api`, "

@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from taxinav.mlops.monitoring import Monitor
+from taxinav.serve import wal
 from taxinav.serve.ingestion import Ingestion
 from taxinav.serve.wal import AppendLog, Problem
 from taxinav.settings import Settings
@@ -221,6 +222,7 @@ def test_a_new_segment_is_durable_in_its_directory_before_append_returns(
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(wal, "_sync_data", recording_fsync)  # fdatasync of the appends
 
     def segment(name: str) -> int:
         return (log.directory / name).stat().st_ino
@@ -240,6 +242,17 @@ def test_a_new_segment_is_durable_in_its_directory_before_append_returns(
     synced.clear()
     AppendLog.done(log.directory / "000000001.jsonl")
     assert synced[-1] == ("dir", ["000000002.jsonl", "last_done"])  # the deletion is durable
+    synced.clear()
+    # A segment prepared ahead (by the flusher) is durable in the directory before it takes
+    # appends, so an append to it syncs only itself.
+    log.prepare_next()
+    assert synced == [("dir", ["000000002.jsonl", "000000003.jsonl", "last_done"])]
+    synced.clear()
+    log.append("fixes", [{"a": 4}])  # still the open segment 2
+    log.rotate()
+    log.append("fixes", [{"a": 5}])
+    assert synced == [("file", segment("000000002.jsonl")), ("file", segment("000000003.jsonl"))]
+    assert [p.name for p in log.closed_segments()] == ["000000002.jsonl"]
     log.close()
 
 
@@ -312,3 +325,16 @@ def test_a_segment_that_cannot_be_cut_back_is_closed_and_its_torn_tail_expected(
     assert list(AppendLog.read(first, problems, torn_tail_ok=True)) == [("fixes", [{"a": 1}])]
     assert [p.torn_tail for p in problems] == [True]
     assert list(AppendLog.read(second)) == [("fixes", [{"a": 3}])]
+
+
+def test_a_prepared_empty_segment_left_by_a_stop_is_loaded_as_nothing(tmp_path: Path) -> None:
+    s = _settings(tmp_path)
+    log = AppendLog(_log_dir(s))
+    log.append("fixes", _fixes(0))
+    log.prepare_next()  # segment 2, empty, when the process stops
+    log.close()
+    _, sink, live = _restart(s)
+    assert len(live.fixes) == 3 and _stored(s) == _keys([0]) and not sink.alerts
+    # Both landed (one with nothing in it) and deleted; the new process prepared segment 3.
+    left = sorted(_log_dir(s).glob("*.jsonl"))
+    assert [p.name for p in left] == ["000000003.jsonl"] and left[0].stat().st_size == 0

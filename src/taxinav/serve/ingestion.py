@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from taxinav.mlops.monitoring import Monitor
+from taxinav.serve.histograms import Histograms
 from taxinav.serve.landing import write_segment
 from taxinav.serve.live import LiveState
 from taxinav.serve.schemas import Fix, IngestResult, RideEvent, validate_items
@@ -52,6 +53,10 @@ class Ingestion:
         self._report_lock = threading.Lock()
         self.ride_keys: set[str] = set()
         self.last_ingest = time.time()  # wall clock of the last new fix
+        self.phases = Histograms("taxinav_ingest_phase_duration_seconds", "Time an accepted "
+                                 "batch of fixes spent in each step before its acknowledgement "
+                                 "(validate, queue: waiting for the ingestion lock, log: "
+                                 "write and fsync)", ["phase"])  # fmt: skip
         self._lock = threading.Lock()
 
     def recover(self, live: LiveState) -> None:
@@ -69,8 +74,11 @@ class Ingestion:
               accepted: Callable[[list[Fix]], None] | None = None) -> IngestResult:  # fmt: skip
         """Validate, drop repeats, log durably; then hand the new fixes to ``accepted`` (the
         live state's queue; by default they are applied here, before the answer)."""
+        started = time.perf_counter()
         good, rejected = validate_items(items, Fix)
+        validated = time.perf_counter()
         with self._lock:
+            locked = time.perf_counter()
             new, repeats = live.claim([f for _, f in good])
             if new:
                 try:
@@ -78,8 +86,11 @@ class Ingestion:
                 except BaseException:
                     live.unclaim(new)  # not stored: a retry must not look like a repeat
                     raise
+                self.phases.observe(("log",), time.perf_counter() - locked)
                 (accepted or live.apply)(new)
                 self.last_ingest = time.time()
+        self.phases.observe(("validate",), validated - started)
+        self.phases.observe(("queue",), locked - validated)
         self.stats.update(fixes_accepted=len(new), fixes_repeated=repeats,
                           fixes_rejected=len({r.index for r in rejected}))  # fmt: skip
         return IngestResult(accepted=len(new), duplicates=len(good) - len(new), rejected=rejected)
@@ -110,6 +121,7 @@ class Ingestion:
             self.stats.update(landed)
             self.log.done(seg)
             n += len(records)
+        self.log.prepare_next()
         return n
 
     def _read(self, seg: Path) -> list[Record]:

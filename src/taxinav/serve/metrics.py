@@ -15,12 +15,9 @@ import json
 import logging
 import re
 import sqlite3
-import threading
 import time
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +25,6 @@ from prometheus_client import ProcessCollector, generate_latest
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
-    HistogramMetricFamily,
     Metric,
 )
 from prometheus_client.registry import Collector
@@ -37,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taxinav.mlops.metrics import durations_path
 from taxinav.mlops.monitoring import WebhookSink
+from taxinav.serve.histograms import HTTP_BUCKETS, Histograms
 
 if TYPE_CHECKING:
     from taxinav.serve.service import Service
@@ -52,8 +49,6 @@ KNOWN_ITEMS = {"fixes": ("accepted", "repeated", "rejected", "loaded", "quaranti
 KNOWN_COUNTS = ("recovered_fixes", "refreshes", "log_corrupt_lines", "log_torn_tail")
 ALERT_KINDS = ("accuracy", "data_late", "data_quality", "log_corrupt")
 
-# Request latency buckets (seconds): reads answer in milliseconds, a route re-draw in tens.
-HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED = "<unmatched>"  # requests no route took (404s): raw paths would be unbounded labels
 
 
@@ -74,6 +69,7 @@ class _Page(Collector):
         yield from _service_families(s)
         yield from _monitor_families(s)
         yield _check_family(pipeline_checks(s.settings.dagster_home))
+        yield s.ingestion.phases.family()
         http: RequestMetrics | None = s.http_metrics
         if http is not None:
             yield from http.families()
@@ -219,47 +215,24 @@ def _check_family(checks: list[tuple[str, str, bool]]) -> GaugeMetricFamily:
 
 
 class RequestMetrics:
-    """Requests answered and their latencies per (route template, method, status): plain
-    counts under a lock (a request costs a dict lookup and a bisect), turned into a counter
-    and a histogram when scraped. One per app."""
+    """Requests answered and their latencies per (route template, method, status), as a
+    counter and a histogram. One per app."""
 
     def __init__(self, buckets: Iterable[float] = HTTP_BUCKETS) -> None:
-        self.bounds = tuple(sorted(buckets))
-        self._lock = threading.Lock()
-        # (route, method, status) → [count per bucket …, count above the last bound, sum]
-        self._series: dict[tuple[str, str, int], list[float]] = {}
+        self.latency = Histograms("taxinav_http_request_duration_seconds", "Time to answer a "
+                                  "request, by route template, method and status",
+                                  ["route", "method", "status"], buckets)  # fmt: skip
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        i = bisect_left(self.bounds, seconds)  # the first bucket whose bound is ≥ seconds
-        key = (route, method, status)
-        with self._lock:
-            row = self._series.get(key)
-            if row is None:
-                row = self._series[key] = [0.0] * (len(self.bounds) + 2)
-            row[i] += 1
-            row[-1] += seconds
+        self.latency.observe((route, method, str(status)), seconds)
 
     def families(self) -> list[Metric]:
-        with self._lock:
-            series = sorted((key, list(row)) for key, row in self._series.items())
-        labels = ["route", "method", "status"]
         requests = CounterMetricFamily("taxinav_http_requests", "Requests answered, by route "
-                                       "template, method and status", labels=labels)  # fmt: skip
-        latency = HistogramMetricFamily("taxinav_http_request_duration_seconds", "Time to "
-                                        "answer a request, by route template, method and status",
-                                        labels=labels)  # fmt: skip
-        les = [_le(b) for b in self.bounds] + ["+Inf"]
-        for (route, method, status), row in series:
-            cumulative = list(accumulate(row[:-1]))
-            values = [route, method, str(status)]
-            requests.add_metric(values, cumulative[-1])
-            latency.add_metric(values, list(zip(les, cumulative, strict=True)), row[-1])
-        return [requests, latency]
-
-
-def _le(bound: float) -> str:
-    """A bucket bound as Prometheus writes it (``0.005``, ``1.0``)."""
-    return repr(float(bound))
+                                       "template, method and status",
+                                       labels=self.latency.labels)  # fmt: skip
+        for values, cumulative, _ in self.latency.series():
+            requests.add_metric(list(values), cumulative[-1])
+        return [requests, self.latency.family()]
 
 
 def route_template(scope: Scope, root_path: str = "") -> str:

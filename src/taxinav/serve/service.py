@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sys
 import threading
 import time
 from collections import Counter
@@ -79,6 +80,7 @@ class Service:
                               s.roads.match_radius_m, s.roads.heading_weight_m)  # fmt: skip
         self.ingestion.recover(self.live)
         if background:
+            sys.setswitchinterval(s.serve.switch_interval_ms / 1000)
             self._applying = queue.SimpleQueue()
             for target in (self._apply_loop, self._flush_loop, self._refresh_loop):
                 t = threading.Thread(target=target, daemon=True, name=target.__name__)
