@@ -338,3 +338,17 @@ def test_a_prepared_empty_segment_left_by_a_stop_is_loaded_as_nothing(tmp_path: 
     # Both landed (one with nothing in it) and deleted; the new process prepared segment 3.
     left = sorted(_log_dir(s).glob("*.jsonl"))
     assert [p.name for p in left] == ["000000003.jsonl"] and left[0].stat().st_size == 0
+
+
+def test_ride_event_keys_are_forgotten_two_days_behind_the_clock(tmp_path: Path) -> None:
+    ingestion, _, live = _restart(_settings(tmp_path))
+
+    def dropoff(key: str, ts: datetime) -> dict[str, Any]:
+        return {"event_key": key, "vehicle_id": "v1", "kind": "dropoff", "ts": ts.isoformat(),
+                "lat": 37.79, "lon": -122.41}  # fmt: skip
+
+    events = [dropoff("a", T0), dropoff("b", T0 + timedelta(days=1))]
+    assert ingestion.rides(live, events).accepted == 2  # type: ignore[arg-type]
+    ingestion.forget_rides_before(T0 + timedelta(days=2, hours=1))  # "a" is 49 h old
+    again = ingestion.rides(live, events)  # type: ignore[arg-type]
+    assert (again.accepted, again.duplicates) == (1, 1)

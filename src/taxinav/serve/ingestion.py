@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from taxinav.serve.wal import AppendLog, Problem, Record
 from taxinav.settings import Settings
 
 log = logging.getLogger(__name__)
+KEEP_RIDE_KEYS = timedelta(days=2)
 _FIXES, _RIDES = TypeAdapter(list[Fix]), TypeAdapter(list[RideEvent])
 _SCHEMAS: dict[str, TypeAdapter[Any]] = {"fixes": _FIXES, "rides": _RIDES}
 
@@ -51,7 +52,9 @@ class Ingestion:
         self.monitor = monitor
         self._reported: set[tuple[str, int]] = set()  # problems (file, line) handled
         self._report_lock = threading.Lock()
-        self.ride_keys: set[str] = set()
+        # Event keys received, with the event's time: kept ``KEEP_RIDE_KEYS`` behind the
+        # data clock (a retry comes within seconds; the warehouse dedups the rest by key).
+        self.ride_keys: dict[str, datetime] = {}
         self.last_ingest = time.time()  # wall clock of the last new fix
         self.phases = Histograms("taxinav_ingest_phase_duration_seconds", "Time an accepted "
                                  "batch of fixes spent in each step before its acknowledgement "
@@ -102,12 +105,18 @@ class Ingestion:
             new = list({e.event_key: e for e in new}.values())
             if new:
                 self.log.append("rides", _RIDES.dump_json(new))
-                self.ride_keys.update(e.event_key for e in new)
+                self.ride_keys.update((e.event_key, e.ts) for e in new)
                 for e in new:
                     if e.kind == "pickup":
                         live.add_reported_pickup(e.lat, e.lon, e.ts)
         self.stats.update(rides_accepted=len(new), rides_rejected=len({r.index for r in rejected}))
         return IngestResult(accepted=len(new), duplicates=len(good) - len(new), rejected=rejected)
+
+    def forget_rides_before(self, clock: datetime) -> None:
+        """Forget the keys of ride events older than ``KEEP_RIDE_KEYS`` before ``clock``."""
+        cut = clock - KEEP_RIDE_KEYS
+        with self._lock:
+            self.ride_keys = {k: ts for k, ts in self.ride_keys.items() if ts >= cut}
 
     def flush(self) -> int:
         """Land closed log segments (each as its own files, so landing one again after a

@@ -177,6 +177,7 @@ class Service:
             self.snapshot = self.refresher.refresh(self.ctx, self.live, clock)
             self._routes = {}
             self.live.prune()
+            self.ingestion.forget_rides_before(clock)
             self._refreshed_wall = time.monotonic()
             self.stats["refreshes"] += 1
             return True
