@@ -381,6 +381,12 @@ class ServeSettings(BaseModel):
     flush_s: float = Field(
         2.0, gt=0, description="Seconds between loads of the append log into the landing store."
     )
+    log_dir: Path | None = Field(
+        None,
+        description="Folder of the append log that acknowledgements wait for (unset: "
+        "`<home>/serve/log`). Its fsyncs queue behind every other write to the same disk: "
+        "on its own disk, acknowledgements do not wait for the warehouse's writes.",
+    )
     switch_interval_ms: float = Field(
         0.5, gt=0,
         description="Milliseconds a running thread keeps the interpreter while another waits "

@@ -50,7 +50,7 @@ class Service:
         self.settings = settings
         self.slotting = Slotting.of_forecast(settings.forecast)
         self.auth = Auth(settings.serve.tokens)
-        self.log = AppendLog(settings.home / "serve" / "log")
+        self.log = AppendLog(settings.serve.log_dir or settings.home / "serve" / "log")
         self.stats: Counter[str] = Counter()
         self.monitor = make_monitor(settings.monitoring)
         self.ingestion = Ingestion(settings, self.log, self.stats, self.monitor)
