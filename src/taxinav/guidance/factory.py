@@ -275,19 +275,40 @@ class GuidedFactory:
         hour0 = origin.astimezone(self.settings.tz).hour
         fares = self.fares if r.fare_by_segment else np.full_like(self.fares, self.fares.mean())
 
-        def demand_at(t: float) -> Demand:
-            rate = source.at(t)
-            if reach is None:
-                return Demand(rate, fares, net.length_m)
-            return Demand(reach @ rate, fares, net.length_m, reach)
+        # None: the coordinator takes any legal move of the other taxis as equally likely.
+        habits = None if self.competitors == "uniform" else self.habits
+        return rec, DemandAt(source, fares, net.length_m, reach), HabitsAt(habits, hour0)
 
-        def habits_at(t: float) -> FloatArray | None:
-            if self.competitors == "uniform":
-                return None  # the coordinator then takes any legal move as equally likely
-            out: FloatArray = self.habits[((hour0 + int(t // 3600)) % 24) // BLOCK_H]
-            return out
 
-        return rec, demand_at, habits_at
+@dataclass(frozen=True)
+class DemandAt:
+    """Demand ``t`` seconds after the day's origin (a value, so a loaded day can be sent
+    from the process that read it)."""
+
+    source: DemandSource
+    fares: FloatArray
+    length_m: FloatArray
+    reach: csr_matrix | None  # hails a taxi on a segment can take, when matched nearby
+
+    def __call__(self, t: float) -> Demand:
+        rate = self.source.at(t)
+        if self.reach is None:
+            return Demand(rate, self.fares, self.length_m)
+        return Demand(self.reach @ rate, self.fares, self.length_m, self.reach)
+
+
+@dataclass(frozen=True)
+class HabitsAt:
+    """Unguided drivers' edge probabilities ``t`` seconds after the origin (None: unknown)."""
+
+    habits: FloatArray | None  # [4-hour block, move]
+    hour0: int  # local hour of the origin
+
+    def __call__(self, t: float) -> FloatArray | None:
+        if self.habits is None:
+            return None
+        out: FloatArray = self.habits[((self.hour0 + int(t // 3600)) % 24) // BLOCK_H]
+        return out
 
 
 def _near_matrix(net: Network) -> csr_matrix:

@@ -72,7 +72,7 @@ class Service:
     # life cycle --------------------------------------------------------------------------
     def start(self, day: date, background: bool = True) -> None:
         """Load the day, recover the log of a previous process, start the workers."""
-        self.ctx = planner.load_day(self.settings, day)
+        self.ctx = planner.load_day(self.settings, day, apart=background)
         settle()
         s = self.settings
         self.live = LiveState(self.ctx.graph, self.ctx.cells, s.forecast.h3_resolution,
@@ -171,7 +171,9 @@ class Service:
         try:
             if planner.next_day_due(self.ctx, clock):
                 self.ctx = planner.load_day(
-                    self.settings, clock.astimezone(self.settings.tz).date()
+                    self.settings,
+                    clock.astimezone(self.settings.tz).date(),
+                    apart=self._applying is not None,  # a running service, not a test's
                 )
                 settle()
             self.snapshot = self.refresher.refresh(self.ctx, self.live, clock)
