@@ -21,17 +21,34 @@ import gc
 
 import pyarrow as pa
 
+M_MMAP_THRESHOLD = -3  # mallopt parameter (glibc malloc.h)
+MMAP_THRESHOLD_B = 128 * 1024  # glibc's own initial value
+
+
+def keep_large_blocks_mapped() -> None:
+    """Keep every allocation of 128 KiB or more (numpy arrays, Arrow buffers) in its own
+    mapping, given back to the system when freed. glibc raises that threshold each time such
+    a block is freed (up to 32 MiB), after which a day's arrays land in the heap, and the heap
+    cannot shrink past what is still used above them: the service grew with every day change
+    (``docs/decisions.md``). Setting the threshold fixes it."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_B)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    libc = ctypes.CDLL(name)
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
 
 def settle() -> None:
     """After a day is loaded: collect, freeze what survives, give free memory back."""
     gc.collect()
     gc.freeze()
     pa.default_memory_pool().release_unused()
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
-        return
-    trim(0)
+    libc = _glibc()  # not glibc (musl, macOS): nothing to trim
+    if libc is not None:
+        libc.malloc_trim(0)

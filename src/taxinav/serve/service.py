@@ -26,7 +26,7 @@ from taxinav.serve import planner, views
 from taxinav.serve.auth import Auth, check_production
 from taxinav.serve.ingestion import Ingestion
 from taxinav.serve.live import LiveState
-from taxinav.serve.memory import settle
+from taxinav.serve.memory import keep_large_blocks_mapped, settle
 from taxinav.serve.refresh import LIVE_WINDOW, Refresher, Snapshot
 from taxinav.serve.schemas import Fix, IngestResult
 from taxinav.serve.wal import AppendLog
@@ -72,6 +72,8 @@ class Service:
     # life cycle --------------------------------------------------------------------------
     def start(self, day: date, background: bool = True) -> None:
         """Load the day, recover the log of a previous process, start the workers."""
+        if background:
+            keep_large_blocks_mapped()
         self.ctx = planner.load_day(self.settings, day, apart=background)
         settle()
         s = self.settings
