@@ -384,8 +384,8 @@ class ServeSettings(BaseModel):
     log_dir: Path | None = Field(
         None,
         description="Folder of the append log that acknowledgements wait for (unset: "
-        "`<home>/serve/log`). Its fsyncs queue behind every other write to the same disk: "
-        "on its own disk, acknowledgements do not wait for the warehouse's writes.",
+        "`<home>/serve/log`); a disk of its own keeps its syncs from queueing behind other "
+        "writes.",
     )
     switch_interval_ms: float = Field(
         0.5, gt=0,
