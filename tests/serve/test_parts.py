@@ -3,6 +3,7 @@ logic and per-item validation."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -161,6 +162,35 @@ def test_repeats_in_and_across_batches_have_no_effect(monkeypatch: pytest.Monkey
     new, repeats = state.add_fixes([_fix(1, True), _fix(2, False)])
     assert (len(new), repeats) == (1, 1)
     assert sum(state.pickups.values()) == 1
+
+
+def test_an_acknowledgement_claims_while_a_batch_is_being_applied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Claiming (the acknowledgement's step) must not wait for the applier's long hold."""
+    state = _state(monkeypatch)
+    inside, release = threading.Event(), threading.Event()
+    snap = state.index.snap
+
+    def slow_snap(*a: object, **k: object) -> object:
+        inside.set()
+        release.wait(10)
+        return snap(*a, **k)
+
+    state.index.snap = slow_snap  # type: ignore[method-assign]
+    applier = threading.Thread(target=state.apply, args=([_fix(0, False)],))
+    applier.start()
+    try:
+        assert inside.wait(5)  # the applier now holds the state's lock
+        claimed: list[tuple[list[Fix], int]] = []
+        claimer = threading.Thread(target=lambda: claimed.append(state.claim([_fix(1, False)])))
+        claimer.start()
+        claimer.join(2)
+        assert claimed and len(claimed[0][0]) == 1 and claimed[0][1] == 0
+    finally:
+        release.set()
+        applier.join(5)
+    assert state.vehicles["c"].ts == _fix(0, False).ts
 
 
 def test_old_supply_slots_are_sealed_into_counts_and_late_fixes_are_counted(

@@ -116,13 +116,16 @@ class LiveState:
         self.clock: datetime | None = None
         self.late = 0
         self._lock = threading.Lock()
+        # Claims have their own lock: an acknowledgement claims its fixes while the applier
+        # holds the state's lock for a whole batch (tens of ms under load), and must not wait.
+        self._claims = threading.Lock()
 
     def claim(self, fixes: list[Fix]) -> tuple[list[Fix], int]:
         """The fixes not seen before (once each, in time order), now marked as seen, and how
         many were repeats. Claiming is separate from applying so that a fix is a repeat from
         the moment it is accepted, while the state catches up behind the acknowledgement."""
         new: list[Fix] = []
-        with self._lock:
+        with self._claims:
             for f in sorted(fixes, key=lambda f: (f.vehicle_id, f.ts)):
                 recent = self.recent.get(f.vehicle_id)
                 if recent is None:
@@ -135,7 +138,7 @@ class LiveState:
 
     def unclaim(self, fixes: list[Fix]) -> None:
         """Forget claimed fixes that were not stored after all (a retry must be accepted)."""
-        with self._lock:
+        with self._claims:
             for f in fixes:
                 recent = self.recent.get(f.vehicle_id)
                 if recent is not None:

@@ -194,9 +194,11 @@ class Service:
         return {**self.snapshot.routes, **self._routes}
 
     # reads -------------------------------------------------------------------------------
-    def vehicle_route(self, vehicle_id: str) -> bytes:
+    def vehicle_route(self, vehicle_id: str, draw: bool = True) -> bytes | None:
         """The vehicle's coordinated route as GeoJSON, re-drawn if it has moved since the plan
-        (serialised once per route and position: a poll costs a lookup)."""
+        (serialised once per route and position: a poll costs a lookup). With ``draw`` false,
+        None when that would need a re-draw or a new GeoJSON (the API does those off its
+        event loop)."""
         assert self.live is not None and self.ctx is not None
         v = self.live.vehicles.get(vehicle_id)
         if v is None:
@@ -210,6 +212,8 @@ class Service:
             raise NotFound(f"vehicle {vehicle_id!r} is not on the road network")
         route = self._routes.get(vehicle_id) or self.snapshot.routes.get(vehicle_id)
         if route is None or route.start_segment != placed[0].segment:
+            if not draw:
+                return None
             clock = self.live.clock or v.ts
             route = self.ctx.recommender.reroute(
                 placed[0], (clock - self.ctx.origin).total_seconds()
@@ -220,6 +224,8 @@ class Service:
         key = (id(route), v.ts)
         cached = self._route_json.get(vehicle_id)
         if cached is None or cached[0] != key:
+            if not draw:
+                return None
             feature = views.route_feature(
                 route, self.ctx.graph, v, self.live.clock, self.settings.timezone
             )

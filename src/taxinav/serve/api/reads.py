@@ -2,6 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
@@ -13,6 +14,9 @@ from taxinav.serve.service import Conflict, NotFound, Service
 def router(service: Service) -> APIRouter:
     app = APIRouter()
     Reader = Annotated[Principal, Depends(role(service, "driver", "operator"))]
+    # One re-draw at a time: draws are CPU under the interpreter lock, so more at once only
+    # take turns with each other and with the acknowledgements.
+    draws = anyio.CapacityLimiter(1)
 
     @app.get("/v1/demand", response_class=Response,
              responses={200: {"content": {"application/geo+json": {}}}})  # fmt: skip
@@ -25,12 +29,18 @@ def router(service: Service) -> APIRouter:
 
     @app.get("/v1/vehicles/{vehicle_id}/route", response_class=Response,
              responses={200: geo, 404: {}, 409: {}})  # fmt: skip
-    async def route(vehicle_id: str, p: Reader) -> Response:  # a lookup: no thread hop
+    async def route(vehicle_id: str, p: Reader) -> Response:
         """The vehicle's coordinated cruising route (GeoJSON Feature with per-step chance of a
         passenger and ETA)."""
         Auth.allow(p, ("driver", "operator"), vehicle_id)
         try:
-            return Response(service.vehicle_route(vehicle_id), media_type="application/geo+json")
+            # A poll is a lookup, answered here; a re-draw takes milliseconds of CPU and runs
+            # in a worker thread, so the event loop keeps reading other requests meanwhile.
+            body = service.vehicle_route(vehicle_id, draw=False)
+            if body is None:
+                body = await anyio.to_thread.run_sync(service.vehicle_route, vehicle_id,
+                                                      limiter=draws)  # fmt: skip
+            return Response(body, media_type="application/geo+json")
         except NotFound as exc:
             return JSONResponse({"detail": str(exc)}, status_code=404)
         except Conflict as exc:
