@@ -381,6 +381,22 @@ class ServeSettings(BaseModel):
     flush_s: float = Field(
         2.0, gt=0, description="Seconds between loads of the append log into the landing store."
     )
+    ingest_process: bool = Field(
+        True,
+        description="Acknowledge telemetry and ride events in a process of its own, which owns "
+        "the append log and hands accepted batches to the service (its interpreter is not "
+        "shared with route re-draws, the live state and the refresh). Off: in the service's "
+        "process.",
+    )
+    ingest_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="TCP port on which the ingest process also answers `POST /v1/telemetry` "
+        "and `/v1/rides` itself (at `host`), for telemetry gateways: the API port forwards "
+        "them to it as well, through the service's event loop. Unset: only through the API "
+        "port.",
+    )
     log_dir: Path | None = Field(
         None,
         description="Folder of the append log that acknowledgements wait for (unset: "

@@ -19,7 +19,3 @@ class RecordingLive:
 
     def __init__(self) -> None:
         self.fixes: list[Fix] = []
-
-    def add_fixes(self, fixes: list[Fix]) -> tuple[list[Fix], int]:
-        self.fixes.extend(fixes)
-        return fixes, 0

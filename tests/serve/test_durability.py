@@ -225,7 +225,7 @@ def test_a_flush_killed_midway_lands_every_acknowledged_fix_exactly_once(
     stats: Counter[str] = Counter()
     sink, live = RecordingSink(), RecordingLive()
     ingestion = Ingestion(settings, AppendLog(log_dir), stats, Monitor([sink]))
-    ingestion.recover(live)  # type: ignore[arg-type]
+    ingestion.recover(live.fixes.extend)
     t0 = datetime(2008, 5, 19, 20, tzinfo=UTC)
     expected = Counter(
         (f"f{v}", (t0 + timedelta(seconds=k)).isoformat()) for k in acked for v in range(VEHICLES)

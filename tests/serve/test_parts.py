@@ -183,7 +183,9 @@ def test_an_acknowledgement_claims_while_a_batch_is_being_applied(
     try:
         assert inside.wait(5)  # the applier now holds the state's lock
         claimed: list[tuple[list[Fix], int]] = []
-        claimer = threading.Thread(target=lambda: claimed.append(state.claim([_fix(1, False)])))
+        claimer = threading.Thread(
+            target=lambda: claimed.append(state.claims.claim([_fix(1, False)]))
+        )
         claimer.start()
         claimer.join(2)
         assert claimed and len(claimed[0][0]) == 1 and claimed[0][1] == 0

@@ -50,7 +50,7 @@ def _restart(settings: Settings) -> tuple[Ingestion, RecordingSink, RecordingLiv
     """A new process: a fresh log and ingestion, recovered."""
     sink, live = RecordingSink(), RecordingLive()
     ingestion = Ingestion(settings, AppendLog(_log_dir(settings)), Counter(), Monitor([sink]))
-    ingestion.recover(live)  # type: ignore[arg-type]
+    ingestion.recover(live.fixes.extend)
     return ingestion, sink, live
 
 
@@ -348,7 +348,11 @@ def test_ride_event_keys_are_forgotten_two_days_behind_the_clock(tmp_path: Path)
                 "lat": 37.79, "lon": -122.41}  # fmt: skip
 
     events = [dropoff("a", T0), dropoff("b", T0 + timedelta(days=1))]
-    assert ingestion.rides(live, events).accepted == 2  # type: ignore[arg-type]
+    assert ingestion.rides(events, lambda _: None).accepted == 2
     ingestion.forget_rides_before(T0 + timedelta(days=2, hours=1))  # "a" is 49 h old
-    again = ingestion.rides(live, events)  # type: ignore[arg-type]
+    again = ingestion.rides(events, lambda _: None)
     assert (again.accepted, again.duplicates) == (1, 1)
+    # Without being told: an event 49 h after "a" forgets it, and not "b" (25 h old).
+    ingestion.rides([dropoff("c", T0 + timedelta(days=2, hours=1))], lambda _: None)
+    third = ingestion.rides(events, lambda _: None)
+    assert (third.accepted, third.duplicates) == (1, 1)

@@ -36,6 +36,19 @@ class Histograms:
             row[i] += 1
             row[-1] += seconds
 
+    def rows(self) -> list[tuple[list[str], list[float]]]:
+        """The raw counts per label values, to be ``absorb``-ed by another process's copy."""
+        with self._lock:
+            return [(list(key), list(row)) for key, row in sorted(self._series.items())]
+
+    def absorb(self, rows: Iterable[tuple[Iterable[str], Iterable[float]]]) -> None:
+        """Add another copy's ``rows`` (same buckets) to these counts."""
+        with self._lock:
+            for key, row in rows:
+                mine = self._series.setdefault(tuple(key), [0.0] * (len(self.bounds) + 2))
+                for i, n in enumerate(row):
+                    mine[i] += n
+
     def series(self) -> list[tuple[tuple[str, ...], list[float], float]]:
         """(label values, cumulative bucket counts ending with +Inf, sum) per series."""
         with self._lock:

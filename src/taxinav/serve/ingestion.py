@@ -21,17 +21,18 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from taxinav.mlops.monitoring import Monitor
+from taxinav.serve.claims import Claims
 from taxinav.serve.histograms import Histograms
 from taxinav.serve.landing import write_segment
-from taxinav.serve.live import LiveState
 from taxinav.serve.schemas import Fix, IngestResult, RideEvent, validate_items
 from taxinav.serve.wal import AppendLog, Problem, Record
 from taxinav.settings import Settings
 
 log = logging.getLogger(__name__)
 KEEP_RIDE_KEYS = timedelta(days=2)
-_FIXES, _RIDES = TypeAdapter(list[Fix]), TypeAdapter(list[RideEvent])
-_SCHEMAS: dict[str, TypeAdapter[Any]] = {"fixes": _FIXES, "rides": _RIDES}
+FIXES_JSON, RIDES_JSON = TypeAdapter(list[Fix]), TypeAdapter(list[RideEvent])
+_SCHEMAS: dict[str, TypeAdapter[Any]] = {"fixes": FIXES_JSON, "rides": RIDES_JSON}
+Accepted = Callable[[list[Fix], bytes], None]  # new fixes, and their JSON array as logged
 
 
 def _validate(kind: str, items: list[dict[str, Any]]) -> None:
@@ -40,6 +41,16 @@ def _validate(kind: str, items: list[dict[str, Any]]) -> None:
     if schema is None:
         raise ValueError(f"unknown record kind {kind!r}")
     schema.validate_python(items)  # a ValidationError is a ValueError
+
+
+def phase_histograms() -> Histograms:
+    return Histograms(
+        "taxinav_ingest_phase_duration_seconds",
+        "Time an accepted batch of "
+        "fixes spent in each step before its acknowledgement (validate, queue: "
+        "waiting for the ingestion lock, log: claim, write and fsync)",
+        ["phase"],
+    )
 
 
 class Ingestion:
@@ -55,42 +66,43 @@ class Ingestion:
         # Event keys received, with the event's time: kept ``KEEP_RIDE_KEYS`` behind the
         # data clock (a retry comes within seconds; the warehouse dedups the rest by key).
         self.ride_keys: dict[str, datetime] = {}
+        self._keys_pruned: datetime | None = None  # newest event time at the last pruning
+        self.claims = Claims()
         self.last_ingest = time.time()  # wall clock of the last new fix
-        self.phases = Histograms("taxinav_ingest_phase_duration_seconds", "Time an accepted "
-                                 "batch of fixes spent in each step before its acknowledgement "
-                                 "(validate, queue: waiting for the ingestion lock, log: "
-                                 "write and fsync)", ["phase"])  # fmt: skip
+        self.phases = phase_histograms()
         self._lock = threading.Lock()
 
-    def recover(self, live: LiveState) -> None:
-        """Load what a previous process acknowledged, and rebuild the live state from it."""
+    def recover(self, to: Callable[[list[Fix]], None]) -> None:
+        """Load what a previous process acknowledged: its fixes are claimed and handed to
+        ``to`` (the live state), and the log is landed."""
         recovered = 0
         for seg in self.log.closed_segments():
             for kind, items in self._read(seg):
                 if kind == "fixes":
-                    new, _ = live.add_fixes([Fix.model_validate(i) for i in items])
+                    new, _ = self.claims.claim([Fix.model_validate(i) for i in items])
+                    to(new)
                     recovered += len(new)
         self.flush()
         self.stats["recovered_fixes"] += recovered
 
-    def fixes(self, live: LiveState, items: list[Any],
-              accepted: Callable[[list[Fix]], None] | None = None) -> IngestResult:  # fmt: skip
-        """Validate, drop repeats, log durably; then hand the new fixes to ``accepted`` (the
-        live state's queue; by default they are applied here, before the answer)."""
+    def fixes(self, items: list[Any], accepted: Accepted) -> IngestResult:
+        """Validate, drop repeats, log durably; then hand the new fixes (and their JSON array,
+        as logged) to ``accepted``: the live state, or its queue."""
         started = time.perf_counter()
         good, rejected = validate_items(items, Fix)
         validated = time.perf_counter()
         with self._lock:
             locked = time.perf_counter()
-            new, repeats = live.claim([f for _, f in good])
+            new, repeats = self.claims.claim([f for _, f in good])
             if new:
+                raw = FIXES_JSON.dump_json(new)
                 try:
-                    self.log.append("fixes", _FIXES.dump_json(new))
+                    self.log.append("fixes", raw)
                 except BaseException:
-                    live.unclaim(new)  # not stored: a retry must not look like a repeat
+                    self.claims.unclaim(new)  # not stored: a retry must not look like a repeat
                     raise
                 self.phases.observe(("log",), time.perf_counter() - locked)
-                (accepted or live.apply)(new)
+                accepted(new, raw)
                 self.last_ingest = time.time()
         self.phases.observe(("validate",), validated - started)
         self.phases.observe(("queue",), locked - validated)
@@ -98,19 +110,26 @@ class Ingestion:
                           fixes_rejected=len({r.index for r in rejected}))  # fmt: skip
         return IngestResult(accepted=len(new), duplicates=len(good) - len(new), rejected=rejected)
 
-    def rides(self, live: LiveState, items: list[Any]) -> IngestResult:
+    def rides(self, items: list[Any], pickups: Callable[[list[RideEvent]], None]) -> IngestResult:
+        """Validate, drop repeated event keys, log durably; reported pickups go to ``pickups``."""
         good, rejected = validate_items(items, RideEvent)
         with self._lock:
             new = [e for _, e in good if e.event_key not in self.ride_keys]
             new = list({e.event_key: e for e in new}.values())
             if new:
-                self.log.append("rides", _RIDES.dump_json(new))
+                self.log.append("rides", RIDES_JSON.dump_json(new))
                 self.ride_keys.update((e.event_key, e.ts) for e in new)
-                for e in new:
-                    if e.kind == "pickup":
-                        live.add_reported_pickup(e.lat, e.lon, e.ts)
+                pickups([e for e in new if e.kind == "pickup"])
+                self._forget_old_keys(max(e.ts for e in new))
         self.stats.update(rides_accepted=len(new), rides_rejected=len({r.index for r in rejected}))
         return IngestResult(accepted=len(new), duplicates=len(good) - len(new), rejected=rejected)
+
+    def _forget_old_keys(self, newest: datetime) -> None:
+        """At most once an hour of event time: forget keys ``KEEP_RIDE_KEYS`` behind."""
+        if self._keys_pruned is None or newest - self._keys_pruned >= timedelta(hours=1):
+            cut = newest - KEEP_RIDE_KEYS
+            self.ride_keys = {k: ts for k, ts in self.ride_keys.items() if ts >= cut}
+            self._keys_pruned = newest
 
     def forget_rides_before(self, clock: datetime) -> None:
         """Forget the keys of ride events older than ``KEEP_RIDE_KEYS`` before ``clock``."""

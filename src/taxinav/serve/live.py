@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -22,9 +22,9 @@ import pyarrow as pa
 from taxinav.features import Slotting
 from taxinav.features.sources import cell_of
 from taxinav.roads import RoadGraph, SegmentIndex
+from taxinav.serve.claims import Claims
 from taxinav.serve.schemas import Fix
 
-RECENT_KEYS = 512  # per vehicle (~8 h at a fix a minute): repeats older than that are late fixes
 KEEP_DAYS = 2
 # Vacant vehicles are counted distinct per unit and slot; once a slot is this far behind the
 # clock its set of vehicle ids is replaced by its size (a later fix for it is counted as late).
@@ -69,25 +69,6 @@ class Vehicle:
     pickup: Pickup | None = None
 
 
-@dataclass
-class Recent:
-    """A vehicle's latest fix times: a fix at one of them is a repeat."""
-
-    keys: deque[datetime] = field(default_factory=lambda: deque(maxlen=RECENT_KEYS))
-    seen: set[datetime] = field(default_factory=set)
-
-    def remember(self, ts: datetime) -> None:
-        if len(self.keys) == self.keys.maxlen:
-            self.seen.discard(self.keys[0])
-        self.keys.append(ts)
-        self.seen.add(ts)
-
-    def forget(self, ts: datetime) -> None:
-        if ts in self.seen:
-            self.seen.discard(ts)
-            self.keys.remove(ts)
-
-
 class LiveState:
     def __init__(
         self,
@@ -105,7 +86,7 @@ class LiveState:
         self.res, self.slotting, self.gap_s = h3_res, slotting, gap_limit_s
         self.radius_m, self.heading_m = match_radius_m, heading_weight_m
         self.vehicles: dict[str, Vehicle] = {}
-        self.recent: dict[str, Recent] = {}  # fix times seen per vehicle (repeats)
+        self.claims = Claims()
         self.pickups: Counter[tuple[str, str, datetime]] = Counter()
         self.vacant: dict[tuple[str, datetime], set[str]] = {}
         self.vacant_road: dict[tuple[str, datetime], set[str]] = {}
@@ -116,33 +97,6 @@ class LiveState:
         self.clock: datetime | None = None
         self.late = 0
         self._lock = threading.Lock()
-        # Claims have their own lock: an acknowledgement claims its fixes while the applier
-        # holds the state's lock for a whole batch (tens of ms under load), and must not wait.
-        self._claims = threading.Lock()
-
-    def claim(self, fixes: list[Fix]) -> tuple[list[Fix], int]:
-        """The fixes not seen before (once each, in time order), now marked as seen, and how
-        many were repeats. Claiming is separate from applying so that a fix is a repeat from
-        the moment it is accepted, while the state catches up behind the acknowledgement."""
-        new: list[Fix] = []
-        with self._claims:
-            for f in sorted(fixes, key=lambda f: (f.vehicle_id, f.ts)):
-                recent = self.recent.get(f.vehicle_id)
-                if recent is None:
-                    recent = self.recent[f.vehicle_id] = Recent()
-                elif f.ts in recent.seen:
-                    continue
-                recent.remember(f.ts)
-                new.append(f)
-        return new, len(fixes) - len(new)
-
-    def unclaim(self, fixes: list[Fix]) -> None:
-        """Forget claimed fixes that were not stored after all (a retry must be accepted)."""
-        with self._claims:
-            for f in fixes:
-                recent = self.recent.get(f.vehicle_id)
-                if recent is not None:
-                    recent.forget(f.ts)
 
     def apply(self, fixes: list[Fix]) -> None:
         """Update positions, trips and counts with claimed fixes (any order: they are put in
@@ -159,7 +113,7 @@ class LiveState:
 
     def add_fixes(self, fixes: list[Fix]) -> tuple[list[Fix], int]:
         """Claim and apply: the new fixes and how many were repeats."""
-        new, repeats = self.claim(fixes)
+        new, repeats = self.claims.claim(fixes)
         self.apply(new)
         return new, repeats
 

@@ -32,7 +32,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taxinav.mlops.metrics import durations_path
-from taxinav.mlops.monitoring import WebhookSink
+from taxinav.mlops.monitoring import Alert, WebhookSink
 from taxinav.serve.histograms import HTTP_BUCKETS, Histograms
 
 if TYPE_CHECKING:
@@ -65,11 +65,12 @@ class _Page(Collector):
 
     def collect(self) -> Iterable[Metric]:
         s = self.service
-        yield from _stats_families(s.stats)
+        ingest = s.ingest_status()  # the ingest process's counts with the service's own
+        yield from _stats_families(ingest.counts)
         yield from _service_families(s)
-        yield from _monitor_families(s)
+        yield from _monitor_families(s, ingest.alerts)
         yield _check_family(pipeline_checks(s.settings.dagster_home))
-        yield s.ingestion.phases.family()
+        yield ingest.phases.family()
         http: RequestMetrics | None = s.http_metrics
         if http is not None:
             yield from http.families()
@@ -108,7 +109,7 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
 
 def _service_families(s: Service) -> Iterator[Metric]:
     yield _gauge("taxinav_data_freshness_seconds", "Seconds since the last accepted fix",
-                 time.time() - s.ingestion.last_ingest)  # fmt: skip
+                 time.time() - s.last_ingest)  # fmt: skip
     if s.live is not None:
         late = CounterMetricFamily("taxinav_late_fixes", "Fixes older than the state they "
                                    "would change: behind their vehicle (trips) or behind "
@@ -145,11 +146,11 @@ def _service_families(s: Service) -> Iterator[Metric]:
     yield version
 
 
-def _monitor_families(s: Service) -> Iterator[Metric]:
+def _monitor_families(s: Service, sent_alerts: list[Alert]) -> Iterator[Metric]:
     """Alerts the monitor sent, failed webhook deliveries, and the thresholds it alerts at
     (the Prometheus rules compare against these, so they follow the settings)."""
     sent = Counter(dict.fromkeys(ALERT_KINDS, 0))
-    sent.update(a.kind for a in list(s.monitor.sent))
+    sent.update(a.kind for a in sent_alerts)
     alerts = CounterMetricFamily("taxinav_alerts", "Alerts the service's monitor sent",
                                  labels=["kind"])  # fmt: skip
     for kind, n in sorted(sent.items()):

@@ -1,8 +1,10 @@
 """The running service: durable ingestion, live state, periodic forecast and plan refresh.
 
-Accepted items are fsynced to the append log before the API answers (``ingestion``); a
-flusher loads closed log segments into the landing store; a refresher publishes a typed
-snapshot of forecasts and routes (``refresh``); reads serve the latest snapshot.
+Accepted items are fsynced to the append log before the API answers (``ingestion``) — in a
+process of its own when the service runs (``ingest_process``), in this one in tests; a
+flusher loads closed log segments into the landing store; accepted fixes are applied to the
+live state behind the answer; a refresher publishes a typed snapshot of forecasts and routes
+(``refresh``); reads serve the latest snapshot.
 """
 
 from __future__ import annotations
@@ -14,26 +16,38 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
 
 from taxinav.features import Slotting
 from taxinav.mlops.monitoring import Alert, make_monitor
 from taxinav.routing.route import Route
 from taxinav.serve import planner, views
 from taxinav.serve.auth import Auth, check_production
-from taxinav.serve.ingestion import Ingestion
+from taxinav.serve.histograms import Histograms
+from taxinav.serve.ingest_process import IngestProcess, Received, parse_fixes, parse_pickups
+from taxinav.serve.ingestion import Ingestion, phase_histograms
 from taxinav.serve.live import LiveState
 from taxinav.serve.memory import keep_large_blocks_mapped, settle
 from taxinav.serve.refresh import LIVE_WINDOW, Refresher, Snapshot
-from taxinav.serve.schemas import Fix, IngestResult
+from taxinav.serve.schemas import Fix, IngestResult, RideEvent
 from taxinav.serve.wal import AppendLog
 from taxinav.settings import Settings
 
 __all__ = ["LIVE_WINDOW", "Conflict", "NotFound", "Service"]
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestStatus:
+    counts: Counter[str]
+    phases: Histograms
+    alerts: list[Alert]
 
 
 class NotFound(LookupError):
@@ -50,10 +64,11 @@ class Service:
         self.settings = settings
         self.slotting = Slotting.of_forecast(settings.forecast)
         self.auth = Auth(settings.serve.tokens)
-        self.log = AppendLog(settings.serve.log_dir or settings.home / "serve" / "log")
         self.stats: Counter[str] = Counter()
         self.monitor = make_monitor(settings.monitoring)
-        self.ingestion = Ingestion(settings, self.log, self.stats, self.monitor)
+        self.ingestion: Ingestion | None = None  # acknowledgements in this process …
+        self.ingest_proc: IngestProcess | None = None  # … or in a process of their own
+        self.last_ingest = time.time()  # wall clock of the last new fix
         self.refresher = Refresher(settings, self.slotting, self.monitor)
         self.ctx: planner.DayContext | None = None
         self.live: LiveState | None = None
@@ -70,6 +85,10 @@ class Service:
         self.http_metrics: Any = None  # the app's request counts, for /metrics (set by the app)
 
     # life cycle --------------------------------------------------------------------------
+    def acks_apart(self, background: bool) -> bool:
+        """Whether a service started with ``background`` acknowledges in its own process."""
+        return background and self.settings.serve.ingest_process
+
     def start(self, day: date, background: bool = True) -> None:
         """Load the day, recover the log of a previous process, start the workers."""
         if background:
@@ -80,11 +99,20 @@ class Service:
         self.live = LiveState(self.ctx.graph, self.ctx.cells, s.forecast.h3_resolution,
                               self.slotting, s.ingest.gap_limit_min * 60,
                               s.roads.match_radius_m, s.roads.heading_weight_m)  # fmt: skip
-        self.ingestion.recover(self.live)
+        if self.acks_apart(background):
+            self.ingest_proc = IngestProcess(s)  # recovers the log; its fixes come queued
+            self.ingest_proc.start()
+        else:
+            folder = s.serve.log_dir or s.home / "serve" / "log"
+            self.ingestion = Ingestion(s, AppendLog(folder), self.stats, self.monitor)
+            self.ingestion.recover(self.live.apply)
         if background:
             sys.setswitchinterval(s.serve.switch_interval_ms / 1000)
             self._applying = queue.SimpleQueue()
-            for target in (self._apply_loop, self._flush_loop, self._refresh_loop):
+            loops = [self._apply_loop, self._refresh_loop]
+            if self.ingestion is not None:
+                loops.append(self._flush_loop)
+            for target in loops:
                 t = threading.Thread(target=target, daemon=True, name=target.__name__)
                 t.start()
                 self._threads.append(t)
@@ -93,9 +121,12 @@ class Service:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=10)
-        self._apply_queued()
-        self.flush()
-        self.log.close()
+        if self.ingest_proc is not None:
+            self._apply_received(self.ingest_proc.stop())
+        if self.ingestion is not None:
+            self._apply_queued()
+            self.ingestion.flush()
+            self.ingestion.log.close()
 
     @property
     def ready(self) -> bool:
@@ -103,18 +134,61 @@ class Service:
 
     # ingestion ---------------------------------------------------------------------------
     def ingest_fixes(self, items: list[Any]) -> IngestResult:
+        assert self.ingestion is not None, "acknowledgements run in the ingest process"
+        return self.ingestion.fixes(items, self._accepted)
+
+    def _accepted(self, new: list[Fix], _: bytes) -> None:
         assert self.live is not None
-        queued = self._applying.put if self._applying is not None else None
-        return self.ingestion.fixes(self.live, items, queued)
+        if self._applying is not None:
+            self._applying.put(new)
+        else:
+            self.live.apply(new)
+        self.last_ingest = time.time()
+
+    async def forward(self, request: Request) -> Response:
+        """An ingest request, answered by the ingest process."""
+        proc = self.ingest_proc
+        if proc is None:
+            return JSONResponse({"detail": "ingestion is not running; retry"}, status_code=503,
+                                headers={"Retry-After": "1"})  # fmt: skip
+        return await proc.forward(request)
 
     def _apply_loop(self) -> None:
         """Apply acknowledged fixes to the live state behind the acknowledgement (applying
         took most of an acknowledgement's time; reads see them within milliseconds)."""
         while not self._stop.is_set():
             try:
-                self._apply_queued(wait_s=0.5)
+                if self.ingest_proc is not None:
+                    self._apply_received(self.ingest_proc.received(wait_s=0.5))
+                    self._keep_ingesting()
+                else:
+                    self._apply_queued(wait_s=0.5)
             except Exception:  # the fixes are logged; only the live view misses them
                 log.exception("applying fixes to the live state failed")
+
+    def _apply_received(self, received: list[Received]) -> None:
+        """Apply what the ingest process accepted, as one batch (one road snap for all)."""
+        assert self.live is not None
+        fixes = [f for kind, raw in received if kind == "fixes" for f in parse_fixes(raw)]
+        for kind, raw in received:
+            if kind == "pickups":
+                for e in parse_pickups(raw):
+                    self.live.add_reported_pickup(e.lat, e.lon, e.ts)
+        if fixes:
+            self.live.apply(fixes)
+            self.last_ingest = time.time()
+
+    def _keep_ingesting(self) -> None:
+        """Restart the ingest process if it died (it recovers its log on start)."""
+        proc = self.ingest_proc
+        if proc is None or proc.alive or self._stop.is_set():
+            return
+        log.error("the ingest process exited (code %s); restarting it", proc.proc.exitcode)
+        self._apply_received(proc.stop())
+        self.stats["ingest_restarts"] += 1
+        fresh = IngestProcess(self.settings)
+        fresh.start()
+        self.ingest_proc = fresh
 
     def _apply_queued(self, wait_s: float = 0.0) -> None:
         """Apply every batch queued so far, as one (one road snap for all of them)."""
@@ -133,11 +207,32 @@ class Service:
         self.live.apply([f for batch in batches for f in batch])
 
     def ingest_rides(self, items: list[Any]) -> IngestResult:
+        assert self.ingestion is not None, "acknowledgements run in the ingest process"
+        return self.ingestion.rides(items, self._pickups)
+
+    def _pickups(self, events: list[RideEvent]) -> None:
         assert self.live is not None
-        return self.ingestion.rides(self.live, items)
+        for e in events:
+            self.live.add_reported_pickup(e.lat, e.lon, e.ts)
 
     def flush(self) -> int:
-        return self.ingestion.flush()
+        """Land the append log's closed segments now; the records landed."""
+        if self.ingest_proc is not None:
+            return self.ingest_proc.flush()
+        return self.ingestion.flush() if self.ingestion is not None else 0
+
+    def ingest_status(self) -> IngestStatus:
+        """Counts, acknowledgement step latencies and alerts of the ingestion, wherever it
+        runs (this process's own counts included)."""
+        out = IngestStatus(Counter(self.stats), phase_histograms(), list(self.monitor.sent))
+        if self.ingestion is not None:
+            out.phases.absorb(self.ingestion.phases.rows())
+        if self.ingest_proc is not None:
+            child = self.ingest_proc.status()
+            out.counts.update(child.get("stats", {}))
+            out.phases.absorb(child.get("phases", []))
+            out.alerts += [Alert(**a) for a in child.get("alerts", [])]
+        return out
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self.settings.serve.flush_s):
@@ -151,7 +246,7 @@ class Service:
         while not self._stop.wait(0.5):
             try:
                 self.refresh()
-                quiet_min = (time.time() - self.ingestion.last_ingest) / 60
+                quiet_min = (time.time() - self.last_ingest) / 60
                 self.monitor.freshness(datetime.now(UTC).isoformat(), quiet_min)
             except Exception:
                 log.exception("refresh failed")
@@ -181,7 +276,6 @@ class Service:
             self.snapshot = self.refresher.refresh(self.ctx, self.live, clock)
             self._routes = {}
             self.live.prune()
-            self.ingestion.forget_rides_before(clock)
             self._refreshed_wall = time.monotonic()
             self.stats["refreshes"] += 1
             return True
@@ -312,4 +406,4 @@ class Service:
         return {"unit_type": unit, "champion": version}
 
     def alerts(self) -> list[Alert]:
-        return list(self.monitor.sent)[-50:]
+        return self.ingest_status().alerts[-50:]

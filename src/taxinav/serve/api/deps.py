@@ -1,16 +1,22 @@
-"""What every router needs: the bearer-token role check."""
+"""What every router needs: the bearer-token role check, and its errors as answers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
-from fastapi import Request
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from taxinav.serve.auth import Auth, Principal
-from taxinav.serve.service import Service
+from taxinav.serve.auth import Auth, AuthError, Principal
 
 
-def role(service: Service, *roles: str) -> Callable[[Request], Principal]:
+class Authenticates(Protocol):
+    @property
+    def auth(self) -> Auth: ...
+
+
+def role(service: Authenticates, *roles: str) -> Callable[[Request], Principal]:
     """A dependency admitting bearer tokens of ``roles`` (401 without one, 403 otherwise)."""
 
     def dependency(request: Request) -> Principal:
@@ -19,3 +25,12 @@ def role(service: Service, *roles: str) -> Callable[[Request], Principal]:
         return p
 
     return dependency
+
+
+def install_auth_errors(app: FastAPI) -> None:
+    """Answer an :class:`AuthError` with its status (and a Bearer challenge on a 401)."""
+
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)

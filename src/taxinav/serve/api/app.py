@@ -1,0 +1,45 @@
+"""The FastAPI application: one router per resource, thin over
+:class:`~taxinav.serve.service.Service`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+
+from fastapi import FastAPI
+
+from taxinav.serve.api import deps, health, ingest, model, operator, reads, web
+from taxinav.serve.metrics import RequestMetrics, RequestMetricsMiddleware
+from taxinav.serve.service import Service
+
+__all__ = ["create_app"]
+
+
+def create_app(service: Service, day: date | None = None,
+               background: bool = True) -> FastAPI:  # fmt: skip
+    """The app; on start-up it loads ``day`` (unless the service is already started)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not service.ready:
+            service.start(day or date.today(), background=background)
+        yield
+        service.stop()
+
+    app = FastAPI(title="taxinav", version="1", lifespan=lifespan,
+                  description="Telemetry in; demand forecasts and coordinated cruising routes "
+                  "out. Bearer tokens with roles driver, operator, ingest.")  # fmt: skip
+
+    deps.install_auth_errors(app)
+
+    # Requests per route template and their latencies, for /metrics: the counts belong to
+    # this app and are read through the service it serves.
+    http = RequestMetrics()
+    app.add_middleware(RequestMetricsMiddleware, metrics=http)
+    service.http_metrics = http
+
+    apart = service.acks_apart(background)
+    app.include_router(ingest.forwarding_router(service) if apart else ingest.router(service))
+    for module in (reads, operator, model, health):
+        app.include_router(module.router(service))
+    web.mount(app, service.settings.serve.tile_url)
+    return app
