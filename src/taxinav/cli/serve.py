@@ -109,6 +109,9 @@ def replay_settings(settings: Settings, replay: date | None, guided_share: float
 def _print_urls(settings: Settings, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
     console.print(f"taxinav service on [bold]{base}[/bold] (API docs {base}/docs)")
+    ingest = settings.serve.ingest_port
+    if ingest is not None and settings.serve.ingest_process:
+        console.print(f"  telemetry gateways: http://{settings.serve.host}:{ingest}/v1/telemetry")
     if settings.serve.production:
         return
     dev = {role: (t, v) for t, (role, v) in DEV_TOKENS.items()}

@@ -42,6 +42,7 @@ from fastapi.responses import JSONResponse, Response
 from taxinav.serve.auth import Auth
 from taxinav.serve.histograms import Histograms
 from taxinav.serve.ingestion import FIXES_JSON, RIDES_JSON, Ingestion
+from taxinav.serve.memory import keep_large_blocks_mapped
 from taxinav.serve.schemas import Fix, IngestResult, RideEvent
 from taxinav.serve.wal import AppendLog
 from taxinav.settings import Settings
@@ -181,6 +182,7 @@ def _child(settings: Settings, socket_path: str, out: Queue[Received], parent: i
     from taxinav import logs
 
     logs.configure(settings.log_level, settings.log_format)
+    keep_large_blocks_mapped()  # request bodies of ~100 kB come and go
     try:
         _serve(settings, socket_path, out, parent)
     except RuntimeError as exc:  # expected (log folder held, port taken): one line

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -47,13 +48,19 @@ class DayContext:
     road_champion: tuple[str, Predict] | None
 
 
+# CPU niceness of the process that builds a day: it works in the background while the service
+# answers from the previous day, and must not take the cores from the acknowledgements.
+LOADER_NICE = 10
+
+
 def load_day(settings: Settings, day: date, apart: bool = False) -> DayContext:
     """Everything the day needs. ``apart``: read and built in a child process, so the
     service's threads keep the interpreter while it works (building a day holds it for
     seconds, in stretches of up to 0.14 s); only the champions are loaded here."""
     if apart:
         ctx_mp = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp, initializer=os.nice,
+                                 initargs=(LOADER_NICE,)) as pool:  # fmt: skip
             ctx = pool.submit(read_day, settings, day).result()
     else:
         ctx = read_day(settings, day)
