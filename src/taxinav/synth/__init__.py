@@ -1,0 +1,32 @@
+"""Synthetic cities: a street-grid road network and a taxi fleet's telemetry, made to size.
+
+Public API of the ``synth`` domain: ``make_city`` writes a whole city into a folder (the OSM PBF,
+one generic-telemetry CSV per day and ``city.json``); its parts are the network
+(``grid_city``, ``write_pbf``), the demand field (``demand_field``, ``hour_of_week_profile``) and
+the fleet (``write_telemetry``). Every random choice comes from the ``seed`` argument.
+"""
+
+from taxinav.synth.city import MANIFEST, OSM_FILE, TELEMETRY_DIR, SynthReport, make_city, zone
+from taxinav.synth.demand import DemandField, demand_field, hour_of_week_profile
+from taxinav.synth.network import City, count_segments, grid_city, grid_size, write_pbf
+from taxinav.synth.telemetry import TelemetryReport, simulated_hours, write_telemetry
+
+__all__ = [
+    "MANIFEST",
+    "OSM_FILE",
+    "TELEMETRY_DIR",
+    "City",
+    "DemandField",
+    "SynthReport",
+    "TelemetryReport",
+    "count_segments",
+    "demand_field",
+    "grid_city",
+    "grid_size",
+    "hour_of_week_profile",
+    "make_city",
+    "simulated_hours",
+    "write_pbf",
+    "write_telemetry",
+    "zone",
+]
