@@ -8,11 +8,19 @@ the fleet (``write_telemetry``). Every random choice comes from the ``seed`` arg
 
 from taxinav.synth.city import MANIFEST, OSM_FILE, TELEMETRY_DIR, SynthReport, make_city, zone
 from taxinav.synth.demand import DemandField, demand_field, hour_of_week_profile
-from taxinav.synth.network import City, count_segments, grid_city, grid_size, write_pbf
+from taxinav.synth.network import (
+    MIN_SEGMENTS,
+    City,
+    count_segments,
+    grid_city,
+    grid_size,
+    write_pbf,
+)
 from taxinav.synth.telemetry import TelemetryReport, simulated_hours, write_telemetry
 
 __all__ = [
     "MANIFEST",
+    "MIN_SEGMENTS",
     "OSM_FILE",
     "TELEMETRY_DIR",
     "City",
