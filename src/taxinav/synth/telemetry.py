@@ -11,11 +11,12 @@ arrays indexed by taxi), from local midnight of the first day to local midnight 
   ``PICKUP_RATE_PER_S × hour-of-week profile × intensity of the link`` (``demand.py``), so
   pickups fall where the demand field puts them.
 - **Trips**: the destination is the busiest (by the field, at random in proportion) of four
-  intersections at a distance drawn from a log-normal (median :data:`TRIP_MEDIAN_M`) in random
-  directions; the taxi drives along the streets, at every intersection choosing among the legal
-  next links with weights ``exp(-(extra distance to the destination) / (block / 4))``, and drops
-  the passenger off at the first intersection within 0.6 of a block of it (or when the trip has
-  taken three times its straight-line distance at 5 m/s plus ten minutes).
+  intersections at a distance drawn from a log-normal (median :data:`TRIP_MEDIAN_M`, or 0.6 of
+  the half-width in a city too small for it) in random directions; the taxi drives along the
+  streets, at every intersection choosing among the legal next links with weights
+  ``exp(-(extra distance to the destination) / (block / 4))``, and drops the passenger off at the
+  first intersection within 0.6 of a block of it (or when the trip has taken three times its
+  straight-line distance at 5 m/s plus ten minutes).
 - **Cruising**: a vacant taxi turns at random, each legal next link weighted by the intensity at
   its end (a random walk biased to busier areas), at 70 % of the occupied speed.
 - **Speed**: the link's free-flow speed × the driver's own factor (0.85–1.1) × a congestion
@@ -60,6 +61,7 @@ GPS_SIGMA_M = 4.0
 PICKUP_RATE_PER_S = 1 / (9 * 60)  # a vacant taxi at mean intensity and profile: every 9 min
 TRIP_MEDIAN_M = 2500.0
 TRIP_SIGMA = 0.6  # of log(distance)
+TRIP_CITY_SHARE = 0.6  # a small city's median trip: this share of its half-width
 DESTINATION_CANDIDATES = 4
 CRUISE_SPEED = 0.7
 ARRIVE_BLOCKS = 0.6
@@ -119,6 +121,7 @@ class _Fleet:
         self.next_fix = np.zeros(taxis, dtype=np.int64)
         self.velocity = np.zeros(taxis)
         self.factor = rng.uniform(0.85, 1.1, taxis)
+        self.trip_median_m = min(TRIP_MEDIAN_M, TRIP_CITY_SHARE * field.half_width_m)
         self.pickups = 0
 
     # shifts ----------------------------------------------------------------------------------
@@ -182,7 +185,7 @@ class _Fleet:
         """A destination intersection for trips starting at nodes ``origin``, and its distance."""
         city, rng, k = self.city, self.rng, DESTINATION_CANDIDATES
         n = origin.size
-        dist = TRIP_MEDIAN_M * np.exp(TRIP_SIGMA * rng.standard_normal((n, k)))
+        dist = self.trip_median_m * np.exp(TRIP_SIGMA * rng.standard_normal((n, k)))
         angle = rng.uniform(0.0, 2 * np.pi, (n, k))
         px = city.node_x[origin][:, None] + dist * np.cos(angle)
         py = city.node_y[origin][:, None] + dist * np.sin(angle)
