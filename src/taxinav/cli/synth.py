@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,14 @@ import typer
 
 from taxinav.cli.common import console, date_option, fail
 from taxinav.settings import get_settings
+
+
+class HourProfile(StrEnum):
+    """Where the hour-of-week pickup profile comes from."""
+
+    builtin = "builtin"
+    sf = "sf"
+
 
 app = typer.Typer(help="Synthetic cities: road network and fleet telemetry.", no_args_is_help=True)
 
@@ -36,6 +45,13 @@ def synth_city(
     lon: Annotated[
         float, typer.Option(help="Longitude of the city's centre, degrees.")
     ] = -122.4194,
+    hour_profile: Annotated[
+        HourProfile,
+        typer.Option(
+            help="builtin: a smooth shape; sf: the real San Francisco pickups per hour of the "
+            "week, read from TAXINAV_DATA_DIR/cabspotting-sf once and cached under TAXINAV_HOME."
+        ),
+    ] = HourProfile.builtin,
 ) -> None:
     """Write a street-grid city of about --segments directed segments and the telemetry of
     --taxis taxis over --days days into --out: osm/city.osm.pbf, telemetry/DATE.csv per day
@@ -47,13 +63,23 @@ def synth_city(
         fail(f"--segments {segments}: a city needs at least {synth.MIN_SEGMENTS}")
     if taxis < 1 or days < 1:
         fail(f"--taxis and --days must be at least 1, not {taxis} and {days}")
-    zone_name = timezone or get_settings().timezone
+    settings = get_settings()
+    zone_name = timezone or settings.timezone
     synth.zone(zone_name)  # an unknown zone ends here, before anything is written
     start = start_date or date(2008, 5, 17)
+    profile = None
+    if hour_profile is HourProfile.sf:
+        from taxinav.ingest import list_cabspotting_files
+
+        cache = settings.home / "synth" / "sf_hour_of_week.json"
+        files = [] if cache.is_file() else list_cabspotting_files(settings.cabspotting_dir)
+        with progress(console, len(files), "San Francisco pickups") as step:
+            values = synth.cached_profile(settings.cabspotting_dir, cache, progress=step)
+        profile = ("cabspotting-sf", values)
     hours = synth.simulated_hours(start, days, synth.zone(zone_name))
     with progress(console, hours + 1, "synthetic city") as step:
         report = synth.make_city(
-            out, segments, taxis, days, seed, start, zone_name, (lat, lon), progress=step
+            out, segments, taxis, days, seed, start, zone_name, (lat, lon), profile, step
         )
     city, tel = report.city, report.telemetry
     console.print(

@@ -3,7 +3,8 @@
 Public API of the ``synth`` domain: ``make_city`` writes a whole city into a folder (the OSM PBF,
 one generic-telemetry CSV per day and ``city.json``); its parts are the network
 (``grid_city``, ``write_pbf``), the demand field (``demand_field``, ``hour_of_week_profile``) and
-the fleet (``write_telemetry``). Every random choice comes from the ``seed`` argument.
+the fleet (``write_telemetry``); ``cached_profile`` reads the hour-of-week profile of the real San
+Francisco pickups. Every random choice comes from the ``seed`` argument.
 """
 
 from taxinav.synth.city import MANIFEST, OSM_FILE, TELEMETRY_DIR, SynthReport, make_city, zone
@@ -16,6 +17,7 @@ from taxinav.synth.network import (
     grid_size,
     write_pbf,
 )
+from taxinav.synth.sf_profile import cached_profile, profile_from_cabspotting
 from taxinav.synth.telemetry import TelemetryReport, simulated_hours, write_telemetry
 
 __all__ = [
@@ -27,12 +29,14 @@ __all__ = [
     "DemandField",
     "SynthReport",
     "TelemetryReport",
+    "cached_profile",
     "count_segments",
     "demand_field",
     "grid_city",
     "grid_size",
     "hour_of_week_profile",
     "make_city",
+    "profile_from_cabspotting",
     "simulated_hours",
     "write_pbf",
     "write_telemetry",

@@ -5,7 +5,8 @@ Layout of ``out`` (the layout of a data folder, so ``TAXINAV_DATA_DIR=out`` find
 - ``osm/city.osm.pbf``: the street grid (``network.py``);
 - ``telemetry/<YYYY-MM-DD>.csv``: one file of generic telemetry per local day (``telemetry.py``);
 - ``city.json``: what was asked for and what was made: seed, segments asked and built, taxis,
-  days, first and last date, time zone, centre, bounds, grid, files, fixes and pickups.
+  days, first and last date, time zone, centre, bounds, grid, the hour-of-week profile (its
+  name and 168 values), files, fixes and pickups.
 
 A folder is written only when it is empty or holds an earlier city (a ``city.json``), whose
 telemetry files are replaced. The same arguments write byte-identical files.
@@ -21,7 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from taxinav.synth.demand import demand_field
+from taxinav.synth.demand import FloatArray, demand_field, hour_of_week_profile
 from taxinav.synth.network import City, grid_city, write_pbf
 from taxinav.synth.telemetry import TelemetryReport, write_telemetry
 
@@ -70,11 +71,14 @@ def make_city(
     start: date = date(2008, 5, 17),
     timezone: str = "America/Los_Angeles",
     centre: tuple[float, float] = (37.7749, -122.4194),
+    hour_profile: tuple[str, FloatArray] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SynthReport:
     """Write a city of about ``segments`` directed segments and ``taxis`` taxis driving it for
     ``days`` local days from ``start`` into ``out`` (layout in the module docstring).
 
+    ``hour_profile`` is a named hour-of-week pickup profile (168 values, mean 1; default the
+    built-in shape of ``demand.py``, or e.g. ``("cabspotting-sf", cached_profile(...))``).
     ``progress`` is called after the network is written and once per simulated hour."""
     if taxis < 1 or days < 1:
         raise ValueError(f"a city needs at least one taxi and one day, not {taxis} and {days}")
@@ -86,8 +90,9 @@ def make_city(
     if progress is not None:
         progress(f"network: {city.segments:,} segments")
     field = demand_field(city.node_x, city.node_y, seed)
+    name, profile = hour_profile or ("built-in", hour_of_week_profile())
     report = write_telemetry(
-        city, field, taxis, days, start, tz, seed, out / TELEMETRY_DIR, progress=progress
+        city, field, taxis, days, start, tz, seed, out / TELEMETRY_DIR, profile, progress
     )
     bounds = {k: round(v, 7) for k, v in city.bounds().items()}
     manifest = {
@@ -105,6 +110,8 @@ def make_city(
         "grid": {"rows": city.rows, "cols": city.cols, "block_m": city.block_m},
         "osm_file": OSM_FILE.as_posix(),
         "telemetry": [p.relative_to(out).as_posix() for p in report.files],
+        "hour_of_week_profile": name,
+        "hour_of_week": [round(float(v), 4) for v in profile],
         "fixes": report.fixes,
         "pickups": report.pickups,
     }

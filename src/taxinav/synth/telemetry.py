@@ -257,13 +257,13 @@ def _split(parts: list[Part], end: int) -> tuple[Part, Part]:
     )
 
 
-def _write_day(path: Path, names: NDArray[np.str_], part: Part) -> int:
+def _write_day(path: Path, names: pa.Array, part: Part) -> int:
     """One day's fixes as a CSV sorted by vehicle and time; the count of rows."""
     veh, ts, lat, lon, occ = part
     order = np.lexsort((ts, veh))
     table = pa.table(
         {
-            "vehicle_id": pa.array(names[veh[order]], pa.string()),
+            "vehicle_id": names.take(pa.array(veh[order])),
             "ts": pa.array(ts[order], pa.int64()),
             "lat": pa.array(lat[order], pa.float64()),
             "lon": pa.array(lon[order], pa.float64()),
@@ -295,18 +295,24 @@ def write_telemetry(
     tz: ZoneInfo,
     seed: int,
     out_dir: Path,
+    hour_profile: FloatArray | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> TelemetryReport:
     """Simulate ``taxis`` taxis for ``days`` local days from ``start`` and write one CSV per day
-    into ``out_dir`` (see the module docstring); ``progress`` is called once per simulated hour."""
+    into ``out_dir`` (see the module docstring). ``hour_profile`` is the relative pickup rate of
+    each local hour of the week (168 values, mean 1; default the built-in
+    :func:`~taxinav.synth.demand.hour_of_week_profile`); ``progress`` is called once per simulated
+    hour."""
     if taxis < 1 or days < 1:
         raise ValueError(f"a fleet needs at least one taxi and one day, not {taxis} and {days}")
     began = time.perf_counter()
     rng = np.random.default_rng([seed, 2])
     shift_begin, shift_end = _shifts(taxis, days, start, tz, rng)
     fleet = _Fleet(city, field, taxis, rng)
-    profile = hour_of_week_profile()
-    names = np.array([f"synth{i:05d}" for i in range(taxis)])
+    profile = hour_of_week_profile() if hour_profile is None else np.asarray(hour_profile)
+    if profile.shape != (168,) or not np.isfinite(profile).all() or (profile < 0).any():
+        raise ValueError("an hour-of-week profile is 168 finite values, none negative")
+    names = pa.array([f"synth{i:05d}" for i in range(taxis)], pa.string())
     bounds = _midnights(start, days, tz)
     files: list[Path] = []
     parts: list[Part] = []
