@@ -33,7 +33,7 @@ def synth_city(
     out: Annotated[
         Path, typer.Option(help="Folder to write: empty, new, or holding an earlier city.")
     ],
-    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of every random choice, 0 or more.")] = 0,
     start_date: Annotated[
         date | None, date_option("--start-date", help="First local day (default 2008-05-17).")
     ] = None,
@@ -63,6 +63,8 @@ def synth_city(
         fail(f"--segments {segments}: a city needs at least {synth.MIN_SEGMENTS}")
     if taxis < 1 or days < 1:
         fail(f"--taxis and --days must be at least 1, not {taxis} and {days}")
+    if seed < 0:
+        fail(f"--seed {seed}: a seed is a whole number from 0")
     settings = get_settings()
     zone_name = timezone or settings.timezone
     synth.zone(zone_name)  # an unknown zone ends here, before anything is written

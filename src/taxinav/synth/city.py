@@ -82,6 +82,8 @@ def make_city(
     ``progress`` is called after the network is written and once per simulated hour."""
     if taxis < 1 or days < 1:
         raise ValueError(f"a city needs at least one taxi and one day, not {taxis} and {days}")
+    if seed < 0:
+        raise ValueError(f"a seed is a whole number from 0, not {seed}")
     tz = zone(timezone)
     city = grid_city(segments, seed, centre_lat=centre[0], centre_lon=centre[1])
     _prepare(out)
