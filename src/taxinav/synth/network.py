@@ -131,9 +131,10 @@ def grid_size(segments: int, arterial_every: int = 5) -> tuple[int, int]:
     """(rows, cols) of the near-square grid whose segment count is closest to ``segments``."""
     if segments < MIN_SEGMENTS:
         raise ValueError(f"a city needs at least {MIN_SEGMENTS} segments, not {segments}")
-    side = max(4, round(math.sqrt(segments / 3.4)))
+    # a node has 2 blocks (east and north), each of 1.5 to 2 directions: 3 to 4 segments
+    low, high = math.floor(math.sqrt(segments / 4.2)), math.ceil(math.sqrt(segments / 2.8))
     best: tuple[int, int, int] | None = None
-    for rows in range(max(4, side - 4), side + 5):
+    for rows in range(max(4, low), max(4, high) + 1):
         for cols in range(max(4, rows - 2), rows + 3):
             miss = abs(count_segments(rows, cols, arterial_every) - segments)
             if best is None or miss < best[0]:
