@@ -17,8 +17,9 @@ arrays indexed by taxi), from local midnight of the first day to local midnight 
   ``exp(-(extra distance to the destination) / (block / 4))``, and drops the passenger off at the
   first intersection within 0.6 of a block of it (or when the trip has taken three times its
   straight-line distance at 5 m/s plus ten minutes).
-- **Cruising**: a vacant taxi turns at random, each legal next link weighted by the intensity at
-  its end (a random walk biased to busier areas), at 70 % of the occupied speed.
+- **Cruising**: a vacant taxi turns at random, each legal next link weighted by the square root
+  of the intensity at its end (a random walk biased to busier areas), at 70 % of the occupied
+  speed.
 - **Speed**: the link's free-flow speed × the driver's own factor (0.85–1.1) × a congestion
   factor of the local hour (0.7 at the 08:30 and 18:00 peaks, 1 at night).
 - **Fixes**: every taxi on shift reports one fix every 30–60 s (whole seconds, uniform), at its
@@ -110,6 +111,7 @@ class _Fleet:
         self.succ = _padded_successors(city)
         self.node_w = field.intensity(city.node_x, city.node_y)
         self.link_w = (self.node_w[city.link_from] + self.node_w[city.link_to]) / 2
+        self.cruise_w = np.sqrt(self.node_w)  # drawn to busy streets, yet spread over the city
         self.length = city.link_length_m
         self.speed_ms = city.link_speed_kph / 3.6
         self.on = np.zeros(taxis, dtype=np.bool_)
@@ -143,7 +145,7 @@ class _Fleet:
         cand = self.succ[self.link[idx]]
         valid = cand >= 0
         to = city.link_to[np.where(valid, cand, 0)]
-        weight = self.node_w[to].copy()
+        weight = self.cruise_w[to]
         occ = self.occ[idx]
         if occ.any():
             dest = self.dest[idx[occ]]
@@ -271,7 +273,10 @@ def _write_day(path: Path, names: pa.Array, part: Part) -> int:
         }
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")  # no comma in a value
+    with pa.OSFile(str(path), "wb") as sink:
+        sink.write((",".join(COLUMNS) + "\n").encode())  # Arrow would quote the names
+        pacsv.write_csv(table, sink, write_options=options)
     return int(table.num_rows)
 
 
