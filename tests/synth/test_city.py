@@ -11,13 +11,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pytest
 
+from taxinav import ingest
 from taxinav.ingest.generic import read_file
 from taxinav.ingest.validate import Rules
 from taxinav.synth import make_city
 
+# 1,000 segments (a 17 × 19 grid): enough blocks for a core and an edge to tell apart
 ARGS: dict[str, Any] = {
     "segments": 1_000,
     "taxis": 20,
@@ -62,6 +65,18 @@ def test_the_generic_reader_rejects_no_row(city: Path) -> None:
     read = [read_file(city / name, Rules.default()) for name in manifest["telemetry"]]
     assert sum(r.quarantine.num_rows for r in read) == 0
     assert sum(r.fixes.num_rows for r in read) == manifest["fixes"] > 10_000
+
+
+def test_the_ordinary_ingest_loads_every_row(city: Path, con: duckdb.DuckDBPyConnection) -> None:
+    """``taxinav ingest telemetry`` and ``ingest derive``: nothing quarantined, not even as an
+    implausible jump, and the day has trips."""
+    manifest = json.loads((city / "city.json").read_text())
+    files = [city / name for name in manifest["telemetry"]]
+    report = ingest.ingest_files(con, files, "generic", ingest.Rules.default(), workers=1)
+    assert report.errors == [] and report.quarantined == {}
+    assert report.counts.loaded == manifest["fixes"]
+    counts = ingest.derive_trips_and_spells(con, gap_limit_min=10.0)
+    assert counts["trips"] > 0.5 * manifest["pickups"]
 
 
 def test_fixes_come_every_30_to_60_s_while_on_shift(city: Path) -> None:
