@@ -7,9 +7,10 @@ import csv
 import json
 import math
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -123,6 +124,23 @@ def test_pickups_are_denser_where_the_field_is_high(city: Path) -> None:
     inner = (r < 0.3 * half).sum() / inner_area
     outer = (r > 0.8 * half).sum() / outer_area
     assert inner > 3 * outer
+
+
+def test_pickups_follow_the_hour_of_the_week(city: Path) -> None:
+    """A vacant taxi finds a passenger more often on a Tuesday evening than before dawn: the
+    share of vacant 30–60 s intervals ending occupied, by local hour of their start."""
+    tz = ZoneInfo(json.loads((city / "city.json").read_text())["timezone"])
+    vacant: dict[str, int] = defaultdict(int)
+    found: dict[str, int] = defaultdict(int)
+    for fixes in _rows(city).values():
+        for (t0, *_, o0), (t1, *_, o1) in zip(fixes[:-1], fixes[1:], strict=True):
+            if o0 == 0 and t1 - t0 <= 60:
+                hour = datetime.fromtimestamp(t0, tz).hour
+                part = "night" if 2 <= hour < 6 else "evening" if 19 <= hour < 23 else "other"
+                vacant[part] += 1
+                found[part] += o1
+    assert vacant["night"] > 300 and vacant["evening"] > 300
+    assert found["evening"] / vacant["evening"] > 2 * found["night"] / vacant["night"]
 
 
 def test_the_same_seed_writes_the_same_bytes_and_another_does_not(
