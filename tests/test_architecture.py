@@ -26,6 +26,7 @@ PLAN: dict[str, set[str]] = {
     "sim": {"roads", "features", "calendar"},
     "mlops": {"forecast", "features", "settings"},
     "guidance": {"routing", "sim", "features", "roads", "forecast", "mlops", "settings"},
+    "synth": {"calendar", "ingest"},  # synthetic cities; ingest to read the SF pickups' profile
 }
 SHELLS = {"pipeline", "serve", "demo", "cli"}
 # Only shells, mlops and guidance read the whole Settings (warehouse opens a store from it).

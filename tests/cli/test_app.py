@@ -11,7 +11,8 @@ def test_help_lists_the_commands(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     for command in ("ingest", "roads", "demo", "settings", "model", "tracking", "recommend",
-                    "simulate", "evaluate", "forecast", "pipeline", "serve", "token"):  # fmt: skip
+                    "simulate", "evaluate", "forecast", "pipeline", "serve", "token",
+                    "synth"):  # fmt: skip
         assert command in result.output
 
 

@@ -4,6 +4,7 @@ Public API of the ``ingest`` domain; other domains import only from here.
 """
 
 from taxinav.ingest.cabspotting import list_files as list_cabspotting_files
+from taxinav.ingest.cabspotting import read_file as read_cabspotting_file
 from taxinav.ingest.errors import FileFormatError
 from taxinav.ingest.jobs import ingest_cabspotting, landed_days, telemetry_day
 from taxinav.ingest.load import LoadCounts
@@ -23,5 +24,6 @@ __all__ = [
     "ingest_files",
     "landed_days",
     "list_cabspotting_files",
+    "read_cabspotting_file",
     "telemetry_day",
 ]
