@@ -127,15 +127,17 @@ class Ingestion:
     def _forget_old_keys(self, newest: datetime) -> None:
         """At most once an hour of event time: forget keys ``KEEP_RIDE_KEYS`` behind."""
         if self._keys_pruned is None or newest - self._keys_pruned >= timedelta(hours=1):
-            cut = newest - KEEP_RIDE_KEYS
-            self.ride_keys = {k: ts for k, ts in self.ride_keys.items() if ts >= cut}
+            self._drop_keys_behind(newest)
             self._keys_pruned = newest
 
     def forget_rides_before(self, clock: datetime) -> None:
         """Forget the keys of ride events older than ``KEEP_RIDE_KEYS`` before ``clock``."""
-        cut = clock - KEEP_RIDE_KEYS
         with self._lock:
-            self.ride_keys = {k: ts for k, ts in self.ride_keys.items() if ts >= cut}
+            self._drop_keys_behind(clock)
+
+    def _drop_keys_behind(self, clock: datetime) -> None:  # the caller holds the lock
+        cut = clock - KEEP_RIDE_KEYS
+        self.ride_keys = {k: ts for k, ts in self.ride_keys.items() if ts >= cut}
 
     def flush(self) -> int:
         """Land closed log segments (each as its own files, so landing one again after a

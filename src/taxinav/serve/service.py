@@ -108,7 +108,8 @@ class Service:
             self.ingestion.recover(self.live.apply)
         if background:
             sys.setswitchinterval(s.serve.switch_interval_ms / 1000)
-            self._applying = queue.SimpleQueue()
+            if self.ingestion is not None:  # else the ingest process's batches come queued
+                self._applying = queue.SimpleQueue()
             loops = [self._apply_loop, self._refresh_loop]
             if self.ingestion is not None:
                 loops.append(self._flush_loop)
