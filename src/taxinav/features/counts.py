@@ -5,7 +5,7 @@ and the backtests."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from taxinav.calendar import Day, local_midnight
 from taxinav.features.online import unit_inputs
-from taxinav.features.slots import Slotting
+from taxinav.features.slots import HISTORY_DAYS, Slotting
 from taxinav.features.sources import (
     DemandInputs,
     cells_of,
@@ -60,6 +60,14 @@ class CountSpec:
     h3_resolution: int  # H3 resolution of the operator's cells
     tz: ZoneInfo  # the fleet's city
 
+    def history_start(self, end: datetime) -> datetime:
+        """The first instant the features of the local day ending at ``end`` look back on:
+        local midnight ``HISTORY_DAYS`` + 1 days before that day (the extra day covers a
+        daylight-saving shift), or the first partition's."""
+        last_day = (end - timedelta(microseconds=1)).astimezone(self.tz).date()
+        start = local_midnight(last_day - timedelta(days=HISTORY_DAYS + 1), self.tz)
+        return max(self.origin, start)
+
     @classmethod
     def of(cls, settings: _Config) -> CountSpec:
         f = settings.forecast
@@ -74,11 +82,12 @@ class CountSpec:
 def stored_inputs(
     con: duckdb.DuckDBPyConnection, spec: CountSpec, graph: RoadGraph, unit: str, d: Day
 ) -> DemandInputs:
-    """Feature inputs from ``demand_counts``, from the first partition through day ``d``."""
+    """Feature inputs from ``demand_counts`` for day ``d``: the day and the history its
+    features look back on (``CountSpec.history_start``)."""
     counts = con.sql(
         """SELECT unit_id, slot_start, pickups, vacant FROM demand_counts
            WHERE unit_type = $u AND slot_start >= $o AND slot_start < $e""",
-        params={"u": unit, "o": spec.origin, "e": d.end},
+        params={"u": unit, "o": spec.history_start(d.end), "e": d.end},
     ).to_arrow_table()
     return inputs_from_counts(spec, graph, unit, counts, d.end)
 
@@ -87,9 +96,9 @@ def inputs_from_counts(
     spec: CountSpec, graph: RoadGraph, unit: str, counts: pa.Table, end: datetime
 ) -> DemandInputs:
     """Feature inputs from counts (unit_id, slot_start, pickups, vacant) for the slots from
-    the first partition's midnight up to ``end`` — the pipeline's and the live service's."""
-    return unit_inputs(graph, unit, counts, spec.origin, end, spec.slotting, spec.h3_resolution,
-                       spec.tz)  # fmt: skip
+    ``spec.history_start(end)`` up to ``end`` — the pipeline's and the live service's."""
+    return unit_inputs(graph, unit, counts, spec.history_start(end), end, spec.slotting,
+                       spec.h3_resolution, spec.tz)  # fmt: skip
 
 
 def demand_inputs(

@@ -12,7 +12,10 @@ in [t, t + horizon) — the :class:`Slotting`'s horizon slots. Windows named in 
 (``r30``: the last 30 minutes) span that many minutes in whole slots (at least one). Every
 feature uses only slots before s; statistics of earlier days use ``y`` of slot s - k·(slots
 per day), which ends before t. The grid is dense (every unit × every slot), so row frames
-are time frames.
+are time frames. No feature looks back more than ``HISTORY_DAYS`` days: the means over
+"all" earlier days and the unit's rate span the last ``HISTORY_DAYS`` days (windows over slot
+numbers, the same on every engine), so a day's features need only that much history and a
+backfill grows linearly with its days.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import ibis
 from ibis import _
 from ibis.expr.types import Table
 
-from taxinav.features.slots import DEFAULT_SLOTTING, Slotting
+from taxinav.features.slots import DEFAULT_SLOTTING, HISTORY_DAYS, Slotting
 
 FEATURES = (
     "r10", "r30", "r60", "r120",
@@ -34,6 +37,11 @@ FEATURES = (
 
 def _rows(group: list[str], lo: int | None, hi: int) -> ibis.expr.builders.LegacyWindowBuilder:
     return ibis.window(group_by=group, order_by="slot", rows=(lo, hi))
+
+
+def _slots(group: list[str], lo: int, hi: int) -> ibis.expr.builders.LegacyWindowBuilder:
+    """Rows whose slot number is in [s + lo, s + hi] (a frame in time, whatever the rows)."""
+    return ibis.window(group_by=group, order_by="slot", range=(lo, hi))
 
 
 def _neighbour_sums(counts: Table, supply: Table, neighbors: Table) -> tuple[Table, Table]:
@@ -73,6 +81,7 @@ def build_features(
     u = ["unit_id"]
     m10, m30, m60, m120 = (slotting.slots(m) for m in (10, 30, 60, 120))
     h = slotting.horizon_slots
+    back = HISTORY_DAYS * slotting.per_day  # slots
     recent = g.mutate(
         r10=_.n.sum().over(_rows(u, -m10, -1)),
         r30=_.n.sum().over(_rows(u, -m30, -1)),
@@ -84,7 +93,7 @@ def build_features(
         nb2_r60=_.nb2_n.sum().over(_rows(u, -m60, -1)),
         sup10=_.sup.sum().over(_rows(u, -m10, -1)),
         nb1_sup10=_.nb1_sup.sum().over(_rows(u, -m10, -1)),
-        unit_rate=_.n.mean().over(_rows(u, None, -1)) * h,
+        unit_rate=_.n.mean().over(_slots(u, -back, -1)) * h,
         y=_.n.sum().over(_rows(u, 0, h - 1)),
         y_complete=_.n.count().over(_rows(u, 0, h - 1)) == h,
     )
@@ -92,11 +101,11 @@ def build_features(
     daily = recent.mutate(
         yday=_.y.lag(1).over(_rows(tod, None, 0)),
         week=_.y.lag(7).over(_rows(tod, None, 0)),
-        ha_all=_.y.mean().over(_rows(tod, None, -1)),
+        ha_all=_.y.mean().over(_slots(tod, -back, -1)),
         ha_all_7=_.y.mean().over(_rows(tod, -7, -1)),
-        ha_dayoff=_.y.mean().over(_rows([*tod, "day_off"], None, -1)),
+        ha_dayoff=_.y.mean().over(_slots([*tod, "day_off"], -back, -1)),
         ha_dayoff_4=_.y.mean().over(_rows([*tod, "day_off"], -4, -1)),
-        ha_weekday=_.y.mean().over(_rows([*tod, "weekday"], None, -1)),
+        ha_weekday=_.y.mean().over(_slots([*tod, "weekday"], -back, -1)),
     )
     out = daily.mutate(
         ratio=(_.r30 + _.nb1_r30) / (_.sup10 + _.nb1_sup10 + 1),

@@ -22,7 +22,7 @@ from scipy.sparse import coo_matrix, csc_matrix, csr_matrix, hstack
 from taxinav.calendar import slot_table
 from taxinav.features.expressions import FEATURES
 from taxinav.features.neighbors import h3_rings, road_hops
-from taxinav.features.slots import Slotting
+from taxinav.features.slots import HISTORY_DAYS, Slotting
 from taxinav.features.sources import COUNT_SCHEMA, SUPPLY_SCHEMA, DemandInputs, network_cells
 from taxinav.roads import RoadGraph
 
@@ -57,6 +57,7 @@ class SlotFeatures:
         self.n_slots = inputs.n_slots
         self.slotting = inputs.slotting
         self.per_day = inputs.slotting.per_day
+        self.back = HISTORY_DAYS * self.per_day  # the longest look-back, in slots
         self.n = _matrix(inputs.counts, "n", index, self.n_slots)
         self.sup = _matrix(inputs.supply, "vehicles", index, self.n_slots)
         nb = inputs.neighbors
@@ -110,11 +111,13 @@ class SlotFeatures:
 
     def _earlier_days(self, s: int, same: str | None, last: int | None) -> list[int]:
         """Earlier slots at the same local time of day (and the same ``same`` calendar value),
-        most recent first — the rows before s in the batch's time-of-day window."""
-        mask = self.cal["slot_of_day"][:s] == self.cal["slot_of_day"][s]
+        most recent first — the rows before s in the batch's time-of-day window: the last
+        ``last`` of them, or else those of the last ``HISTORY_DAYS`` days."""
+        lo = 0 if last is not None else max(0, s - self.back)
+        mask = self.cal["slot_of_day"][lo:s] == self.cal["slot_of_day"][s]
         if same is not None:
-            mask &= self.cal[same][:s] == self.cal[same][s]
-        days: list[int] = np.flatnonzero(mask)[::-1].tolist()
+            mask &= self.cal[same][lo:s] == self.cal[same][s]
+        days: list[int] = (np.flatnonzero(mask)[::-1] + lo).tolist()
         return days[:last] if last is not None else days
 
     def _mean_y(self, s: int, same: str | None = None, last: int | None = None) -> FloatArray:
@@ -147,8 +150,8 @@ class SlotFeatures:
             "nb2_r60": _window_sum(self.nb2_n, s - m60, s),
             "sup10": sup10, "nb1_sup10": nb1_sup10,
             "ratio": (r30 + nb1_r30) / (sup10 + nb1_sup10 + 1),
-            "unit_rate": _window_sum(self.n, 0, s) / s * self.slotting.horizon_slots if s > 0
-            else np.full(u, np.nan),
+            "unit_rate": _window_sum(self.n, s - self.back, s) / min(s, self.back)
+            * self.slotting.horizon_slots if s > 0 else np.full(u, np.nan),
             "yday": lag(1), "week": lag(7), "ha_all": self._mean_y(s),
             "ha_all_7": self._mean_y(s, last=7), "ha_dayoff": self._mean_y(s, "day_off"),
             "ha_dayoff_4": self._mean_y(s, "day_off", 4),

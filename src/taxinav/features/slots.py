@@ -11,6 +11,9 @@ from typing import Protocol
 MINUTES_PER_DAY = 24 * 60
 # Slots are aligned to whole slots since this instant (the stored counts' buckets are too).
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The longest look-back of any feature, in days: statistics of earlier days and a unit's rate
+# cover the last four weeks (every weekday four times), so older counts are never read.
+HISTORY_DAYS = 28
 
 
 class _ForecastSection(Protocol):

@@ -15,6 +15,7 @@ from scipy.sparse import csr_matrix
 
 from taxinav.calendar import local_midnight
 from taxinav.features import Slotting
+from taxinav.features.counts import CountSpec
 from taxinav.features.online import SlotFeatures
 from taxinav.guidance.demand import (
     DEMAND_SOURCES,
@@ -227,7 +228,7 @@ class GuidedFactory:
         day = origin.astimezone(self.settings.tz).date()
         check_model_window(self.card, day)
         if origin not in self._states:
-            first = local_midnight(self.settings.pipeline.first_day, self.settings.tz)
+            first = CountSpec.of(self.settings).history_start(origin + timedelta(days=1))
             history = road_history(self.con, first, origin)
             self._states = {origin: closed_loop_state(
                 self.graph, history, first, origin, sl, self.settings.forecast.h3_resolution,

@@ -123,9 +123,9 @@ class DayForecaster:
         self.spec = CountSpec.of(settings)
         self.origin = origin
         before = history.filter(pc.less(history["slot_start"], origin))
-        end = origin + timedelta(days=1)
-        self.state = SlotFeatures(inputs_from_counts(self.spec, graph, unit, before, end))
-        self.first = self.spec.slotting.index(origin, self.spec.origin)
+        inputs = inputs_from_counts(self.spec, graph, unit, before, origin + timedelta(days=1))
+        self.state = SlotFeatures(inputs)
+        self.first = inputs.slot_at(origin)
         self.index = {u: i for i, u in enumerate(self.state.units)}
 
     def forecast(self, live: pa.Table, now: datetime, predict: Predict | None,

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from taxinav.calendar import local_midnight
+from taxinav.features.counts import CountSpec
 from taxinav.features.sources import network_cells
 from taxinav.guidance import LiveDemand, day_guidance
 from taxinav.guidance.recommend import place_vehicles
@@ -81,10 +82,12 @@ def read_day(settings: Settings, day: date) -> DayContext:
         g = day_guidance(con, settings, day)
         graph, rec, demand, demand_at, habits_at = (g.graph, g.recommender, g.demand,
                                                     g.demand_at, g.habits_at)  # fmt: skip
+        since = CountSpec.of(settings).history_start(origin + timedelta(days=1))
         history = {unit: con.sql(
             """SELECT unit_id, slot_start, pickups, vacant FROM demand_counts
-               WHERE unit_type = $u AND slot_start < $o ORDER BY slot_start, unit_id""",
-            params={"o": origin, "u": unit},
+               WHERE unit_type = $u AND slot_start >= $s AND slot_start < $o
+               ORDER BY slot_start, unit_id""",
+            params={"s": since, "o": origin, "u": unit},
         ).to_arrow_table() for unit in ("h3", "road")}  # fmt: skip
     finally:
         con.close()

@@ -27,7 +27,7 @@ CODE_VERSIONS = {
     "trips": "1",
     "pickups": "1",
     "demand": "2",
-    "features": "2",
+    "features": "3",
     "forecasts": "2",
     "accuracy": "2",
     "model": "2",

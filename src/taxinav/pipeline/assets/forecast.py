@@ -5,6 +5,7 @@ import dagster as dg
 
 from taxinav import roads
 from taxinav.features.counts import CountSpec
+from taxinav.features.slots import HISTORY_DAYS
 from taxinav.forecast.daily import features_day, forecasts_day
 from taxinav.mlops import training
 from taxinav.mlops.accuracy import accuracy_day
@@ -28,7 +29,8 @@ def unit_assets(
     pickups: dg.AssetsDefinition,
 ) -> list[dg.AssetsDefinition]:
     """Features, forecasts, realised accuracy and the trained model of one unit type."""
-    history = dg.TimeWindowPartitionMapping(start_offset=-7)
+    # a day's features read the demand of the day and of the HISTORY_DAYS + 1 before it
+    history = dg.TimeWindowPartitionMapping(start_offset=-(HISTORY_DAYS + 1))
 
     @dg.asset(
         retry_policy=SHARED_STORE_RETRY,
@@ -70,8 +72,8 @@ def unit_assets(
         code_version=code_versions["features"],
     )
     def features(context: dg.AssetExecutionContext, taxinav: TaxinavResource) -> Materialized:
-        """Forecasting features of every unit × slot of the day (all earlier days feed the
-        historical statistics; the mapping shows the last week)."""
+        """Forecasting features of every unit × slot of the day, from its demand counts and
+        those of the days its historical statistics look back on (``HISTORY_DAYS``)."""
         s = taxinav.settings()
         with warehouse(s, f"features_{unit}") as con:
             out = features_day(con, CountSpec.of(s), roads.read_graph(con), unit,
