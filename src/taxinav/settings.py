@@ -133,8 +133,27 @@ class ForecastSettings(BaseModel):
         return self
 
 
+class TariffSettings(BaseModel):
+    """The taxi meter of the fleet's city (default: San Francisco 2008, approximately)."""
+
+    flag_drop: float = Field(
+        3.10, ge=0, description="Currency units charged on boarding, including included_km."
+    )
+    per_km: float = Field(
+        0.45 * 5 / 1.609344, ge=0, description="Currency units per km after included_km."
+    )
+    included_km: float = Field(
+        0.2 * 1.609344, ge=0, description="Km of the ride the flag drop pays for."
+    )
+    per_minute: float = Field(
+        0.0, ge=0, description="Currency units per minute of the ride (0: distance only)."
+    )
+
+
 class SimSettings(BaseModel):
     """Fleet simulator."""
+
+    tariff: TariffSettings = Field(default_factory=TariffSettings)
 
     patience_s: float = Field(
         300.0, gt=0, description="Seconds a simulated hail waits for a taxi before it leaves."

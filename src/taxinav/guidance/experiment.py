@@ -30,6 +30,7 @@ from taxinav.sim import (
     RandomWalk,
     RunConfig,
     SeedRun,
+    Tariff,
 )
 from taxinav.sim import report as sim_report
 from taxinav.sim.calibration import resolve_booking
@@ -50,7 +51,7 @@ def run_config(settings: Settings) -> RunConfig:
         tz=settings.tz, seed=settings.seed, patience_s=sim.patience_s, tick_s=sim.tick_s,
         match_radius_m=sim.match_radius_m, gap_limit_s=settings.ingest.gap_limit_min * 60,
         return_limit_s=sim.return_limit_min * 60, traffic_speed=sim.traffic_speed,
-        demand_boost=sim.demand_boost,
+        demand_boost=sim.demand_boost, tariff=Tariff(**sim.tariff.model_dump()),
     )  # fmt: skip
 
 

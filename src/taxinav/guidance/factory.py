@@ -36,6 +36,7 @@ from taxinav.routing.mdp import FloatArray, TimeGraph
 from taxinav.routing.recommender import Recommender
 from taxinav.routing.route import RouteChecker, RouteLimits, network_area_mask
 from taxinav.settings import Settings
+from taxinav.sim.kpi import Tariff
 from taxinav.sim.learned import BLOCK_H, HistoricalBehaviour, learn_historical
 from taxinav.sim.policies import WAIT_S
 from taxinav.sim.replay import build_network, hourly_counts
@@ -45,12 +46,13 @@ GUIDED = ("guided", "guided-independent")
 FARE_SHRINK = 20.0  # trips' worth of weight the city-wide mean fare gets per segment
 
 
-def segment_fares(con: duckdb.DuckDBPyConnection, n: int, before: datetime) -> FloatArray:
-    """Mean meter fare of rides picked up on each segment before ``before`` (the meter
-    approximation of ``sim.kpi.meter_fare``), shrunk towards the overall mean."""
+def segment_fares(con: duckdb.DuckDBPyConnection, n: int, before: datetime,
+                  tariff: Tariff) -> FloatArray:  # fmt: skip
+    """Mean meter fare (``tariff``) of rides picked up on each segment before ``before``,
+    shrunk towards the overall mean."""
     rows = con.sql(
-        """SELECT p.segment_id, count(*),
-                  sum(3.10 + 0.45 * 5 * greatest(t.distance_m / 1609.344 - 0.2, 0))
+        f"""SELECT p.segment_id, count(*),
+                  sum({tariff.sql("t.distance_m", "t.duration_s")})
            FROM trips t JOIN trip_end_matches p ON p.trip_id = t.trip_id
             AND p.end_kind = 'pickup' AND p.status = 'matched'
            WHERE t.pickup_ts < $before GROUP BY 1""",
@@ -334,7 +336,8 @@ def guided_factory(
     _, pickups, days = hourly_counts(con, network.n_segments, before, settings.tz)
     return GuidedFactory(
         name=name, con=con, settings=settings, network=network, graph=graph,
-        fares=segment_fares(con, network.n_segments, before),
+        fares=segment_fares(con, network.n_segments, before,
+                            Tariff(**settings.sim.tariff.model_dump())),
         habits=habit_edge_probs(behaviour, network), hourly=pickups / max(days, 1.0),
         stands=stands(behaviour, settings.routing.stand_min_wait_s),
         inside=network_area_mask(graph), demand=demand, competitors=competitors, card=card,

@@ -8,6 +8,7 @@ at the end of the run are counted separately, exactly like the real-data spell d
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -177,8 +178,39 @@ def summarize(events: pa.Table, horizon_s: float | None = None) -> dict[str, Any
     return out
 
 
-def meter_fare(distance_m: float, duration_s: float) -> float:
-    """San Francisco 2008 taxi meter, approximately: $3.10 flag drop, $0.45 per 1/5 mile,
-    no time charge (slow-traffic time is a small share downtown)."""
-    miles = distance_m / 1609.344
-    return 3.10 + 0.45 * max(miles - 0.2, 0.0) * 5.0 + 0.0 * duration_s
+@dataclass(frozen=True)
+class Tariff:
+    """A taxi meter: ``flag_drop`` currency units on boarding, which include the first
+    ``included_km`` km; then ``per_km`` per km and ``per_minute`` per minute of the ride."""
+
+    flag_drop: float
+    per_km: float
+    included_km: float
+    per_minute: float
+
+    def fare(self, distance_m: float, duration_s: float) -> float:
+        km = distance_m / 1000.0
+        return (
+            self.flag_drop
+            + self.per_km * max(km - self.included_km, 0.0)
+            + (self.per_minute * duration_s / 60.0)
+        )
+
+    def sql(self, distance_m: str, duration_s: str = "0") -> str:
+        """The same fare as a SQL expression of two numeric columns."""
+        return (
+            f"({self.flag_drop!r} + {self.per_km!r} * greatest({distance_m} / 1000.0 - "
+            f"{self.included_km!r}, 0) + {self.per_minute!r} * {duration_s} / 60.0)"
+        )
+
+
+MILE_KM = 1.609344
+# San Francisco 2008, approximately: $3.10 flag drop with the first 1/5 mile, $0.45 per 1/5
+# mile, no time charge (slow-traffic time is a small share downtown).
+SF_2008 = Tariff(flag_drop=3.10, per_km=0.45 * 5 / MILE_KM, included_km=0.2 * MILE_KM,
+                 per_minute=0.0)  # fmt: skip
+
+
+def meter_fare(distance_m: float, duration_s: float, tariff: Tariff = SF_2008) -> float:
+    """The meter's fare of a ride (``tariff``: the fleet's city's, a setting)."""
+    return tariff.fare(distance_m, duration_s)

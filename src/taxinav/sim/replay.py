@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from taxinav.roads import RoadGraph, SegmentIndex
-from taxinav.sim.kpi import meter_fare
+from taxinav.sim.kpi import SF_2008, Tariff
 from taxinav.sim.world import Network, Presence, Requests, World
 
 
@@ -29,8 +29,9 @@ def build_network(graph: RoadGraph, match_radius_m: float = 100.0) -> Network:
 
 
 def load_requests(
-    con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, end: datetime
-) -> Requests:
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, end: datetime,
+    tariff: Tariff = SF_2008,
+) -> Requests:  # fmt: skip
     """Every map-matched pickup in [origin, end) with its real drop-off and duration. For a
     trip that ends outside the area the duration is the time until its last fix inside."""
     box = {
@@ -79,7 +80,7 @@ def load_requests(
         t=t["t"].to_numpy().astype(np.float64), segment=t["seg"].to_numpy().astype(np.int64),
         dropoff_segment=t["drop_seg"].to_numpy().astype(np.int64),
         duration_s=t["duration_s"].to_numpy().astype(np.float64),
-        fare=np.array([meter_fare(a, b) for a, b in zip(dist, dur, strict=True)]),
+        fare=np.array([tariff.fare(a, b) for a, b in zip(dist, dur, strict=True)]),
         exit_segment=exits, outside_s=np.maximum(dur - inside, 0.0),
     )  # fmt: skip
 
@@ -228,7 +229,7 @@ def load_world(
     con: duckdb.DuckDBPyConnection, graph: RoadGraph, origin: datetime, days: int, tz: ZoneInfo,
     *, match_radius_m: float = 100.0, gap_limit_s: float = 600.0,
     speed_by_local_hour: np.ndarray | None = None, network: Network | None = None,
-    return_limit_s: float = 7200.0,
+    return_limit_s: float = 7200.0, tariff: Tariff = SF_2008,
 ) -> World:  # fmt: skip
     """The requests and fleet presence of ``days`` days from ``origin``; simulated hour k
     runs at the speed of local hour ``origin``'s hour (in ``tz``) + k."""
@@ -240,7 +241,7 @@ def load_world(
         per_hour = speed_by_local_hour[hours]
     return World(
         network if network is not None else build_network(graph, match_radius_m),
-        load_requests(con, graph, origin, end),
+        load_requests(con, graph, origin, end, tariff),
         load_presence(
             con, graph, origin, end, gap_limit_s=gap_limit_s, return_limit_s=return_limit_s
         ),

@@ -21,7 +21,7 @@ from taxinav.calendar import local_midnight
 from taxinav.roads import RoadGraph, read_graph
 from taxinav.sim import demand
 from taxinav.sim.engine import SimConfig, Simulation
-from taxinav.sim.kpi import summarize
+from taxinav.sim.kpi import SF_2008, Tariff, summarize
 from taxinav.sim.policies import Policy
 from taxinav.sim.replay import build_network, hourly_counts, load_world, speed_factors
 from taxinav.sim.world import Network, World
@@ -43,6 +43,7 @@ class RunConfig:
     return_limit_s: float  # a cab back with a passenger within this stays in the area
     traffic_speed: bool = True  # scale free-flow speeds by the real speed of each local hour
     demand_boost: bool = False  # add estimated unserved hails (sim/demand.py)
+    tariff: Tariff = SF_2008  # the meter that prices the requests
 
 
 def real_kpis(
@@ -124,7 +125,7 @@ def day_world(
     world = load_world(
         con, period.graph, origin, 1, config.tz, match_radius_m=config.match_radius_m,
         gap_limit_s=config.gap_limit_s, speed_by_local_hour=period.speed,
-        network=period.network, return_limit_s=config.return_limit_s,
+        network=period.network, return_limit_s=config.return_limit_s, tariff=config.tariff,
     )  # fmt: skip
     if config.demand_boost:
         world = demand.boosted(world, period.boost, np.random.default_rng(config.seed + index))
