@@ -49,6 +49,16 @@ class IngestSettings(BaseModel):
         1.0, ge=0, description="Days; fixes dated more than this past 'now' are rejected."
     )
     workers: int = Field(2, ge=1, description="Count of processes parsing files.")
+    source: Literal["cabspotting", "generic"] = Field(
+        "cabspotting",
+        description="Layout of the telemetry files the pipeline loads: cabspotting "
+        "(new_<cab>.txt[.gz] per cab, in data_dir/cabspotting-sf) or generic (CSV / Parquet "
+        "files of vehicle_id, ts, lat, lon, occupied, in data_dir/telemetry).",
+    )
+    telemetry_dir: Path | None = Field(
+        None, description="Folder of the telemetry files (unset: the source's folder under "
+        "data_dir).",
+    )  # fmt: skip
     jump_check_rounds: int = Field(
         5, ge=1, description="Count of passes removing isolated bad fixes (jumps)."
     )
@@ -524,6 +534,17 @@ class Settings(BaseSettings):
     @property
     def cabspotting_dir(self) -> Path:
         return self.data_dir / "cabspotting-sf"
+
+    @property
+    def telemetry_dir(self) -> Path:
+        """The telemetry files the pipeline loads (``ingest.source`` says their layout)."""
+        if self.ingest.telemetry_dir is not None:
+            return self.ingest.telemetry_dir
+        return (
+            self.cabspotting_dir
+            if self.ingest.source == "cabspotting"
+            else (self.data_dir / "telemetry")
+        )
 
     @property
     def osm_path(self) -> Path:

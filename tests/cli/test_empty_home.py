@@ -95,5 +95,6 @@ def test_demo_without_data_names_the_setting(
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 1
     assert result.stdout == (
-        f"error: no telemetry at {tmp_path / 'nowhere' / 'cabspotting-sf'}; set TAXINAV_DATA_DIR\n"
+        f"error: no telemetry at {tmp_path / 'nowhere' / 'cabspotting-sf'}; set TAXINAV_DATA_DIR "
+        f"(and TAXINAV_INGEST__SOURCE for the generic layout)\n"
     )

@@ -175,9 +175,34 @@ def test_demand_model_metrics_and_health(client: Any) -> None:
     text = client.get("/metrics", headers=auth("operator")).text
     assert 'taxinav_ingested_items_total{kind="fixes",outcome="accepted"}' in text
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/map-config.json").json() == {"tile_url": None}
+    config = client.get("/map-config.json").json()
+    assert config["tile_url"] is None
+    w, s, e, n = config["extent"]  # downtown San Francisco
+    assert -122.52 < w < e < -122.35 and 37.70 < s < n < 37.83
     assert client.get("/readyz").status_code == 200
     assert client.get("/v1/demand?unit=nope", headers=auth("driver")).status_code == 422
+
+
+def test_the_network_and_demand_are_sent_for_the_map_view(client: Any) -> None:
+    """A street-level view gets the segments that reach into it, and no others."""
+    import numpy as np
+
+    whole = client.get("/v1/network", headers=auth("driver")).json()["features"]
+    w, s, e, n = -122.410, 37.785, -122.405, 37.789  # a few blocks around Union Square
+    view = client.get(f"/v1/network?bbox={w},{s},{e},{n}", headers=auth("driver")).json()
+    inside = []
+    for f in whole:
+        xy = np.asarray(f["geometry"]["coordinates"])
+        if xy[:, 0].min() <= e and xy[:, 0].max() >= w and xy[:, 1].min() <= n and (
+            xy[:, 1].max() >= s
+        ):
+            inside.append(f["properties"]["segment"])
+    got = [f["properties"]["segment"] for f in view["features"]]
+    assert got == inside and 0 < len(got) < len(whole) / 20
+    road = client.get(f"/v1/demand?unit=road&bbox={w},{s},{e},{n}", headers=auth("driver"))
+    assert road.status_code == 200 and road.json()["properties"]["unit"] == "road"
+    bad = client.get("/v1/network?bbox=1,2,3", headers=auth("driver"))
+    assert bad.status_code == 422 and "bbox" in bad.json()["detail"]
 
 
 def test_a_replay_with_simulated_twins_lands_apart_from_the_batch(service_settings: Any) -> None:

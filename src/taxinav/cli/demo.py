@@ -24,8 +24,11 @@ def demo(
     from taxinav.pipeline.runner import DagsterOrchestrator
 
     settings = get_settings()
-    if not settings.cabspotting_dir.is_dir():
-        fail(f"no telemetry at {settings.cabspotting_dir}; set TAXINAV_DATA_DIR")
+    if not settings.telemetry_dir.is_dir():
+        fail(
+            f"no telemetry at {settings.telemetry_dir}; set TAXINAV_DATA_DIR (and "
+            f"TAXINAV_INGEST__SOURCE for the generic layout)"
+        )
     run_batch(settings, console, DagsterOrchestrator.for_settings(settings))
     if then_serve:
         _, last = data_days(settings)

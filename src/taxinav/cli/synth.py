@@ -97,7 +97,7 @@ def synth_city(
     )
     console.print(f"description → {report.manifest}", markup=False)
     console.print(
-        f"use it: TAXINAV_DATA_DIR={out} TAXINAV_TIMEZONE={zone_name} taxinav roads load; "
-        f"taxinav ingest telemetry {out / synth.TELEMETRY_DIR}/*.csv",
+        f"use it: set -a; . {out / synth.ENV_FILE}; set +a  (then taxinav demo, taxinav "
+        f"pipeline run, … read the city)",
         markup=False,
     )

@@ -34,14 +34,16 @@ STEP_VERSIONS = {
 
 
 def ingest_with_progress(
-    con: duckdb.DuckDBPyConnection, settings: Settings, directory: Path, console: Console
-) -> ingest.IngestReport:
-    """Every cabspotting file of ``directory`` into the landing store, with a progress bar."""
+    con: duckdb.DuckDBPyConnection, settings: Settings, directory: Path, console: Console,
+    kind: ingest.SourceKind = "cabspotting",
+) -> ingest.IngestReport:  # fmt: skip
+    """Every telemetry file of ``directory`` (layout ``kind``) into the landing store, with a
+    progress bar."""
     s = settings.ingest
     with progress_bar(console) as bar:
         task = bar.add_task("ingest files", total=None)
-        return ingest.ingest_cabspotting(
-            con, directory, ingest.Rules.default(s.min_valid_year, s.max_future_days),
+        return ingest.ingest_directory(
+            con, kind, directory, ingest.Rules.default(s.min_valid_year, s.max_future_days),
             workers=s.workers, max_speed_kmh=s.max_speed_kmh, jump_rounds=s.jump_check_rounds,
             on_start=lambda n: bar.update(task, total=n), on_file=lambda _: bar.advance(task),
         )  # fmt: skip
@@ -83,7 +85,7 @@ def run_batch(settings: Settings, console: Console, pipeline: Orchestrator) -> P
     """
     con = open_warehouse(settings)
     versions = pipeline.code_versions
-    files = ingest.list_cabspotting_files(settings.cabspotting_dir)
+    files = ingest.list_source_files(settings.ingest.source, settings.telemetry_dir)
     osm = settings.osm_path
     v = STEP_VERSIONS
     fp_landing = steps.fingerprint(v["landing"], settings.ingest.model_dump(), files=files)
@@ -186,7 +188,15 @@ def match_spells(
 
 
 def _forecast(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str) -> dict[str, Any]:
-    return training.backtest(con, settings, unit, None, settings.forecast.demo_test_days).to_json()
+    days = settings.forecast.demo_test_days
+    try:
+        return training.backtest(con, settings, unit, None, days).to_json()
+    except ValueError as exc:
+        if "not enough history" not in str(exc):
+            raise
+        raise ValueError(f"{exc}: the demo holds out the last {days} days for its test "
+                         f"(TAXINAV_FORECAST__DEMO_TEST_DAYS); the data needs more days before "
+                         f"them") from exc  # fmt: skip
 
 
 def _simulate_baselines(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, Any]:

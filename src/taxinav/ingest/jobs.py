@@ -19,13 +19,26 @@ import duckdb
 from taxinav.calendar import Day
 from taxinav.ingest.cabspotting import list_files
 from taxinav.ingest.load import load_fixes
-from taxinav.ingest.service import IngestReport, ingest_files
+from taxinav.ingest.service import IngestReport, SourceKind, ingest_files
 from taxinav.ingest.validate import QUARANTINE_SCHEMA, Rules
 from taxinav.warehouse import connect, retry_on_lock
 
+GENERIC_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
-def ingest_cabspotting(
+
+def list_source_files(kind: SourceKind, directory: Path) -> list[Path]:
+    """The telemetry files of ``directory`` in the layout ``kind``, sorted by name:
+    cabspotting's ``new_<cab>.txt[.gz]``, or the generic schema's CSV / Parquet files."""
+    if kind == "cabspotting":
+        return list_files(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory} is not a directory")
+    return sorted(p for p in directory.iterdir() if p.name.endswith(GENERIC_SUFFIXES))
+
+
+def ingest_directory(
     con: duckdb.DuckDBPyConnection,
+    kind: SourceKind,
     directory: Path,
     rules: Rules,
     *,
@@ -35,12 +48,12 @@ def ingest_cabspotting(
     on_file: Callable[[Path], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """Every cabspotting file of ``directory`` into the landing store ``con``."""
-    files = list_files(directory)
+    """Every telemetry file of ``directory`` (layout ``kind``) into the landing store ``con``."""
+    files = list_source_files(kind, directory)
     if on_start is not None:
         on_start(len(files))
     return ingest_files(
-        con, files, "cabspotting", rules, workers=workers, max_speed_kmh=max_speed_kmh,
+        con, files, kind, rules, workers=workers, max_speed_kmh=max_speed_kmh,
         jump_rounds=jump_rounds, on_file=on_file,
     )  # fmt: skip
 

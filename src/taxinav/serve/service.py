@@ -26,9 +26,11 @@ from fastapi.responses import JSONResponse, Response
 
 from taxinav.features import Slotting
 from taxinav.mlops.monitoring import Alert, make_monitor
+from taxinav.roads import RoadGraph
 from taxinav.routing.route import Route
 from taxinav.serve import planner, views
 from taxinav.serve.auth import Auth, check_production
+from taxinav.serve.geo_index import BBox, FeatureIndex
 from taxinav.serve.histograms import Histograms
 from taxinav.serve.ingest_process import IngestProcess, Received, parse_fixes, parse_pickups
 from taxinav.serve.ingestion import Ingestion, phase_histograms
@@ -80,8 +82,8 @@ class Service:
         self._refreshed_wall = 0.0
         self._routes: dict[str, Route] = {}  # re-drawn routes of vehicles that moved
         self._route_json: dict[str, tuple[tuple[int, datetime], bytes]] = {}
-        self._geojson: dict[tuple[int, str], bytes] = {}  # (snapshot, unit) → demand
-        self._network_json: bytes | None = None
+        self._geojson: dict[tuple[int, str], FeatureIndex] = {}  # (snapshot, unit) → demand
+        self._network: tuple[RoadGraph, FeatureIndex] | None = None  # the map's base layer
         self.http_metrics: Any = None  # the app's request counts, for /metrics (set by the app)
 
     # life cycle --------------------------------------------------------------------------
@@ -333,8 +335,9 @@ class Service:
             self._route_json[vehicle_id] = cached
         return cached[1]
 
-    def demand(self, unit: str) -> bytes:
-        """Demand GeoJSON of the latest snapshot (serialised once per snapshot and unit)."""
+    def demand(self, unit: str, bbox: BBox | None = None) -> bytes:
+        """Demand GeoJSON of the latest snapshot, of the features in ``bbox`` (serialised
+        once per snapshot and unit)."""
         assert self.live is not None and self.ctx is not None
         snap = self.snapshot
         key = (id(snap), unit)
@@ -345,15 +348,27 @@ class Service:
             else:
                 out = views.road_demand(self.ctx, self.live, LIVE_WINDOW, self.slotting)
             self._geojson = {k: v for k, v in self._geojson.items() if k[0] == id(snap)}
-            self._geojson[key] = json.dumps(out, separators=(",", ":")).encode()
-        return self._geojson[key]
+            self._geojson[key] = FeatureIndex(out)
+        return self._geojson[key].collection(bbox)
 
-    def network(self) -> bytes:
-        """The road network GeoJSON (the map's base layer), serialised once."""
+    def network(self, bbox: BBox | None = None) -> bytes:
+        """The road network GeoJSON (the map's base layer) in ``bbox``."""
+        return self._network_index().collection(bbox)
+
+    def network_extent(self) -> list[float] | None:
+        """[west, south, east, north] of the road network; None before a day is loaded."""
+        if self.ctx is None:
+            return None
+        g = self.ctx.graph
+        return [float(g.shape_lon.min()), float(g.shape_lat.min()), float(g.shape_lon.max()),
+                float(g.shape_lat.max())]  # fmt: skip
+
+    def _network_index(self) -> FeatureIndex:
         assert self.ctx is not None
-        if self._network_json is None:
-            self._network_json = json.dumps(views.network(self.ctx.graph)).encode()
-        return self._network_json
+        graph = self.ctx.graph
+        if self._network is None or self._network[0] is not graph:
+            self._network = (graph, FeatureIndex(views.network(graph)))
+        return self._network[1]
 
     def model_info(self) -> dict[str, Any]:
         assert self.ctx is not None

@@ -7,7 +7,16 @@ the fleet (``write_telemetry``); ``cached_profile`` reads the hour-of-week profi
 Francisco pickups. Every random choice comes from the ``seed`` argument.
 """
 
-from taxinav.synth.city import MANIFEST, OSM_FILE, TELEMETRY_DIR, SynthReport, make_city, zone
+from taxinav.synth.city import (
+    ENV_FILE,
+    MANIFEST,
+    OSM_FILE,
+    TELEMETRY_DIR,
+    SynthReport,
+    city_settings,
+    make_city,
+    zone,
+)
 from taxinav.synth.demand import DemandField, demand_field, hour_of_week_profile
 from taxinav.synth.network import (
     MIN_SEGMENTS,
@@ -21,6 +30,7 @@ from taxinav.synth.sf_profile import cached_profile, profile_from_cabspotting
 from taxinav.synth.telemetry import TelemetryReport, simulated_hours, write_telemetry
 
 __all__ = [
+    "ENV_FILE",
     "MANIFEST",
     "MIN_SEGMENTS",
     "OSM_FILE",
@@ -30,6 +40,7 @@ __all__ = [
     "SynthReport",
     "TelemetryReport",
     "cached_profile",
+    "city_settings",
     "count_segments",
     "demand_field",
     "grid_city",

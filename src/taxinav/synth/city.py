@@ -27,6 +27,7 @@ from taxinav.synth.network import City, grid_city, write_pbf
 from taxinav.synth.telemetry import TelemetryReport, write_telemetry
 
 MANIFEST = "city.json"
+ENV_FILE = "city.env"  # KEY=value lines of the settings that select the city
 OSM_FILE = Path("osm") / "city.osm.pbf"
 TELEMETRY_DIR = Path("telemetry")
 _DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.csv$")
@@ -119,4 +120,16 @@ def make_city(
     }
     path = out / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    env = city_settings(out, timezone, start)
+    (out / ENV_FILE).write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
     return SynthReport(city, osm_file, path, report)
+
+
+def city_settings(out: Path, timezone: str, start: date) -> dict[str, str]:
+    """The settings that point the ordinary commands at the city in ``out``."""
+    return {
+        "TAXINAV_DATA_DIR": str(out.resolve()),
+        "TAXINAV_INGEST__SOURCE": "generic",
+        "TAXINAV_TIMEZONE": timezone,
+        "TAXINAV_PIPELINE__FIRST_DAY": start.isoformat(),
+    }

@@ -22,8 +22,8 @@ def source_assets(code_versions: dict[str, str]) -> tuple[dg.AssetsDefinition, d
         started = time.perf_counter()
         con = open_landing(s)
         try:
-            r = ingest.ingest_cabspotting(
-                con, s.cabspotting_dir,
+            r = ingest.ingest_directory(
+                con, s.ingest.source, s.telemetry_dir,
                 ingest.Rules.default(s.ingest.min_valid_year, s.ingest.max_future_days),
                 workers=s.ingest.workers, max_speed_kmh=s.ingest.max_speed_kmh,
                 jump_rounds=s.ingest.jump_check_rounds,

@@ -41,5 +41,5 @@ def create_app(service: Service, day: date | None = None,
     app.include_router(ingest.forwarding_router(service) if apart else ingest.router(service))
     for module in (reads, operator, model, health):
         app.include_router(module.router(service))
-    web.mount(app, service.settings.serve.tile_url)
+    web.mount(app, service.settings.serve.tile_url, service.network_extent)
     return app

@@ -1,14 +1,28 @@
 """What drivers and operators read: demand, a vehicle's route, the road network."""
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from taxinav.serve.api.deps import role
 from taxinav.serve.auth import Auth, Principal
+from taxinav.serve.geo_index import BBox
 from taxinav.serve.service import Conflict, NotFound, Service
+
+View = Annotated[str | None, Query(
+    description="The map's view, west,south,east,north in degrees: only features that "
+    "intersect it.", examples=["-122.42,37.77,-122.40,37.79"])]  # fmt: skip
+
+
+def _in_view(bbox: str | None, make: Callable[[BBox | None], bytes]) -> Response:
+    try:
+        box = BBox.parse(bbox) if bbox is not None else None
+    except ValueError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    return Response(make(box), media_type="application/geo+json")
 
 
 def router(service: Service) -> APIRouter:
@@ -19,11 +33,11 @@ def router(service: Service) -> APIRouter:
     draws = anyio.CapacityLimiter(1)
 
     @app.get("/v1/demand", response_class=Response,
-             responses={200: {"content": {"application/geo+json": {}}}})  # fmt: skip
-    def demand(_: Reader, unit: Literal["road", "h3"] = "h3") -> Response:
+             responses={200: {"content": {"application/geo+json": {}}}, 422: {}})  # fmt: skip
+    def demand(_: Reader, unit: Literal["road", "h3"] = "h3", bbox: View = None) -> Response:
         """Forecast pickups over the horizon (``horizon_min``), live vacant supply and their ratio
-        (GeoJSON FeatureCollection)."""
-        return Response(service.demand(unit), media_type="application/geo+json")
+        (GeoJSON FeatureCollection), of the units in ``bbox`` (all without it)."""
+        return _in_view(bbox, lambda box: service.demand(unit, box))
 
     geo: dict[str, Any] = {"content": {"application/geo+json": {}}}
 
@@ -46,9 +60,9 @@ def router(service: Service) -> APIRouter:
         except Conflict as exc:
             return JSONResponse({"detail": str(exc)}, status_code=409)
 
-    @app.get("/v1/network")
-    def network(_: Reader) -> Response:
-        """The road network (the map's base layer)."""
-        return Response(service.network(), media_type="application/geo+json")
+    @app.get("/v1/network", response_class=Response, responses={200: geo, 422: {}})
+    def network(_: Reader, bbox: View = None) -> Response:
+        """The road network (the map's base layer): the segments in ``bbox`` (all without it)."""
+        return _in_view(bbox, service.network)
 
     return app

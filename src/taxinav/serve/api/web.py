@@ -1,6 +1,8 @@
 """The web map: static pages, the map library, and the map's configuration."""
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -12,11 +14,13 @@ WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 VENDOR_DIR = WEB_DIR / "vendor"
 
 
-def mount(app: FastAPI, tile_url: str | None) -> None:
+def mount(app: FastAPI, tile_url: str | None,
+          extent: Callable[[], list[float] | None]) -> None:  # fmt: skip
     @app.get("/map-config.json", include_in_schema=False)
-    def map_config() -> dict[str, str | None]:
-        """What the page needs before it has a token (no secrets)."""
-        return {"tile_url": tile_url}
+    def map_config() -> dict[str, Any]:
+        """What the page needs before it has a token (no secrets): optional tiles, and the
+        network's extent [west, south, east, north] to open the map on."""
+        return {"tile_url": tile_url, "extent": extent()}
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:

@@ -47,19 +47,34 @@
     document.body.dataset[name + "Drawn"] = String(layer.getLayers().length);
   }
 
+  function inView() {  // only what the map shows is fetched: a city has 200,000 roads
+    const b = map.getBounds().pad(0.1);
+    return "bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
+      .map((v) => v.toFixed(5)).join(",");
+  }
+
+  async function roads() {
+    const net = await get("/v1/network?" + inView());
+    replace("network", L.geoJSON(net, { style: { color: "#b8b8b8", weight: 1 },
+                                        interactive: false }));
+  }
+
   async function base() {
     const config = await (await fetch("/map-config.json")).json();
     if (config.tile_url) {  // optional tiles under the road layer (TAXINAV_SERVE__TILE_URL)
       L.tileLayer(config.tile_url, { maxZoom: 19, attribution: "map tiles" }).addTo(map);
     }
-    const net = await get("/v1/network");
-    const layer = L.geoJSON(net, { style: { color: "#b8b8b8", weight: 1 }, interactive: false });
-    replace("network", layer);
-    map.fitBounds(layer.getBounds());
+    const [w, s, e, n] = config.extent || [-180, -85, 180, 85];
+    map.fitBounds([[s, w], [n, e]]);
+    await roads();
+    map.on("moveend", () => {
+      roads().catch(() => {});
+      if (view === "driver") roadHeat().catch(() => {});
+    });
   }
 
   async function roadHeat() {
-    const demand = await get("/v1/demand?unit=road");
+    const demand = await get("/v1/demand?unit=road&" + inView());
     showHorizon(demand);
     const top = Math.max(0.05, ...demand.features.map((f) => f.properties.forecast));
     replace("heat", L.geoJSON(demand, {
