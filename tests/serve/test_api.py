@@ -193,8 +193,11 @@ def test_the_network_and_demand_are_sent_for_the_map_view(client: Any) -> None:
     inside = []
     for f in whole:
         xy = np.asarray(f["geometry"]["coordinates"])
-        if xy[:, 0].min() <= e and xy[:, 0].max() >= w and xy[:, 1].min() <= n and (
-            xy[:, 1].max() >= s
+        if (
+            xy[:, 0].min() <= e
+            and xy[:, 0].max() >= w
+            and xy[:, 1].min() <= n
+            and (xy[:, 1].max() >= s)
         ):
             inside.append(f["properties"]["segment"])
     got = [f["properties"]["segment"] for f in view["features"]]
