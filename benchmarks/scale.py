@@ -47,6 +47,7 @@ from rich.table import Table
 STAGES = ("landing", "roads", "daily batch", "map matching", "guidance", "simulated day")
 TARGET_N = 200_000
 NIGHT_H = 6.0  # hours of a night-time window for map matching
+TAXINAV = str(Path(sys.executable).parent / "taxinav")  # the command line of this environment
 
 
 @dataclass
@@ -80,7 +81,7 @@ def _child(stage: str, env: dict[str, str], log: Path) -> tuple[dict[str, float]
 def _city(folder: Path, size: Size, days: int, env: dict[str, str], log: Path) -> Path:
     city = folder / f"city-{size.segments}-{size.taxis}-{days}d"
     if not (city / "city.env").is_file():
-        cmd = [sys.executable, "-m", "taxinav", "synth", "city", "--segments", str(size.segments),
+        cmd = [TAXINAV, "synth", "city", "--segments", str(size.segments),
                "--taxis", str(size.taxis), "--days", str(days), "--out", str(city)]  # fmt: skip
         secs, peak, rc = _run(cmd, env, log)
         if rc != 0:
@@ -114,9 +115,9 @@ def measure(size: Size, folder: Path, days: int, match_traces: int, console: Con
     for stage in STAGES:
         console.print(f"  {size.segments:,} × {size.taxis:,}: {stage} …")
         if stage in ("daily batch", "simulated day"):
-            cmd = ([sys.executable, "-m", "taxinav", "pipeline", "backfill", "--start", first,
+            cmd = ([TAXINAV, "pipeline", "backfill", "--start", first,
                     "--end", last] if stage == "daily batch" else
-                   [sys.executable, "-m", "taxinav", "simulate", "--start", last,
+                   [TAXINAV, "simulate", "--start", last,
                     "--policy", "historical"])  # fmt: skip
             secs, peak, rc = _run(cmd, env, log)
             measures = {f"{stage} (s/day)": secs / (days if stage == "daily batch" else 1)}
