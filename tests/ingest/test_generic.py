@@ -86,3 +86,31 @@ def test_parquet_with_typed_columns(tmp_path: Path) -> None:
     assert out.fixes.column("ts").to_pylist() == [datetime(2008, 5, 17, 14, 0, tzinfo=UTC)]
     assert out.quarantine.to_pylist()[0]["line"] == 2
     assert out.quarantine.to_pylist()[0]["reason"] == "impossible_coordinate"
+
+
+def test_a_folder_of_the_generic_layout_lands_whole(tmp_path: Path) -> None:
+    """What the pipeline's ``landing`` asset does with ``TAXINAV_INGEST__SOURCE=generic``:
+    every CSV / Parquet file of the folder, other files left alone."""
+    from taxinav.ingest import ingest_directory, list_source_files
+    from taxinav.warehouse import connect
+
+    folder = tmp_path / "telemetry"
+    folder.mkdir()
+    (folder / "2008-05-17.csv").write_text(
+        "vehicle_id,ts,lat,lon,occupied\ncab1,1211033530,37.7,-122.4,1\n"
+        "cab2,1211033590,37.71,-122.41,0\n"
+    )
+    pq.write_table(pa.table({"vehicle_id": ["cab3"], "ts": [1211120000], "lat": [37.72],
+                             "lon": [-122.42], "occupied": [False]}),
+                   folder / "2008-05-18.parquet")  # fmt: skip
+    (folder / "README.txt").write_text("not telemetry")
+    names = [p.name for p in list_source_files("generic", folder)]
+    assert names == ["2008-05-17.csv", "2008-05-18.parquet"]
+    con = connect(tmp_path / "landing.duckdb")
+    report = ingest_directory(con, "generic", folder, RULES, workers=1, max_speed_kmh=200.0,
+                              jump_rounds=1)  # fmt: skip
+    assert report.files == 2 and not report.errors
+    rows = con.sql("SELECT vehicle_id FROM telemetry ORDER BY ts").fetchall()
+    assert [r[0] for r in rows] == ["cab1", "cab2", "cab3"]
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        list_source_files("generic", tmp_path / "nowhere")
