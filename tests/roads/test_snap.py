@@ -58,3 +58,25 @@ def test_within_lists_every_segment_in_reach(graph: RoadGraph) -> None:
     touching = {_seg(graph, a, b) for a, b in ((1, 2), (2, 1), (2, 3), (2, 6), (6, 2))}
     assert set(segs.tolist()) == touching
     assert set(pts.tolist()) == {0}
+
+
+def test_points_are_snapped_in_blocks_with_the_same_answers(
+    graph: RoadGraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many points are queried a block at a time (memory); the answers do not depend on it."""
+    from taxinav.roads import snap
+
+    rng = np.random.default_rng(3)
+    lat = 37.0 + rng.uniform(-0.001, 0.002, 101)
+    lon = -122.0 + rng.uniform(-0.001, 0.003, 101)
+    heading = np.where(rng.random(101) < 0.5, np.nan, rng.uniform(0, 360, 101))
+    idx = SegmentIndex(graph)
+    whole = idx.snap(lat, lon, heading, radius_m=60)
+    whole_near = idx.near(lat, lon, 30)
+    assert whole.matched.any() and not whole.matched.all()
+    monkeypatch.setattr(snap, "BLOCK", 7)
+    blocks = idx.snap(lat, lon, heading, radius_m=60)
+    np.testing.assert_array_equal(blocks.segment, whole.segment)
+    np.testing.assert_array_equal(blocks.distance_m, whole.distance_m)
+    np.testing.assert_array_equal(blocks.offset_frac, whole.offset_frac)
+    np.testing.assert_array_equal(idx.near(lat, lon, 30), whole_near)

@@ -19,6 +19,10 @@ from taxinav.roads.geo import LocalProjection
 from taxinav.roads.graph import RoadGraph
 
 _WRONG_SIDE_M = 2.0
+# Points per spatial query: a query holds every (point, segment within the radius) pair as
+# geometries (tens per point in a dense grid), so a day's fixes at once took gigabytes; in
+# blocks, memory stays with the block and the answers are the same (points are independent).
+BLOCK = 50_000
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,11 @@ class SegmentIndex:
         self, lat: NDArray[np.float64], lon: NDArray[np.float64], radius_m: float
     ) -> NDArray[np.bool_]:
         """Whether each point has any segment within ``radius_m`` (cheap pre-filter)."""
-        mask = np.zeros(int(np.shape(lat)[0]), dtype=bool)
-        mask[self.within(lat, lon, radius_m)[0]] = True
+        n = int(np.shape(lat)[0])
+        mask = np.zeros(n, dtype=bool)
+        for a in range(0, n, BLOCK):
+            near = self.within(lat[a : a + BLOCK], lon[a : a + BLOCK], radius_m)[0]
+            mask[a + near] = True
         return mask
 
     def snap(
@@ -83,11 +90,24 @@ class SegmentIndex:
         heading_weight_m: float = 20.0,
     ) -> SnapResult:
         """Best segment per point; NaN headings mean "unknown"."""
+        lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
+        n = int(np.shape(lat)[0])
+        heading = np.full(n, np.nan) if heading_deg is None else np.asarray(heading_deg, float)
+        if n <= BLOCK:
+            return self._snap(lat, lon, heading, radius_m, heading_weight_m)
+        parts = [self._snap(lat[a : a + BLOCK], lon[a : a + BLOCK], heading[a : a + BLOCK],
+                            radius_m, heading_weight_m) for a in range(0, n, BLOCK)]  # fmt: skip
+        return SnapResult(np.concatenate([p.segment for p in parts]),
+                          np.concatenate([p.distance_m for p in parts]),
+                          np.concatenate([p.offset_frac for p in parts]))  # fmt: skip
+
+    def _snap(self, lat: NDArray[np.float64], lon: NDArray[np.float64],
+              heading: NDArray[np.float64], radius_m: float,
+              heading_weight_m: float) -> SnapResult:  # fmt: skip
         n = int(np.shape(lat)[0])
         out = SnapResult(np.full(n, -1, np.int64), np.full(n, np.nan), np.full(n, np.nan))
         if n == 0:
             return out
-        heading = np.full(n, np.nan) if heading_deg is None else np.asarray(heading_deg, float)
         x, y = self.proj.to_xy(lat, lon)
         pts = shapely.points(x, y)
         pi, si = self.tree.query(pts, predicate="dwithin", distance=radius_m)

@@ -136,28 +136,31 @@ def load_presence(
     new = np.r_[True, (veh[1:] != veh[:-1]) | (np.diff(t) > gap_limit_s)]
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], len(t)] - 1
-    index = SegmentIndex(graph)
-    snap = index.snap(lat, lon, radius_m=radius_m)
     names = {v: i for i, v in enumerate(sorted(set(veh[starts].tolist())))}
     busy = np.full(len(starts), np.nan)
-    free = np.full(len(starts), -1, dtype=np.int64)
+    freed = np.full(len(starts), -1, dtype=np.int64)  # the fix where its passenger left
     for k, (a, b) in enumerate(zip(starts, ends, strict=True)):
         if occ[a]:
             vacant = np.flatnonzero(~occ[a : b + 1])
             if vacant.size:
-                busy[k], free[k] = t[a + vacant[0]], snap.segment[a + vacant[0]]
+                busy[k], freed[k] = t[a + vacant[0]], a + vacant[0]
             else:
                 busy[k] = t[b]  # carries its passenger out of the area
+    # Only entries and drop-offs need a segment: snapping every fix of the day is not needed.
+    need = np.unique(np.r_[starts, freed[freed >= 0]])
+    segment = np.full(len(t), -1, dtype=np.int64)
+    segment[need] = SegmentIndex(graph).snap(lat[need], lon[need], radius_m=radius_m).segment
+    free = np.where(freed >= 0, segment[np.maximum(freed, 0)], -1)
     vehicle = np.array([names[v] for v in veh[starts]], dtype=np.int64)
     leave = _stay_for_return(vehicle, t[starts], t[ends], occ[ends], return_limit_s)
     # The engine admits vehicles in entry order; episodes not on a road are dropped.
     order = np.lexsort((vehicle, t[starts]))
-    order = order[snap.segment[starts][order] >= 0]
+    order = order[segment[starts][order] >= 0]
     return Presence(
         vehicle=vehicle[order],
         enter_t=t[starts][order],
         leave_t=leave[order],
-        segment=snap.segment[starts][order],
+        segment=segment[starts][order],
         busy_until=busy[order],
         free_segment=free[order],
         # The previous fix (anywhere) was recent, so the vehicle drove in: not a shift start.
