@@ -17,14 +17,16 @@ fresh home each stage runs in a process of its own (its peak resident memory is 
                    take and the cores a 6-hour night window needs
   guidance         the service's day (``guidance.day_guidance``), one value iteration, the
                    coordinated plan for every vacant taxi at 18:00 of the last day, one route,
-                   the live refresh (online road features of every segment + scoring with a
-                   LightGBM of the champion's shape), and the payload sizes of the map's network
-                   layer and of ``/v1/demand?unit=road``
+                   the same plan with every taxi vacant at random segments, the live refresh
+                   (online road features of every segment + scoring with a LightGBM of the
+                   champion's shape), and the payload sizes of the map's network layer and of
+                   ``/v1/demand?unit=road``
   simulated day    ``taxinav simulate`` of the last day, every taxi historical
 Results go to --folder/scale.json and the plots to <home>/reports/scale/. Targets at 200,000
 segments and 5,000 taxis (checked when that size is run; exit 1 on a miss): live refresh
-≤ 10 s, coordinated plan ≤ 20 s, one route ≤ 50 ms (p95), value iteration ≤ 1 s, the daily
-batch of a day ≤ 20 min; and every stage's growth exponent in N ≤ 1.2 (with 3 sizes or more).
+≤ 10 s, coordinated plan ≤ 20 s (also with every taxi vacant), one route ≤ 50 ms (p95),
+value iteration ≤ 1 s, the daily batch of a day ≤ 20 min; and every stage's growth exponent in
+N ≤ 1.2 (with 3 sizes or more).
 """
 
 from __future__ import annotations
@@ -100,19 +102,24 @@ def _env(city: Path, home: Path) -> dict[str, str]:
     return env
 
 
-def measure(size: Size, folder: Path, days: int, match_traces: int, console: Console) -> None:
+def measure(size: Size, folder: Path, days: int, match_traces: int, console: Console,
+            stages: tuple[str, ...] = STAGES) -> None:  # fmt: skip
+    """Run ``stages`` on the city of ``size``: all of them in a new home, or some of them
+    again in the home an earlier run left."""
     log = folder / f"scale-{size.segments}-{size.taxis}.log"
     home = folder / f"home-{size.segments}-{size.taxis}"
-    subprocess.run(["rm", "-rf", str(home)], check=True)
+    if stages == STAGES:
+        subprocess.run(["rm", "-rf", str(home)], check=True)
     city = _city(folder, size, days, dict(os.environ), log)
     env = _env(city, home)
     env["TAXINAV_SCALE_MATCH_TRACES"] = str(match_traces)
+    env["TAXINAV_SCALE_TAXIS"] = str(size.taxis)
     env["TAXINAV_SCALE_DAY"] = json.loads((city / "city.json").read_text())["last_date"]
     manifest = json.loads((city / "city.json").read_text())
     size.measures["segments"] = float(manifest["segments"])
     first, last = manifest["first_date"], manifest["last_date"]
     size.measures["fixes per day"] = manifest["fixes"] / days
-    for stage in STAGES:
+    for stage in stages:
         console.print(f"  {size.segments:,} × {size.taxis:,}: {stage} …")
         if stage in ("daily batch", "simulated day"):
             cmd = ([TAXINAV, "pipeline", "backfill", "--start", first,
@@ -239,6 +246,11 @@ def _child_guidance() -> dict[str, float]:
     rec.plan(state)
     out["coordinated plan (s)"] = time.perf_counter() - t0
     rng = np.random.default_rng(s.seed)
+    everyone = [VehicleState(f"v{i}", int(seg), 0.0) for i, seg in
+                enumerate(rng.integers(0, rec.graph.n, int(os.environ["TAXINAV_SCALE_TAXIS"])))]
+    t0 = time.perf_counter()
+    rec.plan(FleetState(t, everyone, demand, habits))
+    out["coordinated plan, every taxi vacant (s)"] = time.perf_counter() - t0
     times = []
     for i, seg in enumerate(rng.integers(0, rec.graph.n, 50)):
         t0 = time.perf_counter()
@@ -317,6 +329,7 @@ CHILDREN = {"landing": _child_landing, "roads": _child_roads, "map matching": _c
 
 TIMED = ("landing (s/day)", "roads (s)", "daily batch (s/day)", "map matching (core-s/day)",
          "day guidance build (s)", "value iteration (s)", "coordinated plan (s)",
+         "coordinated plan, every taxi vacant (s)",
          "one route p95 (ms)", "live refresh (s)", "simulated day (s/day)",
          "map network layer (MiB)", "/v1/demand road (MiB)")  # fmt: skip
 
@@ -362,6 +375,7 @@ def _misses(sizes: list[Size]) -> list[str]:
     for s in big:
         m = s.measures
         limits = (("live refresh (s)", 10.0), ("coordinated plan (s)", 20.0),
+                  ("coordinated plan, every taxi vacant (s)", 20.0),
                   ("one route p95 (ms)", 50.0), ("value iteration (s)", 1.0))  # fmt: skip
         for name, limit in limits:
             if m.get(name, float("inf")) > limit:
@@ -401,6 +415,11 @@ def plot(sizes: list[Size], out: Path) -> Path:
     return save(fig, out)
 
 
+def _results(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "scale.json"
+    return list(json.loads(path.read_text())) if path.is_file() else []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -409,6 +428,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--folder", type=Path, default=Path("var/scale"))
     parser.add_argument("--match-traces", type=int, default=2000)
+    parser.add_argument("--stages", default=",".join(STAGES),
+                        help="Comma-separated stages to run; a subset runs them again in the "
+                        "homes of an earlier run and updates its results.")  # fmt: skip
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -417,14 +439,21 @@ def main() -> None:
         return
     if args.days < 2:
         parser.error("--days must be at least 2 (guidance learns from the days before)")
-    console = Console()
+    stages = tuple(s for s in STAGES if s in args.stages.split(","))
+    unknown = set(args.stages.split(",")) - set(STAGES)
+    if unknown:
+        parser.error(f"unknown stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
+    console = Console(width=160)
     args.folder.mkdir(parents=True, exist_ok=True)
+    earlier = {(r["segments"], r["taxis"]): r for r in _results(args.folder)}
     sizes = []
     for spec in args.sizes.split(","):
         n, m = (int(x) for x in spec.split(":"))
-        sizes.append(Size(n, m))
+        before = earlier.get((n, m)) if stages != STAGES else None
+        sizes.append(Size(n, m, **{k: dict(before[k]) for k in ("measures", "peaks")})
+                     if before else Size(n, m))  # fmt: skip
         console.rule(f"{n:,} segments, {m:,} taxis, {args.days} days")
-        measure(sizes[-1], args.folder.resolve(), args.days, args.match_traces, console)
+        measure(sizes[-1], args.folder.resolve(), args.days, args.match_traces, console, stages)
         (args.folder / "scale.json").write_text(json.dumps(
             [{"segments": s.segments, "taxis": s.taxis, "measures": s.measures,
               "peaks": s.peaks, "errors": s.errors} for s in sizes], indent=1))  # fmt: skip
