@@ -246,8 +246,12 @@ def _child_guidance() -> dict[str, float]:
     rec.plan(state)
     out["coordinated plan (s)"] = time.perf_counter() - t0
     rng = np.random.default_rng(s.seed)
-    everyone = [VehicleState(f"v{i}", int(seg), 0.0) for i, seg in
-                enumerate(rng.integers(0, rec.graph.n, int(os.environ["TAXINAV_SCALE_TAXIS"])))]
+    everyone = [
+        VehicleState(f"v{i}", int(seg), 0.0)
+        for i, seg in enumerate(
+            rng.integers(0, rec.graph.n, int(os.environ["TAXINAV_SCALE_TAXIS"]))
+        )
+    ]
     t0 = time.perf_counter()
     rec.plan(FleetState(t, everyone, demand, habits))
     out["coordinated plan, every taxi vacant (s)"] = time.perf_counter() - t0
