@@ -1,0 +1,86 @@
+"""A backfill grows linearly with its days: the daily pipeline over 7, 14, 28 and 35 days of
+one synthetic city, timed in consecutive chunks in one home.
+
+    python benchmarks/history.py [--size 6000:500] [--folder var/scale]
+
+A day's features read only the ``HISTORY_DAYS`` (28) + 1 days before it, so once a backfill is
+past them every further day costs the same. The city (``taxinav synth city``, 35 days) is kept
+in --folder and reused. Prints, per chunk, its days, seconds per day and the backfill process's
+peak memory, and the growth exponent of the cumulative seconds in the number of days.
+Target: that exponent ≤ 1.2 and the seconds per day of days 29–35 at most 1.25 × those of
+days 15–28 (exit 1 on a miss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from scale import TAXINAV, Size, _child, _city, _env, _run
+
+CHUNKS = ((1, 7), (8, 14), (15, 28), (29, 35))  # days of the city, both ends included
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size", default="6000:500")
+    parser.add_argument("--folder", type=Path, default=Path("var/scale"))
+    args = parser.parse_args()
+    n, m = (int(x) for x in args.size.split(":"))
+    days = CHUNKS[-1][1]
+    folder = args.folder.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    console = Console(width=140)
+    log = folder / f"history-{n}-{m}.log"
+    size = Size(n, m)
+    city = _city(folder, size, days, dict(os.environ), log)
+    home = folder / f"history-home-{n}-{m}"
+    subprocess.run(["rm", "-rf", str(home)], check=True)
+    env = _env(city, home)
+    first = date.fromisoformat(json.loads((city / "city.json").read_text())["first_date"])
+    for stage in ("landing", "roads"):
+        _, _, rc = _child(stage, env, log)
+        if rc != 0:
+            sys.exit(f"{stage} failed; see {log}")
+    table = Table(title=f"backfill of a {n:,}-segment, {m:,}-taxi city, chunk by chunk")
+    for h in ("days", "seconds", "s/day", "peak RSS MiB", "cumulative s"):
+        table.add_column(h, justify="right")
+    total, cumulative, per_day = 0.0, [], []
+    for lo, hi in CHUNKS:
+        cmd = [TAXINAV, "pipeline", "backfill", "--start", str(first + timedelta(days=lo - 1)),
+               "--end", str(first + timedelta(days=hi - 1))]  # fmt: skip
+        secs, peak, rc = _run(cmd, env, log)
+        if rc != 0:
+            sys.exit(f"backfill of days {lo}–{hi} failed; see {log}")
+        total += secs
+        cumulative.append((hi, total))
+        per_day.append(secs / (hi - lo + 1))
+        table.add_row(f"{lo}–{hi}", f"{secs:.0f}", f"{per_day[-1]:.1f}", f"{peak:,.0f}",
+                      f"{total:.0f}")  # fmt: skip
+    console.print(table)
+    x, y = np.log([c[0] for c in cumulative]), np.log([c[1] for c in cumulative])
+    exponent = float(np.polyfit(x, y, 1)[0])
+    ratio = per_day[-1] / per_day[-2]
+    console.print(f"growth exponent of the cumulative seconds in days: {exponent:.2f} "
+                  f"(target ≤ 1.2); s/day of days 29–35 over days 15–28: {ratio:.2f} "
+                  f"(target ≤ 1.25)")  # fmt: skip
+    missed = [m for m, bad in (("exponent", exponent > 1.2), ("days 29–35", ratio > 1.25)) if bad]
+    if missed:
+        console.print(f"[red]missed:[/red] {', '.join(missed)}")
+        sys.exit(1)
+    console.print("every stated target met")
+
+
+if __name__ == "__main__":
+    main()
