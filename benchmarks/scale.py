@@ -399,10 +399,10 @@ def plot(sizes: list[Size], out: Path) -> Path:
     from taxinav.plotting import save, subplots
 
     fig, (a, b) = subplots(1, 2, figsize=(12, 5))
-    for name in TIMED:
+    for i, name in enumerate(TIMED):  # a second line style once the 10 colours are used
         pts = [(s.measures["segments"], s.measures[name]) for s in sizes if name in s.measures]
         if pts:
-            a.plot(*zip(*pts, strict=True), marker="o", label=name)
+            a.plot(*zip(*pts, strict=True), marker="o", label=name, ls="-" if i < 10 else "--")
     for stage in STAGES:
         pts = [(s.measures["segments"], s.peaks[stage]) for s in sizes if stage in s.peaks]
         if pts:
