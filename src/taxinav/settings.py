@@ -410,12 +410,6 @@ class ServeSettings(BaseModel):
     flush_s: float = Field(
         2.0, gt=0, description="Seconds between loads of the append log into the landing store."
     )
-    refresh_nice: int = Field(
-        5, ge=0, le=19,
-        description="CPU niceness (0: as the service; 19: lowest) of the thread that refreshes "
-        "forecasts and plans, seconds of CPU once a minute: acknowledgements and route "
-        "requests go first when the cores are busy.",
-    )  # fmt: skip
     ingest_process: bool = Field(
         True,
         description="Acknowledge telemetry and ride events in a process of its own, which owns "

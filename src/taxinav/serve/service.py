@@ -36,7 +36,6 @@ from taxinav.serve.ingest_process import IngestProcess, Received, parse_fixes, p
 from taxinav.serve.ingestion import Ingestion, phase_histograms
 from taxinav.serve.live import LiveState
 from taxinav.serve.memory import keep_large_blocks_mapped, settle
-from taxinav.serve.priority import lower_thread_priority
 from taxinav.serve.refresh import LIVE_WINDOW, Refresher, Snapshot
 from taxinav.serve.schemas import Fix, IngestResult, RideEvent
 from taxinav.serve.wal import AppendLog
@@ -247,7 +246,6 @@ class Service:
 
     # forecasts and plans -----------------------------------------------------------------
     def _refresh_loop(self) -> None:
-        lower_thread_priority(self.settings.serve.refresh_nice)
         while not self._stop.wait(0.5):
             try:
                 self.refresh()
