@@ -19,7 +19,7 @@ import pytest
 from taxinav import ingest
 from taxinav.ingest.generic import read_file
 from taxinav.ingest.validate import Rules
-from taxinav.synth import make_city
+from taxinav.synth import ENV_FILE, make_city
 
 # 1,000 segments (a 17 × 19 grid): enough blocks for a core and an edge to tell apart
 ARGS: dict[str, Any] = {
@@ -150,6 +150,12 @@ def test_the_same_seed_writes_the_same_bytes_and_another_does_not(
     make_city(again, **ARGS)
     files = sorted(p.relative_to(city) for p in city.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    # the settings file names its own folder; everything else is the same byte for byte
+    for folder in (city, again):
+        lines = (folder / ENV_FILE).read_text().splitlines()
+        assert f"TAXINAV_DATA_DIR={folder.resolve()}" in lines
+        assert "TAXINAV_INGEST__SOURCE=generic" in lines
+    files.remove(Path(ENV_FILE))
     for name in files:
         assert (city / name).read_bytes() == (again / name).read_bytes(), name
     other = tmp_path / "other"
