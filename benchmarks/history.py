@@ -25,7 +25,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from scale import TAXINAV, Size, _child, _city, _env, _run
+from scale import TAXINAV, Size, city_env, ensure_city, run_child, run_timed
 
 CHUNKS = ((1, 7), (8, 14), (15, 28), (29, 35))  # days of the city, both ends included
 
@@ -44,13 +44,13 @@ def main() -> None:
     console = Console(width=140)
     log = folder / f"history-{n}-{m}.log"
     size = Size(n, m)
-    city = _city(folder, size, days, dict(os.environ), log)
+    city = ensure_city(folder, size, days, dict(os.environ), log)
     home = folder / f"history-home-{n}-{m}"
     subprocess.run(["rm", "-rf", str(home)], check=True)
-    env = _env(city, home)
+    env = city_env(city, home)
     first = date.fromisoformat(json.loads((city / "city.json").read_text())["first_date"])
     for stage in ("landing", "roads"):
-        _, _, rc = _child(stage, env, log)
+        _, _, rc = run_child(stage, env, log)
         if rc != 0:
             sys.exit(f"{stage} failed; see {log}")
     table = Table(title=f"backfill of a {n:,}-segment, {m:,}-taxi city, chunk by chunk")
@@ -60,7 +60,7 @@ def main() -> None:
     for lo, hi in CHUNKS:
         cmd = [TAXINAV, "pipeline", "backfill", "--start", str(first + timedelta(days=lo - 1)),
                "--end", str(first + timedelta(days=hi - 1))]  # fmt: skip
-        secs, peak, rc = _run(cmd, env, log)
+        secs, peak, rc = run_timed(cmd, env, log)
         if rc != 0:
             sys.exit(f"backfill of days {lo}–{hi} failed; see {log}")
         total += secs

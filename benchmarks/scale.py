@@ -61,7 +61,7 @@ class Size:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _run(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float, int]:
+def run_timed(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float, int]:
     """Run ``cmd``; seconds, peak RSS (MiB) of the process and its children, exit code."""
     t0 = time.perf_counter()
     with log.open("ab") as out:
@@ -71,28 +71,28 @@ def _run(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float, 
     return time.perf_counter() - t0, usage.ru_maxrss / 1024, proc.returncode
 
 
-def _child(stage: str, env: dict[str, str], log: Path) -> tuple[dict[str, float], float, int]:
+def run_child(stage: str, env: dict[str, str], log: Path) -> tuple[dict[str, float], float, int]:
     """One in-process stage in a child process: its measures (JSON on the last line)."""
     out = log.with_suffix(f".{stage.replace(' ', '_')}.json")
     cmd = [sys.executable, __file__, "--child", stage, "--result", str(out)]
-    _, peak, rc = _run(cmd, env, log)
+    _, peak, rc = run_timed(cmd, env, log)
     measures = json.loads(out.read_text()) if rc == 0 and out.is_file() else {}
     return measures, peak, rc
 
 
-def _city(folder: Path, size: Size, days: int, env: dict[str, str], log: Path) -> Path:
+def ensure_city(folder: Path, size: Size, days: int, env: dict[str, str], log: Path) -> Path:
     city = folder / f"city-{size.segments}-{size.taxis}-{days}d"
     if not (city / "city.env").is_file():
         cmd = [TAXINAV, "synth", "city", "--segments", str(size.segments),
                "--taxis", str(size.taxis), "--days", str(days), "--out", str(city)]  # fmt: skip
-        secs, peak, rc = _run(cmd, env, log)
+        secs, peak, rc = run_timed(cmd, env, log)
         if rc != 0:
             raise RuntimeError(f"synth city failed; see {log}")
         size.measures["synth city (s)"] = secs
     return city
 
 
-def _env(city: Path, home: Path) -> dict[str, str]:
+def city_env(city: Path, home: Path) -> dict[str, str]:
     env = dict(os.environ)
     for line in (city / "city.env").read_text().splitlines():
         key, _, value = line.partition("=")
@@ -110,8 +110,8 @@ def measure(size: Size, folder: Path, days: int, match_traces: int, console: Con
     home = folder / f"home-{size.segments}-{size.taxis}"
     if stages == STAGES:
         subprocess.run(["rm", "-rf", str(home)], check=True)
-    city = _city(folder, size, days, dict(os.environ), log)
-    env = _env(city, home)
+    city = ensure_city(folder, size, days, dict(os.environ), log)
+    env = city_env(city, home)
     env["TAXINAV_SCALE_MATCH_TRACES"] = str(match_traces)
     env["TAXINAV_SCALE_TAXIS"] = str(size.taxis)
     env["TAXINAV_SCALE_DAY"] = json.loads((city / "city.json").read_text())["last_date"]
@@ -126,10 +126,10 @@ def measure(size: Size, folder: Path, days: int, match_traces: int, console: Con
                     "--end", last] if stage == "daily batch" else
                    [TAXINAV, "simulate", "--start", last,
                     "--policy", "historical"])  # fmt: skip
-            secs, peak, rc = _run(cmd, env, log)
+            secs, peak, rc = run_timed(cmd, env, log)
             measures = {f"{stage} (s/day)": secs / (days if stage == "daily batch" else 1)}
         else:
-            measures, peak, rc = _child(stage, env, log)
+            measures, peak, rc = run_child(stage, env, log)
         size.peaks[stage] = peak
         if rc != 0:
             size.errors[stage] = f"exit {rc} (see {log})"
@@ -208,6 +208,7 @@ def _child_guidance() -> dict[str, float]:
     from taxinav.features import FEATURES
     from taxinav.features.counts import CountSpec
     from taxinav.forecast.gbm import GbmParams
+    from taxinav.guidance.demand import road_history
     from taxinav.guidance.factory import day_guidance
     from taxinav.roads import SegmentIndex
     from taxinav.routing.coordination import Coordinator, Fleet
@@ -264,13 +265,8 @@ def _child_guidance() -> dict[str, float]:
     out["one route p95 (ms)"] = float(np.percentile(times, 95)) * 1000
     # the live refresh: online features of every segment from the stored counts, scored
     spec = CountSpec.of(s)
-    history = con.sql(
-        """SELECT unit_id, slot_start, pickups, vacant FROM demand_counts
-           WHERE unit_type = 'road' AND slot_start >= $s AND slot_start < $e""",
-        params={"s": spec.history_start(origin + timedelta(days=1)), "e": at},
-    ).to_arrow_table()
-    before = history.filter(pa_less(history, origin))
-    live = history.filter(pa_less(history, at, keep_after=origin))
+    before = road_history(con, spec.history_start(origin + timedelta(days=1)), origin)
+    live = road_history(con, origin, at)  # the day's counts so far, as the live state has them
     t0 = time.perf_counter()
     day = DayForecaster(s, g.graph, "road", before, origin)
     out["live features: day state (s)"] = time.perf_counter() - t0
@@ -293,15 +289,6 @@ def _child_guidance() -> dict[str, float]:
     payload = views.road_demand(ctx, state_live, timedelta(minutes=5), spec.slotting)  # type: ignore[arg-type]
     out["/v1/demand road (MiB)"] = len(json.dumps(payload)) / 2**20
     return out
-
-
-def pa_less(table: Any, before: Any, keep_after: Any = None) -> Any:
-    import pyarrow.compute as pc
-
-    mask = pc.less(table["slot_start"], before)
-    if keep_after is not None:
-        mask = pc.and_(mask, pc.greater_equal(table["slot_start"], keep_after))
-    return mask
 
 
 def _champion_shaped_model(params: Any, n_features: int, seed: int) -> Any:
