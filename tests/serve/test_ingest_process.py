@@ -100,6 +100,10 @@ def test_answers_as_the_api_and_hands_over_each_accepted_fix_once(
     status = proc.status()
     assert status["stats"]["fixes_accepted"] == 4 and status["stats"]["fixes_repeated"] == 3
     assert status["stats"]["fixes_rejected"] == 1
+    # A spawned interpreter starts at Python's 5 ms; the child takes the service's setting.
+    assert status["switch_interval_ms"] == pytest.approx(
+        _settings(tmp_path).serve.switch_interval_ms
+    )
     assert {tuple(labels) for labels, _ in status["phases"]} == {("validate",), ("queue",),
                                                                  ("log",)}  # fmt: skip
     proc.stop()

@@ -4,7 +4,6 @@ and the bearer tokens that open it."""
 from __future__ import annotations
 
 import secrets
-import sys
 import threading
 from datetime import date
 from typing import Annotated, Any
@@ -90,8 +89,6 @@ def run_service(settings: Settings, host: str | None, port: int | None, day: dat
                          args=(settings, server, replay, speed, stop, host, port, guided_share),
                          ).start()  # fmt: skip
     _print_urls(settings, host, port)
-    # Short route reads should not wait 5 ms behind a CPU-bound ingest or refresh thread.
-    sys.setswitchinterval(0.001)
     server.run()
     stop.set()
 

@@ -25,6 +25,7 @@ import queue
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -183,6 +184,9 @@ def _child(settings: Settings, socket_path: str, out: Queue[Received], parent: i
 
     logs.configure(settings.log_level, settings.log_format)
     keep_large_blocks_mapped()  # request bodies of ~100 kB come and go
+    # The flush thread lands the log while requests are acknowledged: a request waits about
+    # this long for the interpreter at each hand-over (a spawned process starts at 5 ms).
+    sys.setswitchinterval(settings.serve.switch_interval_ms / 1000)
     try:
         _serve(settings, socket_path, out, parent)
     except RuntimeError as exc:  # expected (log folder held, port taken): one line
@@ -258,6 +262,7 @@ def _app(host: _Host, monitor: Any) -> FastAPI:
     def status() -> dict[str, Any]:
         return {"stats": dict(host.ingestion.stats), "phases": phases.rows(),
                 "last_ingest": host.ingestion.last_ingest,
+                "switch_interval_ms": sys.getswitchinterval() * 1000,
                 "alerts": [vars(a) for a in list(monitor.sent)[-50:]]}  # fmt: skip
 
     @app.post("/internal/flush")
