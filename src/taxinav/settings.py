@@ -466,7 +466,9 @@ class Settings(BaseSettings):
     timezone: str = Field("America/Los_Angeles", description="IANA time zone of the fleet's city.")
     seed: int = Field(20080517, description="Seed for every random choice.")
     duckdb_memory_limit: str = Field(
-        "4GB", description="DuckDB memory cap, a size with its unit (e.g. '4GB')."
+        "2GB",
+        description="DuckDB memory cap, a size with its unit (e.g. '4GB'); beyond it DuckDB "
+        "spills to disk. Counted inside a batch process's peak, next to its own frames.",
     )
     duckdb_threads: int = Field(2, ge=1, description="Count of threads DuckDB uses.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

@@ -11,6 +11,8 @@ import pandas as pd
 
 from taxinav.features import FEATURES
 
+PREDICT_ROWS = 500_000  # rows per block handed to the booster
+
 
 @dataclass
 class GbmParams:
@@ -87,8 +89,13 @@ class LightGbmForecaster:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         if self.booster is None:
             raise RuntimeError("fit the model before predicting")
-        x = frame[list(self.features)].astype(np.float32)
-        return np.asarray(self.booster.predict(x), dtype=np.float64)
+        # In blocks of rows: the booster copies its input into one matrix, and a week of road
+        # rows is millions.
+        cols = list(self.features)
+        out = [np.asarray(self.booster.predict(frame.iloc[k : k + PREDICT_ROWS][cols]
+                                                .astype(np.float32)), dtype=np.float64)
+               for k in range(0, len(frame), PREDICT_ROWS)]  # fmt: skip
+        return np.concatenate(out) if out else np.zeros(0)
 
     def importance(self) -> dict[str, float]:
         if self.booster is None:
