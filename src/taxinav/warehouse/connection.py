@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def connect(
-    path: Path | str, *, memory_limit: str = "2GB", threads: int = 2, read_only: bool = False
+    path: Path | str, *, memory_limit: str = "4GB", threads: int = 2, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the warehouse with every table and macro defined."""
     if str(path) != ":memory:":
