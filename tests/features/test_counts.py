@@ -48,6 +48,19 @@ def test_a_counts_file_of_30_minute_slots_predicts_one_slot(tmp_path: Path) -> N
     assert r30[5] == 1  # the last 30 minutes: one slot
 
 
+def test_the_feature_table_holds_sums_as_64_bit_integers(tmp_path: Path) -> None:
+    inputs = demand_inputs(duckdb.connect(), _spec(), "counts", _file(tmp_path / "c.csv", 10, 60))
+    con = duckdb.connect()
+    table = materialize(con, inputs)
+    types = dict(con.execute(f"SELECT column_name, data_type FROM information_schema.columns "
+                             f"WHERE table_name = '{table}'").fetchall())  # fmt: skip
+    assert "HUGEINT" not in types.values()
+    assert types["y"] == "BIGINT" and types["r30"] == "BIGINT"
+    # Cell b has one pickup in every 10-minute slot: 3 in a 30-minute window, 12 in 120.
+    assert con.execute(f"SELECT r30, r120 FROM {table} WHERE unit_id = 'b' AND slot = 20"
+                       ).fetchone() == (3, 12)  # fmt: skip
+
+
 def test_ten_minute_counts_keep_a_target_of_three_slots(tmp_path: Path) -> None:
     inputs = demand_inputs(duckdb.connect(), _spec(), "counts", _file(tmp_path / "c.csv", 10, 60))
     assert inputs.slotting == Slotting(10, 3)

@@ -13,6 +13,7 @@ a slot use actual data up to that slot's start (the origin rolls forward with th
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -108,12 +109,19 @@ def make_split(
     return Split((first, v0 - gap), (v0, g0 - gap), (g0, t0), (t0, t1))
 
 
+# What scoring and reporting a test window keep of its rows besides unit, slot and target:
+# its features are read a day at a time while predicting (a week of road rows is millions).
+TEST_COLUMNS = ("hour", "unit_rate")
+
+
 def load_frame(
-    con: duckdb.DuckDBPyConnection, table: str, lo: int, hi: int, zero_keep: float = 1.0
-) -> pd.DataFrame:
-    """Rows of slots [lo, hi) with complete targets; features as float32 (a week of road rows
-    is millions: float64 and a consolidated copy made the road backtest peak at 9 GiB)."""
-    features = ", ".join(f"CAST({f} AS FLOAT) AS {f}" for f in FEATURES)
+    con: duckdb.DuckDBPyConnection, table: str, lo: int, hi: int, zero_keep: float = 1.0,
+    columns: Sequence[str] = FEATURES,
+) -> pd.DataFrame:  # fmt: skip
+    """Rows of slots [lo, hi) with complete targets: unit_id, slot, y, ``columns`` (features
+    as float32: float64 and a consolidated copy made the road backtest peak at 9 GiB) and
+    weight."""
+    features = ", ".join(f"CAST({f} AS FLOAT) AS {f}" for f in columns)
     keep = int(round(zero_keep * 1000))
     sample = "" if keep >= 1000 else f"AND (y > 0 OR hash(unit_id, slot) % 1000 < {keep})"
     weight = "1.0" if keep >= 1000 else f"CASE WHEN y > 0 THEN 1.0 ELSE {1000 / keep} END"
@@ -169,7 +177,9 @@ class Fitted:
     result: BacktestResult
     models: list[Forecaster]
     gate: pd.DataFrame  # the gate window's rows (empty without gate days)
-    test: pd.DataFrame
+    test: pd.DataFrame  # the test window's rows: keys, target and TEST_COLUMNS
+    con: duckdb.DuckDBPyConnection  # where the test window's features are read
+    table: str
     gate_preds: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -195,7 +205,7 @@ def fit_models(
     train = load_frame(con, table, *split.train, zero_keep=zero_keep)
     valid = load_frame(con, table, *split.valid)
     gate = load_frame(con, table, *split.gate)
-    test = load_frame(con, table, *split.test)
+    test = load_frame(con, table, *split.test, columns=TEST_COLUMNS)
     if test.empty:
         raise ValueError(
             f"the test period has no complete {inputs.slotting.horizon_min}-minute targets"
@@ -211,7 +221,7 @@ def fit_models(
         gate_start=gate_start.isoformat() if gate_days else "", gate_days=gate_days,
     )  # fmt: skip
     result.seconds["load"] = time.perf_counter() - started
-    out = Fitted(result, models, gate, test)
+    out = Fitted(result, models, gate, test, con, table)
     for model in models:
         t = time.perf_counter()
         model.fit(train, valid)
@@ -235,18 +245,35 @@ def fit_models(
     return out
 
 
-def score_test(fitted: Fitted) -> dict[str, np.ndarray]:
-    """Predict and score the test window with every fitted model (``result.models``)."""
+def score_test(
+    fitted: Fitted, extra: Mapping[str, Callable[[pd.DataFrame], np.ndarray]] | None = None
+) -> dict[str, np.ndarray]:
+    """Predict and score the test window with every fitted model (``result.models``); the
+    ``extra`` predictors (e.g. the champion's model) predict it too, unscored. The window's
+    features are read a day of slots at a time."""
     test, result = fitted.test, fitted.result
+    predictors: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
+        m.name: m.predict for m in fitted.models}  # fmt: skip
+    predictors.update(extra or {})
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in predictors}
+    seconds = dict.fromkeys(predictors, 0.0)
+    lo, hi = result.split.test
+    per_day = 24 * 60 // result.slot_minutes
+    for start in range(lo, hi, per_day):
+        block = load_frame(fitted.con, fitted.table, start, min(start + per_day, hi))
+        for name, predict in predictors.items():
+            t = time.perf_counter()
+            parts[name].append(np.asarray(predict(block), dtype=np.float64))
+            seconds[name] += time.perf_counter() - t
+    preds = {name: np.concatenate(p) if p else np.zeros(0) for name, p in parts.items()}
+    if any(len(p) != len(test) for p in preds.values()):
+        raise RuntimeError(f"{fitted.table} changed while the test window was scored")
     # Busy units: the top decile by their mean rate before the test period.
     rate = test.groupby("unit_id")["unit_rate"].first()
     busy_units = set(rate[rate >= rate.quantile(0.9)].index)
     busy = test["unit_id"].isin(busy_units).to_numpy()
-    preds: dict[str, np.ndarray] = {}
     for model in fitted.models:
-        t = time.perf_counter()
-        preds[model.name] = model.predict(test)
-        result.seconds[f"predict_{model.name}"] = time.perf_counter() - t
+        result.seconds[f"predict_{model.name}"] = seconds[model.name]
         result.models[model.name] = _scores(test, preds[model.name], busy)
     return preds
 

@@ -9,6 +9,7 @@ before it. The test window is scored once, after the decision, and is what the r
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,7 @@ from taxinav.forecast.backtest import (
     score_test,
 )
 from taxinav.forecast.gbm import GbmParams, LightGbmForecaster
-from taxinav.mlops.registry import champion_card, tracking_uri
+from taxinav.mlops.registry import ModelCard, champion_card, tracking_uri
 from taxinav.mlops.tracking import data_checksum, experiment_id, log_test, log_training
 from taxinav.mlops.tuning import best_params, save_best
 from taxinav.mlops.tuning import tune as search
@@ -180,7 +181,12 @@ def backtest(
         train_days=settings.forecast.train_window_days, gate_days=gate_days(settings),
     )  # fmt: skip
     tracked = _track(settings, fitted) if settings.mlops.track else None
-    preds = score_test(fitted)  # the test window: once, after the gate decided
+    # The forecasts served on the test days are the champion's (the new model's only if it
+    # was promoted): it predicts the window beside the backtest's models.
+    card = champion_card(settings, inputs.unit_type) if tracked is not None else None
+    extra = {_CHAMPION: _clipped(card)} if card is not None else {}
+    preds = score_test(fitted, extra)  # the test window: once, after the gate decided
+    champion = preds.pop(_CHAMPION, None)
     test, result = fitted.test, fitted.result
     out = result.to_json()
     out_dir = settings.reports_dir / "forecast"
@@ -193,24 +199,21 @@ def backtest(
     before: date | None = date.fromisoformat(result.trained_before)
     if tracked is not None:  # after the report: run ids would make it differ run to run
         log_test(settings, tracked.run_id, out, figures)
-        served, version, before = _champion_preds(settings, inputs.unit_type, test, preds,
-                                                  before)  # fmt: skip
+    if card is not None and champion is not None:
+        served = {**preds, "lightgbm": champion}
+        version, before = card.version, card.trained_before
     stored = store_forecasts(con, inputs, test, served, version, before, result.split.test)
     return Training(result, tracked, stored)
 
 
-def _champion_preds(
-    settings: Settings, unit: str, test: pd.DataFrame, preds: dict[str, np.ndarray],
-    trained_before: date | None,
-) -> tuple[dict[str, np.ndarray], str, date | None]:  # fmt: skip
-    """What guidance is served for the test days: the champion's forecasts (the new model's
-    only if it was promoted), its version and the first day it was not trained on."""
-    card = champion_card(settings, unit)
-    if card is None:
-        return preds, "", trained_before
-    x = test[list(FEATURES)].astype(np.float32)
-    served = {**preds, "lightgbm": np.clip(card.predict(x), 0.0, None)}
-    return served, card.version, card.trained_before
+_CHAMPION = "_champion"  # the champion's predictions among the test window's
+
+
+def _clipped(card: ModelCard) -> Callable[[pd.DataFrame], np.ndarray]:
+    def predict(rows: pd.DataFrame) -> np.ndarray:
+        return np.clip(card.predict(rows[list(FEATURES)].astype(np.float32)), 0.0, None)
+
+    return predict
 
 
 def tune(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str, trials: int,
