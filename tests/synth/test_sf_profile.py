@@ -10,7 +10,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from taxinav.synth import cached_profile, profile_from_cabspotting
+from taxinav.synth import (
+    cached_profile,
+    cached_spatial,
+    profile_from_cabspotting,
+    spatial_from_cabspotting,
+)
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -53,3 +58,31 @@ def test_the_profile_is_cached_and_read_back(tmp_path: Path) -> None:
     (cabs / "new_a.txt").unlink()  # the cache is read, not the files
     assert np.array_equal(cached_profile(cabs, cache), first)
     assert json.loads(cache.read_text())["files"] == 1
+
+
+def _cab_at(folder: Path, name: str, places: list[tuple[float, float]]) -> None:
+    """A cab picking up at each (lat, lon) in turn, an hour apart."""
+    lines, t = [], int(datetime(2008, 5, 19, 8, 0, tzinfo=LA).timestamp())
+    for lat, lon in places:
+        lines += [f"{lat} {lon} 0 {t - 60}", f"{lat} {lon} 1 {t}"]
+        t += 3600
+    folder.mkdir(exist_ok=True)
+    (folder / f"new_{name}.txt").write_text("\n".join(reversed(lines)) + "\n")
+
+
+def test_the_density_map_is_densest_where_the_pickups_are(tmp_path: Path) -> None:
+    cabs = tmp_path / "cabs"
+    # 30 pickups downtown; 101 spread evenly along a diagonal from the south-west corner.
+    _cab_at(cabs, "a", [(37.78, -122.41)] * 30)
+    _cab_at(cabs, "b", [(37.70 + 0.001 * k, -122.50 + 0.0012 * k) for k in range(101)])
+    grid, files = spatial_from_cabspotting(cabs, cells=10)
+    assert files == 2 and grid.shape == (10, 10)
+    assert grid.mean() == pytest.approx(1.0)
+    # Downtown is 80 % of the way north and 75 % of the way east of the diagonal's start.
+    row, col = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    assert (abs(int(row) - 8) <= 1, abs(int(col) - 7) <= 1) == (True, True)
+    assert grid[9, 0] == 0.0  # the north-west corner: no pickup, nor one beside it
+    cache = tmp_path / "density.json"
+    first = cached_spatial(cabs, cache)
+    (cabs / "new_a.txt").unlink()  # the cache is read, not the files
+    assert np.array_equal(cached_spatial(cabs, cache), first)

@@ -14,7 +14,7 @@ from taxinav.settings import get_settings
 
 
 class HourProfile(StrEnum):
-    """Where the hour-of-week pickup profile comes from."""
+    """Where the hour-of-week pickup profile (or the spatial density) comes from."""
 
     builtin = "builtin"
     sf = "sf"
@@ -52,6 +52,13 @@ def synth_city(
             "week, read from TAXINAV_DATA_DIR/cabspotting-sf once and cached under TAXINAV_HOME."
         ),
     ] = HourProfile.builtin,
+    spatial_profile: Annotated[
+        HourProfile,
+        typer.Option(
+            help="builtin: a downtown core and four hotspots; sf: the density of the real San "
+            "Francisco pickups stretched over the city, read like --hour-profile sf."
+        ),
+    ] = HourProfile.builtin,
 ) -> None:
     """Write a street-grid city of about --segments directed segments and the telemetry of
     --taxis taxis over --days days into --out: osm/city.osm.pbf, telemetry/DATE.csv per day
@@ -78,10 +85,29 @@ def synth_city(
         with progress(console, len(files), "San Francisco pickups") as step:
             values = synth.cached_profile(settings.cabspotting_dir, cache, progress=step)
         profile = ("cabspotting-sf", values)
+    spatial = None
+    if spatial_profile is HourProfile.sf:
+        from taxinav.ingest import list_cabspotting_files
+
+        cache = settings.home / "synth" / "sf_pickup_density.json"
+        files = [] if cache.is_file() else list_cabspotting_files(settings.cabspotting_dir)
+        with progress(console, len(files), "San Francisco pickup map") as step:
+            grid = synth.cached_spatial(settings.cabspotting_dir, cache, progress=step)
+        spatial = ("cabspotting-sf", grid)
     hours = synth.simulated_hours(start, days, synth.zone(zone_name))
     with progress(console, hours + 1, "synthetic city") as step:
         report = synth.make_city(
-            out, segments, taxis, days, seed, start, zone_name, (lat, lon), profile, step
+            out,
+            segments,
+            taxis,
+            days,
+            seed,
+            start,
+            zone_name,
+            (lat, lon),
+            profile,
+            step,
+            spatial,
         )
     city, tel = report.city, report.telemetry
     console.print(

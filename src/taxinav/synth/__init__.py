@@ -4,7 +4,8 @@ Public API of the ``synth`` domain: ``make_city`` writes a whole city into a fol
 one generic-telemetry CSV per day and ``city.json``); its parts are the network
 (``grid_city``, ``write_pbf``), the demand field (``demand_field``, ``hour_of_week_profile``) and
 the fleet (``write_telemetry``); ``cached_profile`` reads the hour-of-week profile of the real San
-Francisco pickups. Every random choice comes from the ``seed`` argument.
+Francisco pickups and ``cached_spatial`` their density map. Every random choice comes from the
+``seed`` argument.
 """
 
 from taxinav.synth.city import (
@@ -26,7 +27,12 @@ from taxinav.synth.network import (
     grid_size,
     write_pbf,
 )
-from taxinav.synth.sf_profile import cached_profile, profile_from_cabspotting
+from taxinav.synth.sf_profile import (
+    cached_profile,
+    cached_spatial,
+    profile_from_cabspotting,
+    spatial_from_cabspotting,
+)
 from taxinav.synth.telemetry import TelemetryReport, simulated_hours, write_telemetry
 
 __all__ = [
@@ -40,6 +46,7 @@ __all__ = [
     "SynthReport",
     "TelemetryReport",
     "cached_profile",
+    "cached_spatial",
     "city_settings",
     "count_segments",
     "demand_field",
@@ -48,6 +55,7 @@ __all__ = [
     "hour_of_week_profile",
     "make_city",
     "profile_from_cabspotting",
+    "spatial_from_cabspotting",
     "simulated_hours",
     "write_pbf",
     "write_telemetry",

@@ -74,12 +74,15 @@ def make_city(
     centre: tuple[float, float] = (37.7749, -122.4194),
     hour_profile: tuple[str, FloatArray] | None = None,
     progress: Callable[[str], None] | None = None,
+    spatial_profile: tuple[str, FloatArray] | None = None,
 ) -> SynthReport:
     """Write a city of about ``segments`` directed segments and ``taxis`` taxis driving it for
     ``days`` local days from ``start`` into ``out`` (layout in the module docstring).
 
     ``hour_profile`` is a named hour-of-week pickup profile (168 values, mean 1; default the
-    built-in shape of ``demand.py``, or e.g. ``("cabspotting-sf", cached_profile(...))``).
+    built-in shape of ``demand.py``, or e.g. ``("cabspotting-sf", cached_profile(...))``);
+    ``spatial_profile`` a named density map stretched over the city (default the built-in core
+    and hotspots; e.g. ``("cabspotting-sf", cached_spatial(...))``).
     ``progress`` is called after the network is written and once per simulated hour."""
     if taxis < 1 or days < 1:
         raise ValueError(f"a city needs at least one taxi and one day, not {taxis} and {days}")
@@ -92,7 +95,8 @@ def make_city(
     write_pbf(city, osm_file)
     if progress is not None:
         progress(f"network: {city.segments:,} segments")
-    field = demand_field(city.node_x, city.node_y, seed)
+    space, density = spatial_profile or ("built-in", None)
+    field = demand_field(city.node_x, city.node_y, seed, density)
     name, profile = hour_profile or ("built-in", hour_of_week_profile())
     report = write_telemetry(
         city, field, taxis, days, start, tz, seed, out / TELEMETRY_DIR, profile, progress
@@ -115,6 +119,7 @@ def make_city(
         "telemetry": [p.relative_to(out).as_posix() for p in report.files],
         "hour_of_week_profile": name,
         "hour_of_week": [round(float(v), 4) for v in profile],
+        "spatial_profile": space,
         "fixes": report.fixes,
         "pickups": report.pickups,
     }

@@ -16,6 +16,8 @@ core's height) placed by the seed uniformly on the disc of 0.6 of the half-width
 centre, on a floor of 0.1 of the core's height. Values are scaled to mean 1 over the city's
 nodes, so a pickup rate given "at mean intensity" is the city-wide average. The busiest part is
 always the centre: the intensity falls with distance from it everywhere a hotspot is not.
+``taxinav synth city --spatial-profile sf`` instead stretches the density map of the real San
+Francisco pickups (``sf_profile.py``: 48 × 48 cells over where they happen) over the city.
 """
 
 from __future__ import annotations
@@ -60,15 +62,23 @@ def hour_of_week_profile() -> FloatArray:
 
 @dataclass(frozen=True)
 class DemandField:
-    """The spatial intensity of pickups over the city (metres from its centre)."""
+    """The spatial intensity of pickups over the city (metres from its centre): the built-in
+    core and hotspots, or a density map (``density``, row 0 south, column 0 west) stretched
+    over the city's square, each cell on a floor of ``FLOOR`` of the map's mean."""
 
     half_width_m: float
     hotspot_x: FloatArray
     hotspot_y: FloatArray
     scale: float  # divides the raw sum so that the mean over the city's nodes is 1
+    density: FloatArray | None = None
 
     def raw(self, x: FloatArray, y: FloatArray) -> FloatArray:
         h = self.half_width_m
+        if self.density is not None:
+            cells = self.density.shape[0]
+            col = np.clip(((x + h) / (2 * h) * cells).astype(np.int64), 0, cells - 1)
+            row = np.clip(((y + h) / (2 * h) * cells).astype(np.int64), 0, cells - 1)
+            return np.asarray(FLOOR * self.density.mean() + self.density[row, col], np.float64)
         value = FLOOR + np.exp(-0.5 * (np.hypot(x, y) / (CORE_SIGMA * h)) ** 2)
         for hx, hy in zip(self.hotspot_x, self.hotspot_y, strict=True):
             dist = np.hypot(x - hx, y - hy)
@@ -80,12 +90,15 @@ class DemandField:
         return self.raw(x, y) / self.scale
 
 
-def demand_field(node_x: FloatArray, node_y: FloatArray, seed: int) -> DemandField:
-    """The field for a city whose nodes lie at ``node_x``, ``node_y`` (hotspots from ``seed``)."""
+def demand_field(
+    node_x: FloatArray, node_y: FloatArray, seed: int, density: FloatArray | None = None
+) -> DemandField:
+    """The field for a city whose nodes lie at ``node_x``, ``node_y``: hotspots from ``seed``,
+    or the ``density`` map (e.g. the real San Francisco pickups, ``sf_profile.py``)."""
     half = float(max(np.abs(node_x).max(), np.abs(node_y).max()))
     rng = np.random.default_rng([seed, 3])
     reach = HOTSPOT_REACH * half * np.sqrt(rng.uniform(0.0, 1.0, HOTSPOTS))  # uniform on a disc
     angle = rng.uniform(0.0, 2 * np.pi, HOTSPOTS)
     x, y = reach * np.cos(angle), reach * np.sin(angle)
-    field = DemandField(half, x, y, 1.0)
-    return DemandField(half, x, y, float(field.raw(node_x, node_y).mean()))
+    field = DemandField(half, x, y, 1.0, density)
+    return DemandField(half, x, y, float(field.raw(node_x, node_y).mean()), density)
