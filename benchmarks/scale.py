@@ -4,7 +4,8 @@ with seconds, peak memory and the fitted growth exponent per stage.
     python benchmarks/scale.py [--sizes 6000:500,25000:1000,100000:3000,200000:5000]
                                [--days 2] [--folder var/scale] [--match-traces 2000]
 
-For each size N:M a city of about N directed segments and M taxis over --days days is written
+For each size N:M a city of about N directed segments and M taxis over --days days, its pickups
+placed by the real San Francisco profiles (``--hour-profile sf --spatial-profile sf``), is written
 by ``taxinav synth city`` into --folder (kept, and reused when it is already there), then in a
 fresh home each stage runs in a process of its own (its peak resident memory is the process's
 ``ru_maxrss``):
@@ -81,10 +82,13 @@ def run_child(stage: str, env: dict[str, str], log: Path) -> tuple[dict[str, flo
 
 
 def ensure_city(folder: Path, size: Size, days: int, env: dict[str, str], log: Path) -> Path:
-    city = folder / f"city-{size.segments}-{size.taxis}-{days}d"
+    """The city of ``size`` over ``days`` in ``folder`` (written unless there): its pickups
+    follow the real San Francisco ones in the hour of the week and in space, stretched."""
+    city = folder / f"city-{size.segments}-{size.taxis}-{days}d-sf"
     if not (city / "city.env").is_file():
         cmd = [TAXINAV, "synth", "city", "--segments", str(size.segments),
-               "--taxis", str(size.taxis), "--days", str(days), "--out", str(city)]  # fmt: skip
+               "--taxis", str(size.taxis), "--days", str(days), "--out", str(city),
+               "--hour-profile", "sf", "--spatial-profile", "sf"]  # fmt: skip
         secs, peak, rc = run_timed(cmd, env, log)
         if rc != 0:
             raise RuntimeError(f"synth city failed; see {log}")

@@ -2,15 +2,16 @@
 replaying a day of its fleet, with its peak memory against the target.
 
     python benchmarks/serve_scale.py [--size 200000:5000] [--folder var/scale] [--seconds 300]
+                                     [--home DIR --city DIR]
 
-Needs the city's home from `benchmarks/scale.py` (`var/scale/home-N-M`: the warehouse after
-its daily pipeline); the home is copied, so the benchmark leaves it as it was. The service
-loads the city's last day, replays that day's telemetry at `--speed` (60: an hour of the fleet
-a minute, the live loop re-planning once a minute of wall time) and is asked meanwhile for
-`/v1/demand` (the whole network and a view), `/v1/vehicles` and routes. Printed: the resident
-memory of the service and its child processes every 15 s and at its peak, the requests'
-latencies and sizes. Target: peak ≤ `--max-gib` (8) — exit 1 on a miss or on a failed
-request.
+Needs a city and its home from `benchmarks/scale.py` or `benchmarks/history.py` (`--home`,
+`--city`: the warehouse after its daily pipeline); the home is copied, so the benchmark leaves
+it as it was. The service loads the city's last day, replays that day's telemetry at
+`--speed` (60: an hour of the fleet a minute, the live loop re-planning once a minute of wall
+time) and is asked meanwhile for `/v1/demand` (the whole network and a view), `/v1/vehicles`
+and routes. Printed: the resident memory of the service and its child processes every 15 s
+and at its peak, the requests' latencies and sizes. Target: peak ≤ `--max-gib` (8) — exit 1 on
+a miss or on a failed request.
 """
 
 from __future__ import annotations
@@ -43,17 +44,19 @@ def main() -> None:
     )
     parser.add_argument("--size", default="200000:5000")
     parser.add_argument("--folder", type=Path, default=Path("var/scale"))
+    parser.add_argument("--home", type=Path, help="the city's home (default --folder/home-N-M)")
+    parser.add_argument("--city", type=Path, help="the city (default: the newest city-N-M-*)")
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--speed", type=float, default=60)
     parser.add_argument("--max-gib", type=float, default=8.0)
     args = parser.parse_args()
     n, m = (int(x) for x in args.size.split(":"))
     folder = args.folder.resolve()
-    source = folder / f"home-{n}-{m}"
-    cities = sorted(folder.glob(f"city-{n}-{m}-*d"))
-    if not (source / "warehouse.duckdb").is_file() or not cities:
-        sys.exit(f"no city home {source}: run `python benchmarks/scale.py` first")
-    city = cities[0]
+    source = (args.home or folder / f"home-{n}-{m}").resolve()
+    cities = sorted(folder.glob(f"city-{n}-{m}-*"), key=lambda p: p.stat().st_mtime)
+    city = (args.city or (cities[-1] if cities else folder / "none")).resolve()
+    if not (source / "warehouse.duckdb").is_file() or not (city / "city.json").is_file():
+        sys.exit(f"no city {city} or no home {source}: run `python benchmarks/scale.py` first")
     meta = json.loads((city / "city.json").read_text())
     day = date.fromisoformat(meta["first_date"]) + timedelta(days=int(meta["days"]) - 1)
     console = Console(width=120)
