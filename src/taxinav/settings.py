@@ -466,7 +466,7 @@ class Settings(BaseSettings):
     timezone: str = Field("America/Los_Angeles", description="IANA time zone of the fleet's city.")
     seed: int = Field(20080517, description="Seed for every random choice.")
     duckdb_memory_limit: str = Field(
-        "4GB",
+        "3GB",
         description="DuckDB memory cap, a size with its unit (e.g. '2GB'); beyond it DuckDB "
         "spills to disk. Counted inside a batch process's peak, next to its own frames.",
     )
