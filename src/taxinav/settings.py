@@ -8,6 +8,7 @@ meaning and unit; the history of each tuned value is in ``docs/decisions.md``.
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "RoadsSettings",
     "Settings",
     "get_settings",
+    "with_secrets",
 ]
 
 _SHARED_DATA = Path("../shared/data")
@@ -284,6 +286,9 @@ class RoutingSettings(BaseModel):
     )
 
 
+WEBHOOK_URL_ENV = "TAXINAV_MONITORING__WEBHOOK_URL"
+
+
 class MlopsSettings(BaseModel):
     """Experiment tracking and the model registry (mlops/registry.py)."""
 
@@ -296,6 +301,12 @@ class MlopsSettings(BaseModel):
         "champion to be promoted (0: any improvement).",
     )  # fmt: skip
     track: bool = Field(True, description="Log forecast training runs and register models.")
+    job_memory_gib: float = Field(
+        6.0, gt=0,
+        description="GiB of resident memory a training job (its own process, launched by the "
+        "pipeline and the demo) may reach; beyond it the job is stopped and fails with this "
+        "setting's name. Keep DuckDB's cap (`TAXINAV_DUCKDB_MEMORY_LIMIT`) below it.",
+    )  # fmt: skip
 
 
 class MonitoringSettings(BaseModel):
@@ -558,6 +569,21 @@ class Settings(BaseSettings):
                 f"no OSM file under {self.data_dir / 'osm'}; set TAXINAV_ROADS__OSM_FILE"
             )
         return found[0]
+
+
+def with_secrets(settings: Settings) -> Settings:
+    """The settings with the secrets a dump masks put back from the environment.
+
+    Settings sent to another process travel as a dump (Dagster stores a run's resource config
+    with the run; a training job reads them from a file), which masks the secrets; that
+    process reads the alert webhook's URL from ``TAXINAV_MONITORING__WEBHOOK_URL``."""
+    if settings.monitoring.webhook_url is None:
+        return settings
+    url = os.environ.get(WEBHOOK_URL_ENV)
+    secret = SecretStr(url) if url else None
+    return settings.model_copy(
+        update={"monitoring": settings.monitoring.model_copy(update={"webhook_url": secret})}
+    )
 
 
 @lru_cache(maxsize=1)

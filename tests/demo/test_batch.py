@@ -188,3 +188,26 @@ def test_recommended_routes_are_legal_and_last_the_horizon(
     assert with_routes.rate is not None and with_routes.rate.shape == (graph.n_segments,)
     png = route_map(with_routes, graph, settings.home / "reports" / "route_test.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_training_ran_as_its_own_job_with_its_peak_recorded(
+    settings: Settings, first_run: str
+) -> None:
+    import json
+    import os
+
+    from mlflow import MlflowClient
+
+    from taxinav.mlops.registry import tracking_uri
+
+    con = connect(settings.warehouse_path)
+    row = con.execute("SELECT summary FROM step_runs WHERE step = 'forecast_h3'").fetchone()
+    con.close()
+    assert row is not None
+    job = json.loads(row[0])["job"]
+    assert job["pid"] != os.getpid()
+    # A process that imported the stack and trained holds well over 100 MiB, under the bound.
+    assert 0.1 < job["peak_rss_gib"] < settings.mlops.job_memory_gib
+    client = MlflowClient(tracking_uri(settings.home, settings.mlops.tracking_uri))
+    run = client.get_run(json.loads(row[0])["mlflow"]["run_id"])
+    assert run.data.metrics["job.peak_rss_gib"] == pytest.approx(job["peak_rss_gib"], abs=1e-3)

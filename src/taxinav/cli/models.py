@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -54,6 +55,58 @@ def model_rollback(unit: UnitOption = Unit.road) -> None:
     except LookupError as exc:
         fail(str(exc))
     console.print(f"taxinav-{unit.value} champion rolled back to v{version}")
+
+
+@model_app.command("train")
+def model_train(
+    unit: UnitOption = Unit.road,
+    test_days: Annotated[int, typer.Option(min=1, help="Days held out for the test.")] = 7,
+) -> None:
+    """Retrain, gate and backtest the model of UNIT as its own job: a separate process whose
+    memory is bounded by TAXINAV_MLOPS__JOB_MEMORY_GIB and recorded with the MLflow run."""
+    from taxinav.demo.tables import print_backtest
+    from taxinav.mlops.job import TrainingJobError, launch_training
+    from taxinav.warehouse import publish_reader
+
+    settings = get_settings()
+    with console.status(f"training job for {unit.value} …"):
+        try:
+            out = launch_training(settings, unit.value, test_days)
+        except TrainingJobError as exc:
+            fail(str(exc))
+    publish_reader(settings)
+    print_backtest(console, out)
+    job = out["job"]
+    console.print(f"job: process {job['pid']}, {job['seconds']:.0f} s, peak "
+                  f"{job['peak_rss_gib']:.2f} GiB (bound "
+                  f"{settings.mlops.job_memory_gib:g} GiB)")  # fmt: skip
+
+
+@model_app.command("train-job", hidden=True)
+def model_train_job(
+    settings_file: Annotated[Path, typer.Option("--settings")],
+    unit: Annotated[str, typer.Option()],
+    test_days: Annotated[int, typer.Option(min=1)],
+    out: Annotated[Path, typer.Option()],
+) -> None:
+    """The training job's own process (started by `taxinav model train`, the pipeline and the
+    demo): settings from a file, the result as JSON to --out."""
+    import json
+
+    from pydantic import ValidationError
+
+    from taxinav.mlops.job import train_in_this_process
+    from taxinav.settings import Settings, with_secrets
+
+    try:
+        settings = with_secrets(Settings.model_validate_json(settings_file.read_text()))
+    except (OSError, ValidationError) as exc:
+        fail(f"{settings_file}: not a settings file ({type(exc).__name__})")
+    try:
+        result = train_in_this_process(settings, unit, test_days)
+    except (LookupError, ValueError) as exc:
+        fail(str(exc))
+    out.write_text(json.dumps(result))
 
 
 @tracking_app.command("ui")

@@ -21,6 +21,7 @@ from taxinav.demo.stages import Orchestrator
 from taxinav.features import data_period
 from taxinav.guidance import experiment as simulation
 from taxinav.mlops import training
+from taxinav.mlops.job import TrainingJobError, launch_training
 from taxinav.mlops.tuning import params_path
 from taxinav.settings import Settings
 from taxinav.warehouse import open_warehouse, publish_reader
@@ -49,8 +50,24 @@ def ingest_with_progress(
         )  # fmt: skip
 
 
+class _Warehouse:
+    """The batch's warehouse connection, which a step may release while a job of its own
+    process writes the warehouse (DuckDB admits one writing process)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.con = open_warehouse(settings)
+
+    def released(self, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        self.con.close()
+        try:
+            return work()
+        finally:
+            self.con = open_warehouse(self.settings)
+
+
 def _run_step(
-    con: duckdb.DuckDBPyConnection,
+    wh: _Warehouse,
     console: Console,
     name: str,
     fp: str,
@@ -59,7 +76,7 @@ def _run_step(
 ) -> dict[str, Any]:
     """Run ``work`` unless a run with the same fingerprint finished and its ``output`` (a
     store outside the warehouse, if any) is still there."""
-    done = steps.finished(con, name, fp)
+    done = steps.finished(wh.con, name, fp)
     if done is not None and (output is None or output.exists()):
         console.print(f"[dim]✓ {name}: unchanged since last run, reused[/dim]")
         return done
@@ -69,7 +86,7 @@ def _run_step(
     else:
         with console.status(f"{name} …"):
             summary = work()
-    steps.record(con, name, fp, summary)
+    steps.record(wh.con, name, fp, summary)
     # Nested results (a backtest's per-hour metrics) are printed as tables by the caller.
     brief = {k: v for k, v in summary.items() if len(str(v)) < 200}
     console.print(f"✓ {name}: {brief}")
@@ -83,7 +100,7 @@ def run_batch(settings: Settings, console: Console, pipeline: Orchestrator) -> P
     instance under ``<home>/dagster``); whole-period steps (map-matching vacant spells, model
     training, simulation) follow, then the test days are re-forecast with the champion.
     """
-    con = open_warehouse(settings)
+    wh = _Warehouse(settings)
     versions = pipeline.code_versions
     files = ingest.list_source_files(settings.ingest.source, settings.telemetry_dir)
     osm = settings.osm_path
@@ -100,40 +117,42 @@ def run_batch(settings: Settings, console: Console, pipeline: Orchestrator) -> P
         settings.pipeline.context_hours, versions["telemetry"], versions["trips"],
         dataclasses.asdict(_meili_options(settings)),
     )  # fmt: skip
-    _run_step(con, console, "landing", fp_landing,
+    _run_step(wh, console, "landing", fp_landing,
               lambda: pipeline.source("landing"),
               output=settings.landing_path)  # fmt: skip
-    _run_step(con, console, "roads", fp_roads,
+    _run_step(wh, console, "roads", fp_roads,
               lambda: pipeline.source("road_network"))  # fmt: skip
-    days = _run_step(con, console, "pipeline", fp_daily,
+    days = _run_step(wh, console, "pipeline", fp_daily,
                      lambda: stages.backfill(settings, pipeline, console))  # fmt: skip
-    graph = roads.read_graph(con)
+    graph = roads.read_graph(wh.con)
     _run_step(
-        con, console, "spells", fp_spells, lambda: match_spells(con, settings, graph, osm, console)
-    )
+        wh, console, "spells", fp_spells,
+        lambda: match_spells(wh.con, settings, graph, osm, console),
+    )  # fmt: skip
     tuned = [p.read_text() if p.exists() else "" for p in (
         params_path(settings.home, u) for u in settings.forecast.demo_units)]  # fmt: skip
     fp_forecast = steps.fingerprint(
         v["forecast"], fp_daily, fp_spells, settings.forecast.model_dump(), settings.seed, tuned
     )
     for unit in settings.forecast.demo_units:
-        work = functools.partial(_forecast, con, settings, unit)
+        work = functools.partial(wh.released, functools.partial(_forecast, settings, unit))
         tables.print_backtest(
-            console, _run_step(con, console, f"forecast_{unit}", fp_forecast, work)
+            console, _run_step(wh, console, f"forecast_{unit}", fp_forecast, work)
         )
     fp_reforecast = steps.fingerprint(v["reforecast"], fp_forecast, settings.mlops.model_dump())
     served = _run_step(
-        con, console, "reforecast", fp_reforecast,
-        lambda: stages.reforecast(con, settings, pipeline, console, days),
+        wh, console, "reforecast", fp_reforecast,
+        lambda: stages.reforecast(wh.con, settings, pipeline, console, days),
     )  # fmt: skip
     tables.print_served(console, served)
     fp_sim = steps.fingerprint(
         v["simulate"], fp_daily, fp_spells, settings.sim.model_dump(), settings.seed
     )
     sim_summary = _run_step(
-        con, console, "simulate", fp_sim, functools.partial(_simulate_baselines, con, settings)
+        wh, console, "simulate", fp_sim, lambda: _simulate_baselines(wh.con, settings)
     )
     tables.print_sim_table(console, sim_summary)
+    con = wh.con
     sections = [*report.collect(con, settings.tz), report.blocked_days(days, served)]
     figures = [
         plots.pickups_map(con, graph, settings.reports_dir / "pickups_map.png"),
@@ -187,11 +206,12 @@ def match_spells(
         )
 
 
-def _forecast(con: duckdb.DuckDBPyConnection, settings: Settings, unit: str) -> dict[str, Any]:
+def _forecast(settings: Settings, unit: str) -> dict[str, Any]:
+    """The unit's training job, in its own process (``mlops.job``)."""
     days = settings.forecast.demo_test_days
     try:
-        return training.backtest(con, settings, unit, None, days).to_json()
-    except ValueError as exc:
+        return launch_training(settings, unit, days)
+    except TrainingJobError as exc:
         if "not enough history" not in str(exc):
             raise
         raise ValueError(f"{exc}: the demo holds out the last {days} days for its test "

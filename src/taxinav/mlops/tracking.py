@@ -185,3 +185,12 @@ def log_test(settings: Settings, run_id: str, result: dict[str, Any],
         _log_scores({"models": result.get("models", {})})
         for f in figures:
             mlflow.log_artifact(str(f), "plots")
+
+
+def log_job(settings: Settings, run_id: str, peak_gib: float, seconds: float) -> None:
+    """Record a training job's peak resident memory (GiB) and seconds with its run."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri(settings.home, settings.mlops.tracking_uri))
+    client.log_metric(run_id, "job.peak_rss_gib", peak_gib)
+    client.log_metric(run_id, "job.seconds", seconds)

@@ -17,11 +17,10 @@ from taxinav.mlops.metrics import build_registry, record_duration, write_textfil
 from taxinav.mlops.monitoring import Monitor, make_monitor
 from taxinav.mlops.registry import CHAMPION, Registry
 from taxinav.pipeline.checks import Check
-from taxinav.settings import Settings
+from taxinav.settings import WEBHOOK_URL_ENV, Settings, with_secrets
 from taxinav.warehouse import is_lock_error, open_warehouse
 
 log = logging.getLogger(__name__)
-WEBHOOK_URL_ENV = "TAXINAV_MONITORING__WEBHOOK_URL"
 MASK = str(SecretStr("x"))  # what a dump shows of a secret
 
 if TYPE_CHECKING:
@@ -51,21 +50,6 @@ class TaxinavResource(dg.ConfigurableResource[Any]):
 
     def day(self, context: dg.AssetExecutionContext) -> Day:
         return Day.parse(context.partition_key, self.settings().tz)
-
-
-def with_secrets(settings: Settings) -> Settings:
-    """The settings with the secrets a dump masks put back from the environment.
-
-    Dagster stores a run's resource config with the run (``<home>/dagster``), so the settings
-    a run receives hold their secrets masked, and a run — in this process or one Dagster
-    starts — reads the alert webhook's URL from ``TAXINAV_MONITORING__WEBHOOK_URL``."""
-    if settings.monitoring.webhook_url is None:
-        return settings
-    url = os.environ.get(WEBHOOK_URL_ENV)
-    secret = SecretStr(url) if url else None
-    return settings.model_copy(
-        update={"monitoring": settings.monitoring.model_copy(update={"webhook_url": secret})}
-    )
 
 
 # For what stays transient on shared stores (a store busy beyond the open's wait, a file

@@ -7,8 +7,8 @@ from taxinav import roads
 from taxinav.features.counts import CountSpec
 from taxinav.features.slots import HISTORY_DAYS
 from taxinav.forecast.daily import features_day, forecasts_day
-from taxinav.mlops import training
 from taxinav.mlops.accuracy import accuracy_day
+from taxinav.mlops.job import launch_training
 from taxinav.mlops.registry import champion_card
 from taxinav.pipeline.assets.sources import GROUP
 from taxinav.pipeline.resources import (
@@ -45,21 +45,24 @@ def unit_assets(
         gate (beats the champion and the base model on the gate days); then scored on the
         test days."""
         s = taxinav.settings()
+        # Its own process (mlops.job): retraining's memory and cores stay out of this run's.
+        run = launch_training(s, unit, s.forecast.demo_test_days)
         with warehouse(s, f"model_{unit}") as con:
-            run = training.backtest(con, s, unit, None, s.forecast.demo_test_days)
             write_metrics(con, s)
-        models, m = run.backtest.models, run.tracked
-        gate = {"rmse": m.challenger_rmse, "champion_rmse": m.champion_rmse} if m else {}
+        models, m, job = run["models"], run.get("mlflow") or {}, run["job"]
+        gate = {"rmse": m["challenger_rmse"], "champion_rmse": m["champion_rmse"]} if m else {}
         return dg.MaterializeResult(
             metadata={
                 "rmse": float(models["lightgbm"]["rmse"]),
                 "base_rmse": float(models["historical_average"]["rmse"]),
-                "gate_window": m.gate_window if m else "",
-                "gate": meta({**gate, "base_rmse": m.base_rmse} if m else {}),
-                "run_id": m.run_id if m else "",
-                "version": m.version if m else "",
-                "champion": str(m.champion or "") if m else "",
-                "promoted": bool(m and m.promoted),
+                "gate_window": m.get("gate_window", ""),
+                "gate": meta({**gate, "base_rmse": m["base_rmse"]} if m else {}),
+                "run_id": m.get("run_id", ""),
+                "version": m.get("version", ""),
+                "champion": str(m.get("champion") or ""),
+                "promoted": bool(m.get("promoted")),
+                "job_peak_rss_gib": float(job["peak_rss_gib"]),
+                "job_seconds": float(job["seconds"]),
             }
         )
 
