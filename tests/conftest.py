@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
 
 from taxinav.warehouse import connect
+
+if TYPE_CHECKING:
+    from tests.postgres_server import PostgresServer
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CAB_DIR = DATA_DIR / "cabspotting-sf"
@@ -65,3 +69,17 @@ def small_warehouse(
     load_roads(c, settings.osm_path, settings.roads.h3_resolution)
     yield c
     c.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of its own for the session (skipped where none is installed,
+    unless TAXINAV_REQUIRE_POSTGRES is set, as in CI)."""
+    from tests.postgres_server import postgres_bin, postgres_server
+
+    if postgres_bin() is None:
+        if os.environ.get("TAXINAV_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL required but no server under /usr/lib/postgresql")
+        pytest.skip("no PostgreSQL server installed (Debian package postgresql)")
+    with postgres_server() as server:
+        yield server

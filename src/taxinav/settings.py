@@ -287,6 +287,7 @@ class RoutingSettings(BaseModel):
 
 
 WEBHOOK_URL_ENV = "TAXINAV_MONITORING__WEBHOOK_URL"
+POSTGRES_URL_ENV = "TAXINAV_PIPELINE__POSTGRES_URL"
 
 
 class MlopsSettings(BaseModel):
@@ -344,6 +345,14 @@ class PipelineSettings(BaseModel):
         "priority; 19: lowest): on a shared host the batch yields the CPU to the service's "
         "requests and takes what is left.",
     )  # fmt: skip
+    postgres_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL URL (postgresql://user[:password]@host:port/db) of the Dagster "
+        "instance's run, event and schedule storage, so that the daemon, the web server and "
+        "several `taxinav pipeline run`s record partitions concurrently (unset: SQLite under "
+        "`<home>/dagster`). A secret: the instance's dagster.yaml names this variable, not "
+        "its value.",
+    )
     context_hours: float = Field(
         24.0, ge=1, description="Hours of telemetry read either side of a day to close its "
         "trips/spells.",

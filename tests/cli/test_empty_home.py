@@ -26,8 +26,16 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("forecast", "backtest"): ["--unit", "h3"],
     ("model", "promote"): ["1"],
     ("model", "train"): ["--unit", "h3"],
-    ("model", "train-job"): ["--settings", "{tmp}/settings.json", "--unit", "h3", "--test-days",
-                             "7", "--out", "{tmp}/out.json"],  # fmt: skip
+    ("model", "train-job"): [
+        "--settings",
+        "{tmp}/settings.json",
+        "--unit",
+        "h3",
+        "--test-days",
+        "7",
+        "--out",
+        "{tmp}/out.json",
+    ],  # fmt: skip
     ("pipeline", "run"): ["--date", "2008-05-20"],
     ("pipeline", "backfill"): ["--start", "2008-05-20", "--end", "2008-05-21"],
     ("token",): ["--role", "operator", "--name", "ops"],

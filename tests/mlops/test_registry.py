@@ -8,6 +8,7 @@ import pytest
 
 from taxinav.mlops.registry import CHALLENGER, CHAMPION, Registry, gate, tracking_uri
 from tests.mlops.fake_runs import log_test_model
+from tests.postgres_server import PostgresServer
 
 
 def test_gate_needs_to_beat_base_and_champion_by_the_margin() -> None:
@@ -54,3 +55,15 @@ def test_a_degraded_challenger_is_not_promoted_and_rollback_restores(registry: R
     assert [r["version"] for r in rows] == [v1, v2, v3]
     # The latest registered version stays the challenger after its rollback.
     assert [r["aliases"] for r in rows] == [[CHAMPION], [], [CHALLENGER]]
+
+
+def test_the_registry_keeps_its_versions_in_postgresql(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    uri = postgres.database("mlflow")  # the server the Dagster instance can use as well
+    registry = Registry(uri)
+    v1 = registry.register("h3", log_test_model(uri, tmp_path / "artifacts"))
+    assert registry.decide("h3", v1, 0.20, None, 0.22, 0.02).promote
+    again = Registry(uri)  # another process's view: the store, not this object, holds it
+    assert again.alias("h3", CHAMPION) == v1
+    assert [r["version"] for r in again.versions("h3")] == [v1]

@@ -18,7 +18,8 @@ import dagster as dg
 
 from taxinav import logs
 from taxinav.pipeline.assets import CODE_VERSIONS, build_definitions
-from taxinav.settings import Settings
+from taxinav.pipeline.resources import MASK
+from taxinav.settings import POSTGRES_URL_ENV, Settings
 from taxinav.warehouse import publish_reader
 
 SOURCES = ("landing", "road_network")
@@ -72,12 +73,35 @@ def instance_for(settings: Settings) -> dg.DagsterInstance:
     with open(home / ".instance.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         config = home / "dagster.yaml"
-        if not config.exists():
-            # Telemetry off: nothing may leave this machine.
-            config.write_text("telemetry:\n  enabled: false\n")
+        text = _instance_yaml(settings)
+        if not config.exists() or config.read_text() != text:
+            config.write_text(text)
         instance = dg.DagsterInstance.from_config(str(home))
         instance.get_runs(limit=1)  # the run and event storages exist before the lock goes
         return instance
+
+
+# The instance reads its PostgreSQL URL from here, with the driver Dagster's storage is written
+# for (psycopg2: it sends NOTIFY with client-side parameters, which psycopg 3 cannot).
+DAGSTER_POSTGRES_ENV = "TAXINAV_DAGSTER_POSTGRES_URL"
+
+
+def _instance_yaml(settings: Settings) -> str:
+    """The instance's configuration: telemetry off (nothing may leave this machine); storage
+    in PostgreSQL when ``pipeline.postgres_url`` is set, read from an environment variable by
+    this process and every one Dagster starts (the file holds no password)."""
+    text = "telemetry:\n  enabled: false\n"
+    url = settings.pipeline.postgres_url
+    if url is None:
+        return text
+    value = url.get_secret_value()
+    if value == MASK:  # settings from a dump hold the mask; the environment has the URL
+        value = os.environ.get(POSTGRES_URL_ENV, value)
+    scheme, sep, rest = value.partition("://")
+    if sep and scheme in ("postgres", "postgresql"):
+        value = f"postgresql+psycopg2://{rest}"
+    os.environ[DAGSTER_POSTGRES_ENV] = value
+    return text + f"storage:\n  postgres:\n    postgres_url:\n      env: {DAGSTER_POSTGRES_ENV}\n"
 
 
 def partitioned_assets(settings: Settings) -> list[str]:
