@@ -83,3 +83,40 @@ def postgres() -> Iterator[PostgresServer]:
         pytest.skip("no PostgreSQL server installed (Debian package postgresql)")
     with postgres_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A NATS server with JetStream on a free loopback port (Debian package nats-server;
+    skipped where it is missing unless TAXINAV_REQUIRE_NATS is set, as in CI)."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("nats-server") or (
+        "/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None
+    )
+    if binary is None:
+        if os.environ.get("TAXINAV_REQUIRE_NATS"):
+            pytest.fail("NATS required but nats-server is not installed")
+        pytest.skip("no nats-server installed (Debian package nats-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = tmp_path_factory.mktemp("jetstream")
+    proc = subprocess.Popen([binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"nats-server did not start on port {port}")
+            time.sleep(0.1)
+    yield f"nats://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)

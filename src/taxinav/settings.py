@@ -403,6 +403,34 @@ def _dev_tokens() -> list[TokenSpec]:
             for t, (role, v) in DEV_TOKENS.items()]  # fmt: skip
 
 
+class StreamSettings(BaseModel):
+    """The telemetry stream on NATS JetStream (serve/stream.py); unset URL: the embedded
+    append log."""
+
+    url: str | None = Field(
+        None,
+        description="NATS server (nats://host:port) with JetStream: accepted fixes are published "
+        "there and acknowledged once the broker acknowledged them; `taxinav consume landing` "
+        "lands them. Unset: the service's own append log.",
+    )
+    name: str = Field("TAXINAV_TELEMETRY", description="JetStream stream of the telemetry.")
+    subject: str = Field(
+        "taxinav.telemetry",
+        description="Subject prefix: `<subject>.fixes.<partition>` and `<subject>.rides.0`.",
+    )
+    partitions: int = Field(
+        8, ge=1, description="Fix subjects, by a hash of the vehicle id: a vehicle's fixes stay "
+        "in order on one subject, and consumers can split the subjects between them.",
+    )  # fmt: skip
+    duplicate_window_s: float = Field(
+        120.0, gt=0, description="Seconds within which the broker drops a batch published again "
+        "(the same message id: a client's retry after a lost acknowledgement).",
+    )  # fmt: skip
+    ack_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a publish waits for the broker before the request fails."
+    )
+
+
 class ServeSettings(BaseModel):
     """The real-time service (serve/)."""
 
@@ -508,6 +536,7 @@ class Settings(BaseSettings):
     mlops: MlopsSettings = Field(default_factory=MlopsSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
 
     @field_validator("timezone")
     @classmethod

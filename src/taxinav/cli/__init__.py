@@ -16,7 +16,19 @@ from typing import Annotated
 import typer
 
 from taxinav import logs
-from taxinav.cli import demo, evaluate, forecast, ingest, models, pipeline, roads, serve, sim, synth
+from taxinav.cli import (
+    consume,
+    demo,
+    evaluate,
+    forecast,
+    ingest,
+    models,
+    pipeline,
+    roads,
+    serve,
+    sim,
+    synth,
+)
 from taxinav.cli.common import Group, LogLevelOption, console, load_settings
 
 app = typer.Typer(
@@ -68,6 +80,7 @@ app.add_typer(models.model_app, name="model")
 app.add_typer(models.tracking_app, name="tracking")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(synth.app, name="synth")
+app.add_typer(consume.app, name="consume")
 app.command("serve")(serve.serve)
 app.command("token")(serve.token)
 app.command("evaluate")(evaluate.evaluate)

@@ -198,13 +198,16 @@ def _serve(settings: Settings, socket_path: str, out: Queue[Received], parent: i
     import uvicorn
 
     from taxinav.mlops.monitoring import make_monitor
+    from taxinav.serve.stream import Publisher
 
     folder = settings.serve.log_dir or settings.home / "serve" / "log"
     with _owning(folder):
         applog = AppendLog(folder)
         stats: Counter[str] = Counter()
         monitor = make_monitor(settings.monitoring)
-        ingestion = Ingestion(settings, applog, stats, monitor)
+        publisher = Publisher(settings.stream) if settings.stream.url else None
+        ingestion = Ingestion(settings, applog, stats, monitor,
+                              publisher.append if publisher else None)  # fmt: skip
         ingestion.recover(lambda new: out.put(("fixes", FIXES_JSON.dump_json(new))))
         server = uvicorn.Server(uvicorn.Config(
             _app(_Host(settings, ingestion, out), monitor), log_config=None, log_level=None,
@@ -228,6 +231,8 @@ def _serve(settings: Settings, socket_path: str, out: Queue[Received], parent: i
             stop.set()
             ingestion.flush()
             applog.close()
+            if publisher is not None:
+                publisher.close()
             out.close()
             out.join_thread()  # every accepted batch reaches the pipe before the child exits
 

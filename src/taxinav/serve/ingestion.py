@@ -54,11 +54,16 @@ def phase_histograms() -> Histograms:
 
 
 class Ingestion:
+    """``publish``: where an accepted batch is made durable before the answer — by default
+    the append log; with a stream, its publisher (``stream.Publisher.append``)."""
+
     def __init__(
-        self, settings: Settings, log: AppendLog, stats: Counter[str], monitor: Monitor
-    ) -> None:
+        self, settings: Settings, log: AppendLog, stats: Counter[str], monitor: Monitor,
+        publish: Callable[[str, bytes], None] | None = None,
+    ) -> None:  # fmt: skip
         self.settings = settings
         self.log = log
+        self._durable = publish or log.append
         self.stats = stats
         self.monitor = monitor
         self._reported: set[tuple[str, int]] = set()  # problems (file, line) handled
@@ -97,7 +102,7 @@ class Ingestion:
             if new:
                 raw = FIXES_JSON.dump_json(new)
                 try:
-                    self.log.append("fixes", raw)
+                    self._durable("fixes", raw)
                 except BaseException:
                     self.claims.unclaim(new)  # not stored: a retry must not look like a repeat
                     raise
@@ -117,7 +122,7 @@ class Ingestion:
             new = [e for _, e in good if e.event_key not in self.ride_keys]
             new = list({e.event_key: e for e in new}.values())
             if new:
-                self.log.append("rides", RIDES_JSON.dump_json(new))
+                self._durable("rides", RIDES_JSON.dump_json(new))
                 self.ride_keys.update((e.event_key, e.ts) for e in new)
                 pickups([e for e in new if e.kind == "pickup"])
                 self._forget_old_keys(max(e.ts for e in new))

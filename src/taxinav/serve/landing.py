@@ -30,6 +30,10 @@ RIDE_SCHEMA = pa.schema([
 ])  # fmt: skip
 
 
+def _name(source: str, seq: int) -> str:
+    return f"{seq:09d}" if source == SOURCE else f"{source}-{seq:012d}"
+
+
 def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
 
@@ -49,9 +53,11 @@ def _write(table: pa.Table, path: Path) -> None:
 
 def write_segment(
     directory: Path, seq: int, records: list[tuple[str, list[dict[str, Any]]]],
-    received_at: datetime,
+    received_at: datetime, source: str = SOURCE,
 ) -> Counter[str]:  # fmt: skip
-    """Land one log segment's records; returns what was written."""
+    """Land one log segment's records (``source``: ``api`` for the append log's segments,
+    ``stream`` for JetStream messages, numbered by their stream sequence); returns what was
+    written."""
     directory.mkdir(parents=True, exist_ok=True)
     fixes = [f for kind, items in records if kind == "fixes" for f in items]
     rides = [r for kind, items in records if kind == "rides" for r in items]
@@ -59,16 +65,16 @@ def write_segment(
     if fixes:
         base = seq * LINES_PER_SEGMENT
         _write(pa.Table.from_pylist([
-            {"source": SOURCE, "line": base + i, "vehicle_id": f["vehicle_id"],
+            {"source": source, "line": base + i, "vehicle_id": f["vehicle_id"],
              "ts": _ts(f["ts"]), "lat": float(f["lat"]), "lon": float(f["lon"]),
              "occupied": bool(f["occupied"])} for i, f in enumerate(fixes)
-        ], schema=FIX_SCHEMA), directory / f"fixes-{seq:09d}.parquet")  # fmt: skip
+        ], schema=FIX_SCHEMA), directory / f"fixes-{_name(source, seq)}.parquet")  # fmt: skip
         out["fixes_landed"] = len(fixes)
     if rides:
         _write(pa.Table.from_pylist([
             {"event_key": r["event_key"], "vehicle_id": r["vehicle_id"], "kind": r["kind"],
              "ts": _ts(r["ts"]), "lat": float(r["lat"]), "lon": float(r["lon"]),
              "received_at": received_at} for r in rides
-        ], schema=RIDE_SCHEMA), directory / f"rides-{seq:09d}.parquet")  # fmt: skip
+        ], schema=RIDE_SCHEMA), directory / f"rides-{_name(source, seq)}.parquet")  # fmt: skip
         out["rides_landed"] = len(rides)
     return out
