@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The Debian packages the tests need, installed when missing: Java for the Spark parity test,
 # Chromium and Node.js for the web map's browser test, Prometheus for promtool (the alerting
-# rules), PostgreSQL for the Dagster instance and MLflow store tests, NATS for the stream. Installs with apt-get as
-# root (or through sudo without a password); otherwise says what is missing (those tests then
-# skip, unless CI requires them).
+# rules), PostgreSQL for the Dagster instance and MLflow store tests, NATS for the stream.
+# Installs with apt-get as root (or through sudo without a password); otherwise says what is
+# missing (those tests then skip, unless CI requires them).
 set -euo pipefail
 missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)

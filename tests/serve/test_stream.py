@@ -48,8 +48,10 @@ def _landed(folder: Path) -> tuple[int, int]:
         return 0, 0
     con = duckdb.connect()
     try:
-        row = con.execute(f"SELECT count(*), count(DISTINCT (vehicle_id, ts)) FROM "
-                          f"read_parquet('{folder}/fixes-stream-*.parquet')").fetchone()  # fmt: skip
+        files = f"read_parquet('{folder}/fixes-stream-*.parquet')"
+        row = con.execute(
+            f"SELECT count(*), count(DISTINCT (vehicle_id, ts)) FROM {files}"
+        ).fetchone()
     finally:
         con.close()
     assert row is not None
