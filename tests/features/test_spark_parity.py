@@ -79,39 +79,37 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def one_day(small_warehouse: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
-    """H3 inputs of the small real warehouse, cut to its first full day (144 slots)."""
+def history(small_warehouse: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """H3 inputs of the small real warehouse, every day of it: the last days' features read
+    the days before (the day and week lags, the weekday and day-off means)."""
     inputs = h3_inputs(small_warehouse, Settings().tz, resolution=8)
-    day = (144, 288)
-
-    def cut(t: pa.Table) -> pa.Table:
-        keep = np.asarray(t["slot"]) >= day[0]
-        keep &= np.asarray(t["slot"]) < day[1]
-        return t.filter(pa.array(keep))
-
     tables = {n: getattr(inputs, n) for n in INPUTS}
-    for n in ("slots", "counts", "supply"):
-        tables[n] = cut(tables[n])
     tables["units"] = tables["units"].select(["unit_id"])
     assert tables["counts"].num_rows > 100
     return tables
 
 
-def _features(backend: Any, tables: dict[str, pa.Table]) -> pa.Table:
+def _features(backend: Any, tables: dict[str, pa.Table], lo: int, hi: int) -> pa.Table:
     t = [backend.create_table(f"parity_{n}", tables[n], overwrite=True) for n in INPUTS]
-    return (
-        build_features(*t).to_pyarrow().sort_by([("unit_id", "ascending"), ("slot", "ascending")])
-    )
+    expr = build_features(*t)
+    expr = expr.filter((expr.slot >= lo) & (expr.slot < hi))
+    return expr.to_pyarrow().sort_by([("unit_id", "ascending"), ("slot", "ascending")])
 
 
 # pyspark 4.0 still passes pandas 3's deprecated copy= keyword; not our code.
 @pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
-def test_features_are_identical_on_duckdb_and_spark(
-    spark: Any, one_day: dict[str, pa.Table]
+def test_features_are_identical_on_duckdb_and_spark_over_three_days(
+    spark: Any, history: dict[str, pa.Table]
 ) -> None:
-    on_duckdb = _features(ibis.duckdb.connect(), one_day)
-    on_spark = _features(ibis.pyspark.connect(spark), one_day)
+    # Three consecutive days with eight days before them: every lag and mean has data.
+    per_day = 144
+    lo = 8 * per_day
+    hi = lo + 3 * per_day
+    assert int(np.asarray(history["slots"]["slot"]).max()) >= hi - 1
+    on_duckdb = _features(ibis.duckdb.connect(), history, lo, hi)
+    on_spark = _features(ibis.pyspark.connect(spark), history, lo, hi)
     assert on_duckdb.num_rows == on_spark.num_rows > 0
+    assert sorted(set(on_duckdb["slot"].to_pylist())) == list(range(lo, hi))
     for col in ("unit_id", "slot", "y", "y_complete", *FEATURES):
         a = on_duckdb[col].to_pylist()
         b = on_spark[col].to_pylist()
@@ -120,4 +118,6 @@ def test_features_are_identical_on_duckdb_and_spark(
             continue
         fa = np.array([np.nan if v is None else float(v) for v in a])
         fb = np.array([np.nan if v is None else float(v) for v in b])
+        # A column NULL everywhere on both engines would compare equal and prove nothing.
+        assert not np.isnan(fa).all(), f"{col} is NULL on every row"
         np.testing.assert_allclose(fa, fb, rtol=1e-12, atol=0, equal_nan=True, err_msg=col)
