@@ -48,6 +48,7 @@ from rich.console import Console
 from rich.table import Table
 
 from taxinav.demo import data_days
+from taxinav.mlops.job import tree_rss_gib
 from taxinav.serve.live import KEEP_DAYS
 from taxinav.serve.replay import day_fixes
 from taxinav.settings import DEV_TOKENS, get_settings
@@ -65,17 +66,7 @@ def _port() -> int:
 def _rss_mib(pid: int) -> float:
     """Resident MiB of the server and its child processes (the ingest process; while a day
     is loaded, its loader)."""
-    total = 0.0
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) / 1024
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                total += _rss_mib(int(child))
-    except (FileNotFoundError, ProcessLookupError):  # a child that just exited
-        pass
-    return total
+    return tree_rss_gib(pid) * 1024
 
 
 class Load:

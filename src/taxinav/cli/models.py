@@ -85,9 +85,9 @@ def model_train(
 @model_app.command("train-job", hidden=True)
 def model_train_job(
     settings_file: Annotated[Path, typer.Option("--settings")],
-    unit: Annotated[str, typer.Option()],
     test_days: Annotated[int, typer.Option(min=1)],
     out: Annotated[Path, typer.Option()],
+    unit: UnitOption = Unit.road,
 ) -> None:
     """The training job's own process (started by `taxinav model train`, the pipeline and the
     demo): settings from a file, the result as JSON to --out."""
@@ -103,7 +103,7 @@ def model_train_job(
     except (OSError, ValidationError) as exc:
         fail(f"{settings_file}: not a settings file ({type(exc).__name__})")
     try:
-        result = train_in_this_process(settings, unit, test_days)
+        result = train_in_this_process(settings, unit.value, test_days)
     except (LookupError, ValueError) as exc:
         fail(str(exc))
     out.write_text(json.dumps(result))

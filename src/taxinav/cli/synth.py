@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from taxinav.cli.common import console, date_option, fail
-from taxinav.settings import get_settings
+from taxinav.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from taxinav.synth.demand import FloatArray
 
 
 class HourProfile(StrEnum):
@@ -76,24 +80,21 @@ def synth_city(
     zone_name = timezone or settings.timezone
     synth.zone(zone_name)  # an unknown zone ends here, before anything is written
     start = start_date or date(2008, 5, 17)
-    profile = None
+    profile = spatial = None
     if hour_profile is HourProfile.sf:
-        from taxinav.ingest import list_cabspotting_files
-
-        cache = settings.home / "synth" / "sf_hour_of_week.json"
-        files = [] if cache.is_file() else list_cabspotting_files(settings.cabspotting_dir)
-        with progress(console, len(files), "San Francisco pickups") as step:
-            values = synth.cached_profile(settings.cabspotting_dir, cache, progress=step)
-        profile = ("cabspotting-sf", values)
-    spatial = None
+        profile = (
+            "cabspotting-sf",
+            _from_sf(
+                settings, "sf_hour_of_week.json", synth.cached_profile, "San Francisco pickups"
+            ),
+        )
     if spatial_profile is HourProfile.sf:
-        from taxinav.ingest import list_cabspotting_files
-
-        cache = settings.home / "synth" / "sf_pickup_density.json"
-        files = [] if cache.is_file() else list_cabspotting_files(settings.cabspotting_dir)
-        with progress(console, len(files), "San Francisco pickup map") as step:
-            grid = synth.cached_spatial(settings.cabspotting_dir, cache, progress=step)
-        spatial = ("cabspotting-sf", grid)
+        spatial = (
+            "cabspotting-sf",
+            _from_sf(
+                settings, "sf_pickup_density.json", synth.cached_spatial, "San Francisco pickup map"
+            ),
+        )
     hours = synth.simulated_hours(start, days, synth.zone(zone_name))
     with progress(console, hours + 1, "synthetic city") as step:
         report = synth.make_city(
@@ -127,3 +128,16 @@ def synth_city(
         f"pipeline run, … read the city)",
         markup=False,
     )
+
+
+def _from_sf(settings: Settings, name: str, read: Callable[..., FloatArray],
+             what: str) -> FloatArray:  # fmt: skip
+    """A profile of the real San Francisco pickups: cached under ``<home>/synth/<name>``, or
+    read from the cabspotting files with a progress bar."""
+    from taxinav.console import progress
+    from taxinav.ingest import list_cabspotting_files
+
+    cache = settings.home / "synth" / name
+    files = [] if cache.is_file() else list_cabspotting_files(settings.cabspotting_dir)
+    with progress(console, len(files), what) as step:
+        return read(settings.cabspotting_dir, cache, progress=step)
