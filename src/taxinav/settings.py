@@ -458,6 +458,12 @@ class ServeSettings(BaseModel):
     flush_s: float = Field(
         2.0, gt=0, description="Seconds between loads of the append log into the landing store."
     )
+    ingest_workers: int = Field(
+        1, ge=1, le=16,
+        description="Ingest processes acknowledging telemetry side by side: they share the "
+        "ingest port (SO_REUSEPORT) and the API port forwards to them in turn. Above 1 each "
+        "keeps its own append log (`<log>/worker-<k>`) and lands as source `api-w<k>`.",
+    )  # fmt: skip
     ingest_process: bool = Field(
         True,
         description="Acknowledge telemetry and ride events in a process of its own, which owns "

@@ -160,3 +160,37 @@ def test_gateways_can_post_to_the_ingest_port_directly(tmp_path: Path) -> None:
         assert vehicles == ["v0", "v1", "v2"]
     finally:
         proc.stop()
+
+
+def test_two_workers_share_the_ingest_port_and_land_apart(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(home=tmp_path / "var", data_dir=tmp_path / "data",
+                        serve=ServeSettings(flush_s=3600, ingest_workers=2,
+                                            ingest_port=port))  # fmt: skip
+    workers = [IngestProcess(settings, k) for k in range(2)]
+    for w in workers:
+        w.start()
+    try:
+        for k in range(40):  # a connection each: the kernel picks a worker per connection
+            r = httpx.post(f"http://127.0.0.1:{port}/v1/telemetry", json={"fixes": _fixes(k)},
+                           headers=auth("ingest"), timeout=30)  # fmt: skip
+            assert r.status_code == 200 and r.json()["accepted"] == 3, r.text
+        accepted = [w.status()["stats"]["fixes_accepted"] for w in workers]
+    finally:
+        for w in workers:
+            w.stop()
+    assert sum(accepted) == 120 and min(accepted) > 0, accepted
+    # Each worker kept its own log and landed under its own source: nothing twice.
+    assert sorted(_landed(settings)) == sorted(
+        (f"v{v}", T0 + timedelta(seconds=k)) for k in range(40) for v in range(3)
+    )
+    sources = (
+        duckdb.connect()
+        .execute(
+            f"SELECT DISTINCT source FROM read_parquet('{settings.api_landing_dir}/fixes-*.parquet')"
+        )
+        .fetchall()
+    )
+    assert sorted(s for (s,) in sources) == ["api-w0", "api-w1"]

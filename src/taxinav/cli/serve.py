@@ -52,9 +52,21 @@ def serve(
             help="One log line per HTTP request (default: off, or TAXINAV_SERVE__ACCESS_LOG)",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=16,
+            help="Ingest processes acknowledging telemetry side by "
+            "side (default TAXINAV_SERVE__INGEST_WORKERS, 1)",
+        ),
+    ] = None,
 ) -> None:
     """Start the API and the web map (Ctrl-C stops it)."""
     settings = get_settings()
+    if workers is not None:
+        settings = settings.model_copy(update={
+            "serve": settings.serve.model_copy(update={"ingest_workers": workers})})  # fmt: skip
     run_service(settings, host, port, replay or day, replay, speed, guided_share, access_log)
 
 

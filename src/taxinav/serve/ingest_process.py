@@ -57,14 +57,16 @@ Received = tuple[str, bytes]  # ("fixes", JSON array of Fix) or ("pickups", of R
 class IngestProcess:
     """The service's handle on its ingesting child: start, forward, receive, stop."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, worker: int = 0) -> None:
         self.settings = settings
+        self.worker = worker
         self._dir = Path(tempfile.mkdtemp(prefix="taxinav-ingest-"))  # private (0700)
         self.socket = str(self._dir / "ingest.sock")  # short: socket paths are ≤ 107 bytes
         ctx = multiprocessing.get_context("spawn")
         self.queue: Queue[Received] = ctx.Queue()
         self.proc = ctx.Process(target=_child, name="taxinav-ingest", daemon=False,
-                                args=(settings, self.socket, self.queue, os.getpid()))  # fmt: skip
+                                args=(settings, self.socket, self.queue, os.getpid(),
+                                      worker))  # fmt: skip
         self._client: httpx.AsyncClient | None = None
         for name in ("httpx", "httpcore"):  # a line per forwarded request otherwise
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -179,7 +181,8 @@ class _Host:
             self.out.put(("pickups", RIDES_JSON.dump_json(events)))
 
 
-def _child(settings: Settings, socket_path: str, out: Queue[Received], parent: int) -> None:
+def _child(settings: Settings, socket_path: str, out: Queue[Received], parent: int,
+           worker: int = 0) -> None:  # fmt: skip
     from taxinav import logs
 
     logs.configure(settings.log_level, settings.log_format)
@@ -188,31 +191,41 @@ def _child(settings: Settings, socket_path: str, out: Queue[Received], parent: i
     # this long for the interpreter at each hand-over (a spawned process starts at 5 ms).
     sys.setswitchinterval(settings.serve.switch_interval_ms / 1000)
     try:
-        _serve(settings, socket_path, out, parent)
+        _serve(settings, socket_path, out, parent, worker)
     except RuntimeError as exc:  # expected (log folder held, port taken): one line
         log.error("ingest process: %s", exc)
         raise SystemExit(1) from None
 
 
-def _serve(settings: Settings, socket_path: str, out: Queue[Received], parent: int) -> None:
+def worker_log(settings: Settings, worker: int) -> tuple[Path, str]:
+    """The append log folder and the landing source of ingest worker ``worker``."""
+    folder = settings.serve.log_dir or settings.home / "serve" / "log"
+    if settings.serve.ingest_workers == 1:
+        return folder, "api"
+    return folder / f"worker-{worker}", f"api-w{worker}"
+
+
+def _serve(settings: Settings, socket_path: str, out: Queue[Received], parent: int,
+           worker: int) -> None:  # fmt: skip
     import uvicorn
 
     from taxinav.mlops.monitoring import make_monitor
     from taxinav.serve.stream import Publisher
 
-    folder = settings.serve.log_dir or settings.home / "serve" / "log"
+    folder, source = worker_log(settings, worker)
     with _owning(folder):
         applog = AppendLog(folder)
         stats: Counter[str] = Counter()
         monitor = make_monitor(settings.monitoring)
         publisher = Publisher(settings.stream) if settings.stream.url else None
         ingestion = Ingestion(settings, applog, stats, monitor,
-                              publisher.append if publisher else None)  # fmt: skip
+                              publisher.append if publisher else None, source)  # fmt: skip
         ingestion.recover(lambda new: out.put(("fixes", FIXES_JSON.dump_json(new))))
         server = uvicorn.Server(uvicorn.Config(
             _app(_Host(settings, ingestion, out), monitor), log_config=None, log_level=None,
             access_log=False, lifespan="off"))  # fmt: skip
-        sockets = _listen(socket_path, settings.serve.host, settings.serve.ingest_port)
+        sockets = _listen(socket_path, settings.serve.host, settings.serve.ingest_port,
+                          shared=settings.serve.ingest_workers > 1)  # fmt: skip
         # What is alive now lives as long as the process: out of the cyclic collector's
         # sight, or its full collections (every few seconds under load) walk it all,
         # holding up acknowledgements for hundreds of ms (docs/decisions.md).
@@ -237,14 +250,15 @@ def _serve(settings: Settings, socket_path: str, out: Queue[Received], parent: i
             out.join_thread()  # every accepted batch reaches the pipe before the child exits
 
 
-def _listen(path: str, host: str, port: int | None) -> list[socket.socket]:
-    """The service's Unix socket, and the gateways' TCP port if one is set."""
+def _listen(path: str, host: str, port: int | None, shared: bool = False) -> list[socket.socket]:
+    """The service's Unix socket, and the gateways' TCP port if one is set (``shared``: with
+    the other ingest workers, the kernel spreading connections among them)."""
     local = socket.socket(socket.AF_UNIX)
     local.bind(path)
     if port is None:
         return [local]
     try:
-        return [local, socket.create_server((host, port))]
+        return [local, socket.create_server((host, port), reuse_port=shared)]
     except OSError as exc:
         local.close()
         raise RuntimeError(f"the ingest port {host}:{port} is not free: {exc}") from exc

@@ -55,14 +55,16 @@ def phase_histograms() -> Histograms:
 
 class Ingestion:
     """``publish``: where an accepted batch is made durable before the answer — by default
-    the append log; with a stream, its publisher (``stream.Publisher.append``)."""
+    the append log; with a stream, its publisher (``stream.Publisher.append``).
+    ``landing_source``: the name its landed segments carry (one per ingest worker)."""
 
     def __init__(
         self, settings: Settings, log: AppendLog, stats: Counter[str], monitor: Monitor,
-        publish: Callable[[str, bytes], None] | None = None,
+        publish: Callable[[str, bytes], None] | None = None, landing_source: str = "api",
     ) -> None:  # fmt: skip
         self.settings = settings
         self.log = log
+        self.landing_source = landing_source
         self._durable = publish or log.append
         self.stats = stats
         self.monitor = monitor
@@ -152,7 +154,7 @@ class Ingestion:
         for seg in self.log.closed_segments():
             records = self._read(seg)  # bad lines are quarantined before the segment goes
             landed = write_segment(self.settings.api_landing_dir, int(seg.stem), records,
-                                   received_at=datetime.now(UTC))  # fmt: skip
+                                   datetime.now(UTC), self.landing_source)  # fmt: skip
             self.stats.update(landed)
             self.log.done(seg)
             n += len(records)

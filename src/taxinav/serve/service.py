@@ -69,7 +69,8 @@ class Service:
         self.stats: Counter[str] = Counter()
         self.monitor = make_monitor(settings.monitoring)
         self.ingestion: Ingestion | None = None  # acknowledgements in this process …
-        self.ingest_proc: IngestProcess | None = None  # … or in a process of their own
+        self.ingest_procs: list[IngestProcess] = []  # … or in processes of their own
+        self._next_proc = 0  # the ingest worker the next forwarded request goes to
         self.last_ingest = time.time()  # wall clock of the last new fix
         self.refresher = Refresher(settings, self.slotting, self.monitor)
         self.ctx: planner.DayContext | None = None
@@ -101,9 +102,10 @@ class Service:
         self.live = LiveState(self.ctx.graph, self.ctx.cells, s.forecast.h3_resolution,
                               self.slotting, s.ingest.gap_limit_min * 60,
                               s.roads.match_radius_m, s.roads.heading_weight_m)  # fmt: skip
-        if self.acks_apart(background):
-            self.ingest_proc = IngestProcess(s)  # recovers the log; its fixes come queued
-            self.ingest_proc.start()
+        if self.acks_apart(background):  # each recovers its log; their fixes come queued
+            self.ingest_procs = [IngestProcess(s, k) for k in range(s.serve.ingest_workers)]
+            for proc in self.ingest_procs:
+                proc.start()
         else:
             folder = s.serve.log_dir or s.home / "serve" / "log"
             self.ingestion = Ingestion(s, AppendLog(folder), self.stats, self.monitor)
@@ -124,8 +126,8 @@ class Service:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=10)
-        if self.ingest_proc is not None:
-            self._apply_received(self.ingest_proc.stop())
+        for proc in self.ingest_procs:
+            self._apply_received(proc.stop())
         if self.ingestion is not None:
             self._apply_queued()
             self.ingestion.flush()
@@ -149,20 +151,22 @@ class Service:
         self.last_ingest = time.time()
 
     async def forward(self, request: Request) -> Response:
-        """An ingest request, answered by the ingest process."""
-        proc = self.ingest_proc
-        if proc is None:
+        """An ingest request, answered by an ingest process (each in turn)."""
+        if not self.ingest_procs:
             return JSONResponse({"detail": "ingestion is not running; retry"}, status_code=503,
                                 headers={"Retry-After": "1"})  # fmt: skip
-        return await proc.forward(request)
+        self._next_proc = (self._next_proc + 1) % len(self.ingest_procs)
+        return await self.ingest_procs[self._next_proc].forward(request)
 
     def _apply_loop(self) -> None:
         """Apply acknowledged fixes to the live state behind the acknowledgement (applying
         took most of an acknowledgement's time; reads see them within milliseconds)."""
         while not self._stop.is_set():
             try:
-                if self.ingest_proc is not None:
-                    self._apply_received(self.ingest_proc.received(wait_s=0.5))
+                if self.ingest_procs:
+                    wait = 0.5 / len(self.ingest_procs)
+                    for proc in self.ingest_procs:
+                        self._apply_received(proc.received(wait_s=wait))
                     self._keep_ingesting()
                 else:
                     self._apply_queued(wait_s=0.5)
@@ -182,16 +186,17 @@ class Service:
             self.last_ingest = time.time()
 
     def _keep_ingesting(self) -> None:
-        """Restart the ingest process if it died (it recovers its log on start)."""
-        proc = self.ingest_proc
-        if proc is None or proc.alive or self._stop.is_set():
-            return
-        log.error("the ingest process exited (code %s); restarting it", proc.proc.exitcode)
-        self._apply_received(proc.stop())
-        self.stats["ingest_restarts"] += 1
-        fresh = IngestProcess(self.settings)
-        fresh.start()
-        self.ingest_proc = fresh
+        """Restart an ingest process that died (it recovers its log on start)."""
+        for k, proc in enumerate(self.ingest_procs):
+            if proc.alive or self._stop.is_set():
+                continue
+            log.error("ingest process %d exited (code %s); restarting it", k,
+                      proc.proc.exitcode)  # fmt: skip
+            self._apply_received(proc.stop())
+            self.stats["ingest_restarts"] += 1
+            fresh = IngestProcess(self.settings, k)
+            fresh.start()
+            self.ingest_procs[k] = fresh
 
     def _apply_queued(self, wait_s: float = 0.0) -> None:
         """Apply every batch queued so far, as one (one road snap for all of them)."""
@@ -220,8 +225,8 @@ class Service:
 
     def flush(self) -> int:
         """Land the append log's closed segments now; the records landed."""
-        if self.ingest_proc is not None:
-            return self.ingest_proc.flush()
+        if self.ingest_procs:
+            return sum(proc.flush() for proc in self.ingest_procs)
         return self.ingestion.flush() if self.ingestion is not None else 0
 
     def ingest_status(self) -> IngestStatus:
@@ -230,8 +235,8 @@ class Service:
         out = IngestStatus(Counter(self.stats), phase_histograms(), list(self.monitor.sent))
         if self.ingestion is not None:
             out.phases.absorb(self.ingestion.phases.rows())
-        if self.ingest_proc is not None:
-            child = self.ingest_proc.status()
+        for proc in self.ingest_procs:
+            child = proc.status()
             out.counts.update(child.get("stats", {}))
             out.phases.absorb(child.get("phases", []))
             out.alerts += [Alert(**a) for a in child.get("alerts", [])]
