@@ -23,6 +23,7 @@ from taxinav.guidance import experiment as simulation
 from taxinav.mlops import training
 from taxinav.mlops.job import TrainingJobError, launch_training
 from taxinav.mlops.tuning import params_path
+from taxinav.serve.memory import give_back
 from taxinav.settings import Settings
 from taxinav.warehouse import open_warehouse, publish_reader
 
@@ -60,6 +61,7 @@ class _Warehouse:
 
     def released(self, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         self.con.close()
+        give_back()  # the job's peak counts with what this process keeps meanwhile
         try:
             return work()
         finally:

@@ -48,6 +48,13 @@ def settle() -> None:
     """After a day is loaded: collect, freeze what survives, give free memory back."""
     gc.collect()
     gc.freeze()
+    give_back()
+
+
+def give_back() -> None:
+    """Return the memory freed so far to the system (Arrow's pool, glibc's heap), e.g. before
+    a child process does the heavy work while this one waits."""
+    gc.collect()
     pa.default_memory_pool().release_unused()
     libc = _glibc()  # not glibc (musl, macOS): nothing to trim
     if libc is not None:
