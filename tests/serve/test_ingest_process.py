@@ -186,11 +186,6 @@ def test_two_workers_share_the_ingest_port_and_land_apart(tmp_path: Path) -> Non
     assert sorted(_landed(settings)) == sorted(
         (f"v{v}", T0 + timedelta(seconds=k)) for k in range(40) for v in range(3)
     )
-    sources = (
-        duckdb.connect()
-        .execute(
-            f"SELECT DISTINCT source FROM read_parquet('{settings.api_landing_dir}/fixes-*.parquet')"
-        )
-        .fetchall()
-    )
+    files = f"read_parquet('{settings.api_landing_dir}/fixes-*.parquet')"
+    sources = duckdb.connect().execute(f"SELECT DISTINCT source FROM {files}").fetchall()
     assert sorted(s for (s,) in sources) == ["api-w0", "api-w1"]
