@@ -8,12 +8,13 @@ from typing import Any
 
 from rich.console import Console
 
-from taxinav.demo.batch import _run_step
+from taxinav.demo.batch import _run_step, _Warehouse
+from taxinav.settings import Settings
 from taxinav.warehouse import connect
 
 
 def test_a_step_whose_output_is_gone_runs_again(tmp_path: Path) -> None:
-    con = connect(":memory:")
+    wh = _Warehouse(Settings(home=tmp_path / "var"), connect(":memory:"))
     console = Console(file=io.StringIO())
     out = tmp_path / "landing.duckdb"
     calls: list[int] = []
@@ -23,9 +24,9 @@ def test_a_step_whose_output_is_gone_runs_again(tmp_path: Path) -> None:
         out.write_text("x")
         return {"n": len(calls)}
 
-    assert _run_step(con, console, "landing", "fp1", work, output=out) == {"n": 1}
-    assert _run_step(con, console, "landing", "fp1", work, output=out) == {"n": 1}  # reused
+    assert _run_step(wh, console, "landing", "fp1", work, output=out) == {"n": 1}
+    assert _run_step(wh, console, "landing", "fp1", work, output=out) == {"n": 1}  # reused
     out.unlink()
-    assert _run_step(con, console, "landing", "fp1", work, output=out) == {"n": 2}
-    assert _run_step(con, console, "landing", "fp2", work, output=out) == {"n": 3}  # new inputs
+    assert _run_step(wh, console, "landing", "fp1", work, output=out) == {"n": 2}
+    assert _run_step(wh, console, "landing", "fp2", work, output=out) == {"n": 3}  # new inputs
     assert len(calls) == 3

@@ -55,9 +55,9 @@ class _Warehouse:
     """The batch's warehouse connection, which a step may release while a job of its own
     process writes the warehouse (DuckDB admits one writing process)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, con: duckdb.DuckDBPyConnection | None = None) -> None:
         self.settings = settings
-        self.con = open_warehouse(settings)
+        self.con = con if con is not None else open_warehouse(settings)
 
     def released(self, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         self.con.close()
