@@ -30,11 +30,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from taxinav.serve.landing import landed_fixes
 from taxinav.serve.stream import Publisher
 from taxinav.settings import StreamSettings
 
@@ -66,18 +66,7 @@ def _publish(k: int, url: str, seconds: float, batch: int, out: Any) -> None:
 
 
 def _landed(folder: Path) -> tuple[int, int]:
-    if not any(folder.glob("fixes-stream-*.parquet")):
-        return 0, 0
-    con = duckdb.connect()
-    try:
-        files = f"read_parquet('{folder}/fixes-stream-*.parquet')"
-        row = con.execute(
-            f"SELECT count(*), count(DISTINCT (vehicle_id, ts)) FROM {files}"
-        ).fetchone()
-    finally:
-        con.close()
-    assert row is not None
-    return int(row[0]), int(row[1])
+    return landed_fixes(folder, "stream")
 
 
 def main() -> None:

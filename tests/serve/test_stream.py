@@ -14,11 +14,11 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from taxinav.serve.api import deps, ingest
+from taxinav.serve.landing import landed_fixes
 from taxinav.serve.stream import Publisher, messages
 from taxinav.settings import ServeSettings, Settings, StreamSettings
 from tests.serve.conftest import auth
@@ -43,19 +43,8 @@ def test_a_batch_is_split_by_a_stable_hash_of_the_vehicle_keeping_its_order() ->
 
 
 def _landed(folder: Path) -> tuple[int, int]:
-    """(fixes in the landing files, distinct (vehicle, time) among them)."""
-    if not any(folder.glob("fixes-stream-*.parquet")):
-        return 0, 0
-    con = duckdb.connect()
-    try:
-        files = f"read_parquet('{folder}/fixes-stream-*.parquet')"
-        row = con.execute(
-            f"SELECT count(*), count(DISTINCT (vehicle_id, ts)) FROM {files}"
-        ).fetchone()
-    finally:
-        con.close()
-    assert row is not None
-    return int(row[0]), int(row[1])
+    """(fixes in the stream's landing files, distinct (vehicle, time) among them)."""
+    return landed_fixes(folder, "stream")
 
 
 def _consumer(env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -78,3 +78,20 @@ def write_segment(
         ], schema=RIDE_SCHEMA), directory / f"rides-{_name(source, seq)}.parquet")  # fmt: skip
         out["rides_landed"] = len(rides)
     return out
+
+
+def landed_fixes(directory: Path, source: str = SOURCE) -> tuple[int, int]:
+    """Fixes landed in ``directory`` from ``source`` (``api``, ``api-w<k>``, ``stream``) and
+    how many of them are distinct (vehicle, time): equal when nothing landed twice."""
+    pattern = "fixes-[0-9]*.parquet" if source == SOURCE else f"fixes-{source}-*.parquet"
+    if not any(directory.glob(pattern)):
+        return 0, 0
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        row = con.execute(f"SELECT count(*), count(DISTINCT (vehicle_id, ts)) FROM "
+                          f"read_parquet('{directory}/{pattern}')").fetchone()  # fmt: skip
+    finally:
+        con.close()
+    return (int(row[0]), int(row[1])) if row is not None else (0, 0)
