@@ -11,11 +11,13 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import duckdb
+import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from taxinav.calendar import Day, local_midnight
+from taxinav.features.expressions import count_demand
 from taxinav.features.online import unit_inputs
 from taxinav.features.slots import HISTORY_DAYS, Slotting
 from taxinav.features.sources import (
@@ -114,75 +116,52 @@ def demand_inputs(
     raise ValueError(f"unknown unit type {unit!r}; use road or h3")
 
 
-def _bucket(slot_minutes: int, col: str) -> str:
-    return f"time_bucket(INTERVAL '{slot_minutes} minutes', {col}, TIMESTAMPTZ '2000-01-01')"
-
-
-def _h3_counts(
-    con: duckdb.DuckDBPyConnection, graph: RoadGraph, res: int, slot_min: int, d: Day
+def day_events(
+    con: duckdb.DuckDBPyConnection, graph: RoadGraph, h3_resolution: int, d: Day
 ) -> pa.Table:
-    """Pickups (distinct trips) and vacant vehicles per H3 cell of the network and slot."""
-    known = pa.array(network_cells(graph.mid_lat, graph.mid_lon, res), pa.string())
+    """The day's unit events (``EVENT_SCHEMA``) that demand counts are made of: each trip's
+    pickup and each vacant fix in the H3 cell of the network holding it, and each pickup
+    map-matched to a road segment (vacant supply on roads needs the map-matched spells, a
+    separate whole-period step; roads count none)."""
+    known = pa.array(network_cells(graph.mid_lat, graph.mid_lon, h3_resolution), pa.string())
     parts = []
-    for key, sql in (
-        (
-            "pickups",
-            f"""SELECT trip_id AS k, pickup_lat AS lat, pickup_lon AS lon,
-                        {_bucket(slot_min, "pickup_ts")} AS slot_start
-                        FROM trips WHERE pickup_ts >= $1 AND pickup_ts < $2""",
-        ),
-        (
-            "vacant",
-            f"""SELECT vehicle_id AS k, lat, lon, {_bucket(slot_min, "ts")} AS slot_start
-                       FROM telemetry WHERE NOT occupied AND ts >= $1 AND ts < $2""",
-        ),
-    ):
+    for kind, sql in (
+        ("pickup", "SELECT trip_id AS key, pickup_lat AS lat, pickup_lon AS lon, pickup_ts AS ts "
+                   "FROM trips WHERE pickup_ts >= $1 AND pickup_ts < $2"),
+        ("vacant", "SELECT vehicle_id AS key, lat, lon, ts "
+                   "FROM telemetry WHERE NOT occupied AND ts >= $1 AND ts < $2"),
+    ):  # fmt: skip
         t = con.sql(sql, params=[d.start, d.end]).to_arrow_table()
-        cells = cells_of(t["lat"].to_numpy(), t["lon"].to_numpy(), res)
-        t = t.append_column("unit_id", pa.array(cells, pa.string()))
-        t = t.filter(pc.is_in(t["unit_id"], known))
-        g = t.group_by(["unit_id", "slot_start"]).aggregate([("k", "count_distinct")])
-        parts.append(g.rename_columns(["unit_id", "slot_start", key]))
-    con.register("h3_pickups", parts[0])
-    con.register("h3_vacant", parts[1])
-    try:
-        return con.sql("""
-            SELECT 'h3' AS unit_type, unit_id, slot_start,
-                   coalesce(p.pickups, 0)::BIGINT AS pickups,
-                   coalesce(v.vacant, 0)::BIGINT AS vacant
-            FROM h3_pickups p FULL JOIN h3_vacant v USING (unit_id, slot_start)
-            ORDER BY unit_id, slot_start""").to_arrow_table()
-    finally:
-        con.unregister("h3_pickups")
-        con.unregister("h3_vacant")
-
-
-def _road_counts(con: duckdb.DuckDBPyConnection, slot_min: int, d: Day) -> pa.Table:
-    """Matched pickups per road segment and slot (vacant supply on roads needs the map-matched
-    spells, a separate whole-period step; it is 0 here)."""
-    return con.sql(
-        f"""
-        SELECT 'road' AS unit_type, segment_id::VARCHAR AS unit_id,
-               {_bucket(slot_min, "ts")} AS slot_start,
-               count(*)::BIGINT AS pickups, 0::BIGINT AS vacant
-        FROM trip_end_matches
-        WHERE end_kind = 'pickup' AND status = 'matched' AND ts >= $1 AND ts < $2
-        GROUP BY ALL ORDER BY unit_id, slot_start""",
+        cells = pa.array(cells_of(t["lat"].to_numpy(), t["lon"].to_numpy(), h3_resolution))
+        n = t.num_rows
+        part = pa.table(
+            {"unit_type": pa.array(["h3"] * n), "unit_id": cells.cast(pa.string()),
+             "kind": pa.array([kind] * n), "key": t["key"], "ts": t["ts"]}
+        )  # fmt: skip
+        parts.append(part.filter(pc.is_in(part["unit_id"], known)).cast(EVENT_SCHEMA))
+    road = con.sql(
+        """SELECT 'road' AS unit_type, segment_id::VARCHAR AS unit_id, 'pickup' AS kind,
+                  trip_id AS key, ts
+           FROM trip_end_matches
+           WHERE end_kind = 'pickup' AND status = 'matched' AND ts >= $1 AND ts < $2""",
         params=[d.start, d.end],
     ).to_arrow_table()
+    parts.append(road.cast(EVENT_SCHEMA))
+    return pa.concat_tables(parts)
+
+
+def counts_of(events: pa.Table, slot_s: int) -> pa.Table:
+    """``count_demand`` of Arrow events, run on DuckDB (``DEMAND_SCHEMA``, ordered)."""
+    expr = count_demand(ibis.memtable(events, schema=ibis.schema(EVENT_SCHEMA)), slot_s)
+    expr = expr.order_by(["unit_type", "unit_id", "slot_start"])
+    return ibis.duckdb.connect().to_pyarrow(expr).cast(DEMAND_SCHEMA)
 
 
 def demand_day(
     con: duckdb.DuckDBPyConnection, spec: CountSpec, graph: RoadGraph, d: Day
 ) -> dict[str, Any]:
     """Replace the day's ``demand_counts`` for h3 cells and road segments."""
-    slot_min = spec.slotting.slot_minutes
-    rows = pa.concat_tables(
-        [
-            _h3_counts(con, graph, spec.h3_resolution, slot_min, d).cast(_DEMAND_SCHEMA),
-            _road_counts(con, slot_min, d).cast(_DEMAND_SCHEMA),
-        ]
-    )
+    rows = counts_of(day_events(con, graph, spec.h3_resolution, d), spec.slotting.slot_s)
     replace_rows(
         con, {"demand_counts": rows}, "slot_start >= ? AND slot_start < ?", [d.start, d.end]
     )
@@ -194,12 +173,21 @@ def demand_day(
     return out
 
 
-_DEMAND_SCHEMA = pa.schema(
+DEMAND_SCHEMA = pa.schema(
     [
         ("unit_type", pa.string()),
         ("unit_id", pa.string()),
         ("slot_start", pa.timestamp("us", tz="UTC")),
         ("pickups", pa.int64()),
         ("vacant", pa.int64()),
+    ]
+)
+EVENT_SCHEMA = pa.schema(
+    [
+        ("unit_type", pa.string()),
+        ("unit_id", pa.string()),
+        ("kind", pa.string()),  # pickup | vacant
+        ("key", pa.string()),  # the trip (pickup) or the vehicle (vacant)
+        ("ts", pa.timestamp("us", tz="UTC")),
     ]
 )

@@ -114,3 +114,15 @@ def build_features(
         y_complete=_.y_complete.cast("int64"),
     )
     return out.select("unit_id", "slot", "y", "y_complete", *FEATURES)
+
+
+def count_demand(events: Table, slot_s: int) -> Table:
+    """Demand counts from unit events (unit_type, unit_id, kind, key, ts): per unit and slot
+    (``slot_start``, UTC, slots of ``slot_s`` seconds from the Unix epoch) the distinct keys of
+    ``pickup`` events (trips) and of ``vacant`` events (vehicles seen vacant)."""
+    start = ((events.ts.epoch_seconds() // slot_s) * slot_s).cast("int64").as_timestamp("s")
+    e = events.mutate(slot_start=start)
+    return e.group_by(["unit_type", "unit_id", "slot_start"]).aggregate(
+        pickups=e.key.nunique(where=e.kind == "pickup").cast("int64"),
+        vacant=e.key.nunique(where=e.kind == "vacant").cast("int64"),
+    )
