@@ -431,6 +431,19 @@ class StreamSettings(BaseModel):
     )
 
 
+class SparkSettings(BaseModel):
+    """The Spark session of the daily counts and features when ``engine`` is ``spark``."""
+
+    master: str = Field(
+        "local[2]", description="Spark master URL: local[K] (K cores of this machine), "
+        "spark://host:port (a standalone cluster) or another master Spark accepts.",
+    )  # fmt: skip
+    driver_memory: str = Field("2g", description="Heap of Spark's driver JVM, e.g. '2g'.")
+    shuffle_partitions: int = Field(
+        4, ge=1, description="Partitions of a shuffle (joins, windows): a few per core."
+    )
+
+
 class ServeSettings(BaseModel):
     """The real-time service (serve/)."""
 
@@ -525,6 +538,12 @@ class Settings(BaseSettings):
         "spills to disk. Counted inside a batch process's peak, next to its own frames.",
     )
     duckdb_threads: int = Field(2, ge=1, description="Count of threads DuckDB uses.")
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description="Where the daily pipeline computes demand counts and features: embedded "
+        "DuckDB, or Spark (`spark` section) through the day-partitioned Parquet lake under "
+        "`<home>/lake`; either way the rows land in the warehouse.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Least severe log records written to standard error."
     )
@@ -543,6 +562,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -560,6 +580,11 @@ class Settings(BaseSettings):
     @property
     def warehouse_path(self) -> Path:
         return self.home / "warehouse.duckdb"
+
+    @property
+    def lake_dir(self) -> Path:
+        """Day-partitioned Parquet that DuckDB and Spark both read and write."""
+        return self.home / "lake"
 
     @property
     def landing_path(self) -> Path:

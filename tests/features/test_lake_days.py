@@ -128,7 +128,7 @@ def _check_engine(
         for d in days[-3:]:
             for u in feature_units if d == last else ("h3",):
                 feature_day(backend, lake, spec, graph, u, d)
-                n = load_features(con, lake, u, d, 0)["rows"]
+                n = load_features(con, lake, u, d)["rows"]
                 assert n == embedded[(u, d.day)][1].num_rows
                 _assert_features_equal(_rows(con, "unit_features", d, u), embedded[(u, d.day)][1])
     finally:  # leave the embedded rows for the next engine

@@ -213,3 +213,25 @@ def test_old_supply_slots_are_sealed_into_counts_and_late_fixes_are_counted(
     assert (vacant_at(0), vacant_at(90)) == (2, 1)
     state.add_fixes([_fix(5, False, "c")])  # late for the sealed 10:00 slot
     assert (vacant_at(0), state.late_supply) == (2, 1)
+
+
+def test_a_state_restored_from_a_checkpoint_continues_as_if_never_stopped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from taxinav.serve.live_stream import read_snapshot, restore_checkpoint, write_checkpoint
+
+    first = [_fix(m, occ) for m, occ in ((0, False), (1, False), (2, True))]  # a trip opens
+    rest = [_fix(3, True), _fix(4, False), _fix(5, False, "d")]  # … and closes
+    whole = _state(monkeypatch)
+    whole.add_fixes(first + rest)
+    stopped = _state(monkeypatch)
+    stopped.add_fixes(first)
+    write_checkpoint(tmp_path, stopped, seq=7, fixes=3)
+    resumed = _state(monkeypatch)
+    assert restore_checkpoint(tmp_path, resumed) == (7, 3)
+    new, repeats = resumed.add_fixes([first[-1], *rest])  # a redelivered fix is a repeat
+    assert (len(new), repeats) == (3, 1)
+    assert resumed.counts("h3") == whole.counts("h3")
+    [pickup] = resumed.counts("h3").to_pylist()[:1]
+    assert pickup["pickups"] == 1 and pickup["vacant"] == 2  # vehicles c and d at 10:00
+    assert read_snapshot(tmp_path).seq == 7 and read_snapshot(tmp_path).fixes == 3

@@ -146,17 +146,16 @@ def feature_day(
     _write(backend, rows, partition_dir(lake, "unit_features", d.day, unit))
 
 
-def load_features(
-    con: duckdb.DuckDBPyConnection, lake: Path, unit: str, d: Day, n_units: int
-) -> dict[str, Any]:
+def load_features(con: duckdb.DuckDBPyConnection, lake: Path, unit: str, d: Day) -> dict[str, Any]:
     """Replace the day's ``unit_features`` of ``unit`` with the lake's; what ``features_day``
-    reports (``n_units``: the units of the type)."""
+    reports (every unit has a row in every slot)."""
     rows = read_partition(con, partition_dir(lake, "unit_features", d.day, unit))
     rows = _timestamps_utc(rows).select(FEATURE_SCHEMA.names).cast(FEATURE_SCHEMA)
     rows = rows.sort_by([("slot_start", "ascending"), ("unit_id", "ascending")])
     replace_rows(con, {"unit_features": rows}, f"unit_type = ? AND {_DAY}", [unit, d.start, d.end])
     complete = int(np.sum(rows["y_complete"].to_numpy()))
-    return {"rows": rows.num_rows, "units": n_units, "complete_y": complete}
+    units = pa.compute.count_distinct(rows["unit_id"]).as_py()
+    return {"rows": rows.num_rows, "units": units, "complete_y": complete}
 
 
 def _read(backend: Any, path: Path) -> Table:

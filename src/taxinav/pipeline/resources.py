@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
+import ibis
 from pydantic import PrivateAttr, SecretStr
 
 from taxinav.calendar import Day
@@ -113,3 +114,14 @@ def checked(out: dict[str, Any], checks: list[Check], taxinav: TaxinavResource,
 
 def check_spec(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description)
+
+
+@contextmanager
+def spark_backend(settings: Settings) -> Iterator[Any]:
+    """An Ibis backend on a Spark session of ``settings.spark`` for one asset."""
+    from taxinav.warehouse.spark import spark_session
+
+    c = settings.spark
+    scratch = settings.home / "spark"
+    with spark_session(c.master, c.shuffle_partitions, c.driver_memory, scratch) as session:
+        yield ibis.pyspark.connect(session)

@@ -10,6 +10,7 @@ same feature expression from these counts, equal the offline ones.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from collections import Counter
@@ -97,6 +98,25 @@ class LiveState:
         self.clock: datetime | None = None
         self.late = 0
         self._lock = threading.Lock()
+
+    # What a live consumer checkpoints: every field the fixes change (not the graph, its
+    # index or the locks, which a restarted process rebuilds).
+    _STATE = ("vehicles", "pickups", "vacant", "vacant_road", "sealed", "sealed_before",
+              "late_supply", "reported", "clock", "late")  # fmt: skip
+
+    def state(self) -> dict[str, object]:
+        """A copy of what the fixes so far built (for :meth:`restore`; picklable)."""
+        with self._lock:
+            out = {k: copy.deepcopy(getattr(self, k)) for k in self._STATE}
+            out["claims"] = copy.deepcopy(self.claims.recent)
+            return out
+
+    def restore(self, state: dict[str, object]) -> None:
+        """Continue from :meth:`state` of a state over the same network and settings."""
+        with self._lock:
+            for k in self._STATE:
+                setattr(self, k, state[k])
+            self.claims.recent = state["claims"]  # type: ignore[assignment]
 
     def apply(self, fixes: list[Fix]) -> None:
         """Update positions, trips and counts with claimed fixes (any order: they are put in

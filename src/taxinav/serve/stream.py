@@ -130,7 +130,6 @@ async def consume_landing(settings: StreamSettings, directory: Path,
     """Land the stream's messages into ``directory`` until ``stop`` is set; the count of
     messages landed."""
     import nats
-    from nats.errors import TimeoutError as NatsTimeout
     from nats.js.api import ConsumerConfig
 
     nc = await nats.connect(_url(settings), connect_timeout=5, max_reconnect_attempts=-1)
@@ -145,7 +144,7 @@ async def consume_landing(settings: StreamSettings, directory: Path,
         while stop is None or not stop.is_set():
             try:
                 batch = await sub.fetch(FETCH, timeout=1.0)
-            except NatsTimeout:
+            except TimeoutError:  # nats raises its own subclass or asyncio's
                 continue
             for msg in batch:
                 kind = msg.subject.split(".")[-2]

@@ -44,6 +44,7 @@ def spark_session(
         SparkSession.builder.master(master)
         .appName("taxinav")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.memory", driver_memory)

@@ -7,6 +7,7 @@ from taxinav import ingest, roads
 from taxinav.features.counts import CountSpec, demand_day
 from taxinav.pipeline import checks as quality
 from taxinav.pipeline.assets.sources import GROUP
+from taxinav.pipeline.assets.spark import lake_demand_day
 from taxinav.pipeline.resources import (
     SHARED_STORE_RETRY,
     Materialized,
@@ -106,8 +107,12 @@ def daily_assets(
     def demand(context: dg.AssetExecutionContext, taxinav: TaxinavResource) -> Materialized:
         """Pickups and vacant vehicles per unit (H3 cell, road segment) and slot."""
         s = taxinav.settings()
-        with warehouse(s, "demand") as con:
-            out = demand_day(con, CountSpec.of(s), roads.read_graph(con), taxinav.day(context))
+        spec, d = CountSpec.of(s), taxinav.day(context)
+        if s.engine == "spark":
+            out = lake_demand_day(s, spec, d)
+        else:
+            with warehouse(s, "demand") as con:
+                out = demand_day(con, spec, roads.read_graph(con), d)
         return dg.MaterializeResult(metadata=meta(out))
 
     return [telemetry, trips, pickups, demand]

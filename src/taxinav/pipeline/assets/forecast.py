@@ -11,6 +11,7 @@ from taxinav.mlops.accuracy import accuracy_day
 from taxinav.mlops.job import launch_training
 from taxinav.mlops.registry import champion_card
 from taxinav.pipeline.assets.sources import GROUP
+from taxinav.pipeline.assets.spark import lake_features_day
 from taxinav.pipeline.resources import (
     SHARED_STORE_RETRY,
     Materialized,
@@ -78,9 +79,12 @@ def unit_assets(
         """Forecasting features of every unit × slot of the day, from its demand counts and
         those of the days its historical statistics look back on (``HISTORY_DAYS``)."""
         s = taxinav.settings()
-        with warehouse(s, f"features_{unit}") as con:
-            out = features_day(con, CountSpec.of(s), roads.read_graph(con), unit,
-                               taxinav.day(context))  # fmt: skip
+        spec, d = CountSpec.of(s), taxinav.day(context)
+        if s.engine == "spark":
+            out = lake_features_day(s, spec, unit, d)
+        else:
+            with warehouse(s, f"features_{unit}") as con:
+                out = features_day(con, spec, roads.read_graph(con), unit, d)
         return dg.MaterializeResult(metadata=meta(out))
 
     @dg.asset(
