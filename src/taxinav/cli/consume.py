@@ -39,7 +39,8 @@ def consume_live(
     folder: Annotated[Path | None, typer.Option(
         help="Where the checkpoint and the live view go (default <home>/live).")] = None,
     checkpoint_s: Annotated[float, typer.Option(
-        min=0.1, help="Seconds between checkpoints (and acknowledgements).")] = 2.0,
+        min=0.1, help="Seconds between checkpoints (and acknowledgements): a restart "
+        "applies at most this much again; each writes the whole state.")] = 10.0,
 ) -> None:  # fmt: skip
     """Keep the live state — vehicles and demand counts per H3 cell and road segment — from
     the stream, resuming from its last checkpoint; the live view is written to FOLDER

@@ -10,8 +10,8 @@ same feature expression from these counts, equal the offline ones.
 
 from __future__ import annotations
 
-import copy
 import math
+import pickle
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -104,19 +104,21 @@ class LiveState:
     _STATE = ("vehicles", "pickups", "vacant", "vacant_road", "sealed", "sealed_before",
               "late_supply", "reported", "clock", "late")  # fmt: skip
 
-    def state(self) -> dict[str, object]:
-        """A copy of what the fixes so far built (for :meth:`restore`; picklable)."""
+    def dumps(self) -> bytes:
+        """What the fixes so far built, serialised at once (for :meth:`loads`)."""
         with self._lock:
-            out = {k: copy.deepcopy(getattr(self, k)) for k in self._STATE}
-            out["claims"] = copy.deepcopy(self.claims.recent)
-            return out
+            state = {k: getattr(self, k) for k in self._STATE}
+            state["claims"] = self.claims.recent
+            return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def restore(self, state: dict[str, object]) -> None:
-        """Continue from :meth:`state` of a state over the same network and settings."""
+    def loads(self, raw: bytes) -> None:
+        """Continue from :meth:`dumps` of a state over the same network and settings (our
+        own checkpoint file: pickle trusts its input)."""
+        state = pickle.loads(raw)  # noqa: S301
         with self._lock:
             for k in self._STATE:
                 setattr(self, k, state[k])
-            self.claims.recent = state["claims"]  # type: ignore[assignment]
+            self.claims.recent = state["claims"]
 
     def apply(self, fixes: list[Fix]) -> None:
         """Update positions, trips and counts with claimed fixes (any order: they are put in

@@ -5,7 +5,8 @@ stream's order — the same code the service runs on the batches its ingest work
 so the counts are those of the daily pipeline for the same fixes. Every ``checkpoint_s`` it
 writes into its folder, each file through a temporary one and a rename:
 
-- ``state.pkl``: the state and the last stream sequence applied — where a restart continues;
+- ``state.pkl``: the last stream sequence applied (a JSON line) and the state — where a
+  restart continues;
 - ``counts-h3.parquet``, ``counts-road.parquet`` (unit_id, slot_start, pickups, vacant) and
   ``vehicles.parquet`` (the latest fix of each vehicle): the live view for readers elsewhere;
 - ``live.json``: the sequence, the clock and the time of writing;
@@ -22,7 +23,6 @@ import asyncio
 import json
 import logging
 import os
-import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,8 +85,8 @@ def write_checkpoint(folder: Path, state: LiveState, seq: int, fixes: int) -> No
     meta = {"seq": seq, "fixes": fixes, "clock": state.clock.isoformat() if state.clock else None,
             "written_at": datetime.now(UTC).isoformat()}  # fmt: skip
     _replace(folder / "live.json", lambda p: p.write_text(json.dumps(meta)))
-    payload = {"seq": seq, "fixes": fixes, "state": state.state()}
-    _replace(folder / "state.pkl", lambda p: p.write_bytes(pickle.dumps(payload)))
+    head = json.dumps({"seq": seq, "fixes": fixes}).encode()
+    _replace(folder / "state.pkl", lambda p: p.write_bytes(head + b"\n" + state.dumps()))
 
 
 def restore_checkpoint(folder: Path, state: LiveState) -> tuple[int, int]:
@@ -95,9 +95,10 @@ def restore_checkpoint(folder: Path, state: LiveState) -> tuple[int, int]:
     path = folder / "state.pkl"
     if not path.exists():
         return 0, 0
-    payload = pickle.loads(path.read_bytes())  # noqa: S301 - written by this consumer
-    state.restore(payload["state"])
-    return int(payload["seq"]), int(payload["fixes"])
+    head, _, body = path.read_bytes().partition(b"\n")
+    meta = json.loads(head)
+    state.loads(body)
+    return int(meta["seq"]), int(meta["fixes"])
 
 
 def read_snapshot(folder: Path) -> LiveSnapshot:
