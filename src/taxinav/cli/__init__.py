@@ -20,6 +20,7 @@ from taxinav.cli import (
     consume,
     demo,
     evaluate,
+    export,
     forecast,
     ingest,
     models,
@@ -81,6 +82,7 @@ app.add_typer(models.tracking_app, name="tracking")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(synth.app, name="synth")
 app.add_typer(consume.app, name="consume")
+app.add_typer(export.app, name="export")
 app.command("serve")(serve.serve)
 app.command("token")(serve.token)
 app.command("evaluate")(evaluate.evaluate)
