@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from taxinav.serve.responses import DemandCollection, ModelInfo, RouteFeature, VehicleCollection
 from tests.serve.conftest import auth
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
@@ -138,6 +139,8 @@ def test_routes_for_vacant_taxis_only(client: Any) -> None:
     assert props["vehicle_id"] == vid and len(props["eta"]) == len(props["segments"])
     assert all(0 <= p <= 1 for p in props["p_cumulative"])
     assert props["p_cumulative"] == sorted(props["p_cumulative"])
+    typed = RouteFeature.model_validate_json(r.content)  # the declared answer, field by field
+    assert typed.properties.position.ts.tzinfo is not None and typed.properties.eta
 
 
 def test_the_plan_routes_only_the_guided_vehicles(client: Any) -> None:
@@ -170,8 +173,14 @@ def test_demand_model_metrics_and_health(client: Any) -> None:
     assert p["ratio"] == pytest.approx(p["forecast"] / (p["supply"] + 1), abs=1e-3)
     road = client.get("/v1/demand?unit=road", headers=auth("operator")).json()
     assert road["features"] and road["features"][0]["geometry"]["type"] == "LineString"
+    for unit in ("h3", "road"):
+        r = client.get(f"/v1/demand?unit={unit}", headers=auth("operator"))
+        assert DemandCollection.model_validate_json(r.content).properties.unit == unit
+    r = client.get("/v1/vehicles", headers=auth("operator"))
+    assert VehicleCollection.model_validate_json(r.content).features
     model = client.get("/v1/model", headers=auth("operator")).json()
     assert model["champion_version"] is None and model["last_plan"]["at"]
+    assert ModelInfo.model_validate(model).timezone == "America/Los_Angeles"
     text = client.get("/metrics", headers=auth("operator")).text
     assert 'taxinav_ingested_items_total{kind="fixes",outcome="accepted"}' in text
     assert client.get("/healthz").json() == {"status": "ok"}
@@ -232,3 +241,26 @@ def test_a_replay_with_simulated_twins_lands_apart_from_the_batch(service_settin
         for folder in (settings.api_landing_dir, settings.pipeline_api_landing)
     ]  # fmt: skip
     assert queries == [1, 0]
+
+
+def test_the_openapi_document_declares_each_answer(client: Any) -> None:
+    doc = client.get("/openapi.json").json()
+    paths, schemas = doc["paths"], doc["components"]["schemas"]
+
+    def declared(path: str, media: str) -> str:
+        ref = paths[path]["get"]["responses"]["200"]["content"][media]["schema"]["$ref"]
+        return str(ref.rsplit("/", 1)[-1])
+
+    assert declared("/v1/demand", "application/geo+json") == "DemandCollection"
+    assert declared("/v1/vehicles/{vehicle_id}/route", "application/geo+json") == "RouteFeature"
+    assert declared("/v1/vehicles", "application/json") == "VehicleCollection"
+    assert declared("/v1/model", "application/json") == "ModelInfo"
+    assert (
+        "type"
+        not in paths["/v1/demand"]["get"]["responses"]["200"]["content"]["application/geo+json"][
+            "schema"
+        ]
+    )  # the model alone describes the bytes
+    route = schemas["RouteProperties"]["properties"]
+    assert {"p_found", "eta", "position", "segments"} <= set(route)
+    assert schemas["Training"]["properties"]["trained_before"]["anyOf"][0]["format"] == "date"

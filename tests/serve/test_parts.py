@@ -235,3 +235,18 @@ def test_a_state_restored_from_a_checkpoint_continues_as_if_never_stopped(
     [pickup] = resumed.counts("h3").to_pylist()[:1]
     assert pickup["pickups"] == 1 and pickup["vacant"] == 2  # vehicles c and d at 10:00
     assert read_snapshot(tmp_path).seq == 7 and read_snapshot(tmp_path).fixes == 3
+
+
+def test_the_training_window_is_given_in_local_days() -> None:
+    from datetime import date
+
+    from taxinav.serve.views import _train_days, _window
+
+    # Slots 144 … 2158 of 10 minutes: days 1 … 14 after the first (the last slot's target
+    # runs past the day's end), so 14 days ending the day before 2008-06-01.
+    split = "{'train': [144, 2158], 'gate': [2160, 2591], 'test': [2592, 3599]}"
+    assert _train_days(split, date(2008, 6, 1), 144) == {"start": date(2008, 5, 18), "days": 14}
+    assert _train_days("", date(2008, 6, 1), 144) is None
+    assert _train_days(split, None, 144) is None
+    assert _window("2008-05-25", "3") == {"start": date(2008, 5, 25), "days": 3}
+    assert _window("", "0") is None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import h3
@@ -114,7 +115,8 @@ def vehicles(live: LiveState, window: timedelta) -> dict[str, Any]:
 
 
 def training_window(settings: Settings, version: str | None) -> dict[str, Any] | None:
-    """The champion's training run: its data window and backtest RMSE (from MLflow)."""
+    """The champion's training run (from MLflow): the local days it learned from, was gated
+    on and tested on, and its backtest RMSE."""
     if version is None or not settings.mlops.track:
         return None
     import mlflow
@@ -126,8 +128,36 @@ def training_window(settings: Settings, version: str | None) -> dict[str, Any] |
     run = mlflow.get_run(mv.run_id) if mv.run_id else None
     if run is None:
         return {"version": version}
-    return {"version": version, "run_id": run.info.run_id,
-            "test_start": run.data.params.get("test_start"),
-            "test_days": run.data.params.get("test_days"),
-            "data_window": run.data.tags.get("data_window"),
+    p = run.data.params
+    before = _day(p.get("trained_before"))
+    per_day = Slotting.of_forecast(settings.forecast).per_day
+    return {"version": version, "run_id": run.info.run_id, "trained_before": before,
+            "train": _train_days(run.data.tags.get("data_window"), before, per_day),
+            "gate": _window(p.get("gate_start"), p.get("gate_days")),
+            "test": _window(p.get("test_start"), p.get("test_days")),
             "backtest_rmse": run.data.metrics.get("lightgbm.rmse")}  # fmt: skip
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _window(start: str | None, days: str | None) -> dict[str, Any] | None:
+    first = _day(start)
+    return {"start": first, "days": int(days or 0)} if first else None
+
+
+def _train_days(split: str | None, before: date | None, per_day: int) -> dict[str, Any] | None:
+    """The training days, from the run's slot split (``{'train': [first, last], …}``) and the
+    first day after them."""
+    try:
+        lo, hi = ast.literal_eval(split or "")["train"]
+    except (ValueError, SyntaxError, KeyError, TypeError):
+        return None
+    if before is None:
+        return None
+    days = round((int(hi) - int(lo) + 1) / per_day)
+    return {"start": before - timedelta(days=days), "days": days}

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from taxinav.serve.api.deps import role
 from taxinav.serve.auth import Principal
+from taxinav.serve.responses import ModelInfo
 from taxinav.serve.service import Conflict, NotFound, Service
 
 
@@ -15,7 +16,7 @@ def router(service: Service) -> APIRouter:
     app = APIRouter()
     Operator = Annotated[Principal, Depends(role(service, "operator"))]
 
-    @app.get("/v1/model")
+    @app.get("/v1/model", response_model=ModelInfo)
     def model(_: Operator) -> dict[str, Any]:
         """The champion, its training window and its live accuracy against the base model."""
         return service.model_info()

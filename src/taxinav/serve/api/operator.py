@@ -9,6 +9,7 @@ from taxinav.serve import views
 from taxinav.serve.api.deps import role
 from taxinav.serve.auth import Principal
 from taxinav.serve.metrics import exposition
+from taxinav.serve.responses import VehicleCollection
 from taxinav.serve.service import LIVE_WINDOW, Service
 
 
@@ -16,7 +17,7 @@ def router(service: Service) -> APIRouter:
     app = APIRouter()
     Operator = Annotated[Principal, Depends(role(service, "operator"))]
 
-    @app.get("/v1/vehicles")
+    @app.get("/v1/vehicles", response_model=VehicleCollection)
     def vehicles(_: Operator) -> dict[str, Any]:
         """Every vehicle seen in the last minutes, vacant or occupied."""
         assert service.live is not None

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from taxinav.serve.api.deps import role
 from taxinav.serve.auth import Auth, Principal
 from taxinav.serve.geo_index import BBox
+from taxinav.serve.responses import DemandCollection, GeoJSON, RouteFeature, geojson_responses
 from taxinav.serve.service import Conflict, NotFound, Service
 
 View = Annotated[str | None, Query(
@@ -32,8 +33,8 @@ def router(service: Service) -> APIRouter:
     # take turns with each other and with the acknowledgements.
     draws = anyio.CapacityLimiter(1)
 
-    @app.get("/v1/demand", response_class=Response,
-             responses={200: {"content": {"application/geo+json": {}}}, 422: {}})  # fmt: skip
+    @app.get("/v1/demand", response_class=GeoJSON,
+             responses=geojson_responses(DemandCollection, 422))  # fmt: skip
     def demand(_: Reader, unit: Literal["road", "h3"] = "h3", bbox: View = None) -> Response:
         """Forecast pickups over the horizon (``horizon_min``), live vacant supply and their ratio
         (GeoJSON FeatureCollection), of the units in ``bbox`` (all without it)."""
@@ -41,8 +42,8 @@ def router(service: Service) -> APIRouter:
 
     geo: dict[str, Any] = {"content": {"application/geo+json": {}}}
 
-    @app.get("/v1/vehicles/{vehicle_id}/route", response_class=Response,
-             responses={200: geo, 404: {}, 409: {}})  # fmt: skip
+    @app.get("/v1/vehicles/{vehicle_id}/route", response_class=GeoJSON,
+             responses=geojson_responses(RouteFeature, 404, 409))  # fmt: skip
     async def route(vehicle_id: str, p: Reader) -> Response:
         """The vehicle's coordinated cruising route (GeoJSON Feature with per-step chance of a
         passenger and ETA)."""
