@@ -72,6 +72,15 @@ def small_warehouse(
 
 
 @pytest.fixture(scope="session")
+def served_home(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Eight real cabs' landing, the road network and the daily pipeline for three days
+    (``tests.serve.conftest.DAYS``); its home is ``<path>/var``."""
+    from tests.serve.conftest import build_served_home
+
+    return build_served_home(real_data, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of its own for the session (skipped where none is installed,
     unless TAXINAV_REQUIRE_POSTGRES is set, as in CI)."""

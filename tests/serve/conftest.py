@@ -36,9 +36,9 @@ def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[role]}"}
 
 
-@pytest.fixture(scope="session")
-def served_home(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Landing, roads and the daily pipeline for DAYS (built once per session)."""
+def build_served_home(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Landing, roads and the daily pipeline for DAYS (the ``served_home`` fixture, once per
+    session, in tests/conftest.py)."""
     from taxinav.pipeline import runner
 
     tmp = tmp_path_factory.mktemp("serve")
