@@ -168,6 +168,24 @@ class Workbench:
             raise LookupError(f"vehicle {vehicle!r} has no route at {moment}")
         return exports.routes([r.geojson(graph) for r in chosen])
 
+    def simulate(self, day: date | str, policy: str = "historical", share: float = 1.0,
+                 other: str | None = None, seeds: int = 1) -> pd.DataFrame:  # fmt: skip
+        """Replay the day's real demand with a cruising policy (``taxinav simulate``'s
+        choices) for ``share`` of the taxis; one row per group of taxis with each KPI's mean,
+        min and max over the seeds."""
+        from taxinav.guidance.experiment import simulate
+        from taxinav.sim.report import KPI_COLUMNS
+
+        out = simulate(self.con, self.settings, _day(day), 1, policy, share=share, other=other,
+                       seeds=seeds)  # fmt: skip
+        rows = []
+        for group, kpis in out.summary.to_json().items():
+            if group == "real":
+                continue
+            rows.append({"group": group, **{f"{c}_{s}": kpis[c][s] for c in KPI_COLUMNS
+                                            for s in ("mean", "min", "max")}})  # fmt: skip
+        return pd.DataFrame(rows)
+
     # experiments ---------------------------------------------------------------------------
     def backtests(self) -> pd.DataFrame:
         """The latest backtest of each unit type: one row per model with its test-window

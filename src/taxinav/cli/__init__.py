@@ -23,6 +23,7 @@ from taxinav.cli import (
     export,
     forecast,
     ingest,
+    lab,
     models,
     pipeline,
     roads,
@@ -89,6 +90,7 @@ app.command("evaluate")(evaluate.evaluate)
 app.command("simulate")(sim.simulate)
 app.command("recommend")(sim.recommend)
 app.command("demo")(demo.demo)
+app.command("lab")(lab.lab)
 app.command("settings")(demo.show_settings)
 
 __all__ = ["app", "version"]
