@@ -44,6 +44,9 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("recommend",): ["--at", "2008-05-20T12:00", "--geojson", "{tmp}/routes.geojson"],
     ("demo",): ["--no-serve"],  # fails at once on the empty data folder, before any batch
     ("synth", "city"): ["--segments", "200", "--taxis", "1", "--days", "1", "--out", "{tmp}/c"],
+    ("export", "demand"): ["--day", "2008-05-20"],
+    ("export", "forecasts"): ["--day", "2008-05-20"],
+    ("export", "routes"): ["--at", "2008-05-20T12:00"],
 }
 FINE_WHEN_EMPTY = {
     ("ingest", "cabspotting"),  # an empty folder loads nothing
@@ -52,7 +55,7 @@ FINE_WHEN_EMPTY = {
     ("settings",),
     ("synth", "city"),  # needs no home: it writes a city
 }
-SERVERS = {("serve",), ("pipeline", "ui"), ("tracking", "ui")}  # run until Ctrl-C
+SERVERS = {("serve",), ("pipeline", "ui"), ("tracking", "ui"), ("lab",)}  # run until Ctrl-C
 
 
 def _commands(group: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

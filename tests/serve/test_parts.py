@@ -250,3 +250,20 @@ def test_the_training_window_is_given_in_local_days() -> None:
     assert _train_days(split, None, 144) is None
     assert _window("2008-05-25", "3") == {"start": date(2008, 5, 25), "days": 3}
     assert _window("", "0") is None
+
+
+def test_the_drivers_chances_within_minutes_and_the_next_turn() -> None:
+    from types import SimpleNamespace
+
+    from taxinav.serve.views import chance_within, next_turn
+
+    eta, p = np.array([120.0, 400.0, 700.0, 1000.0]), np.array([0.1, 0.3, 0.5, 0.6])
+    # 5 min = 300 s: only the first step has ended; 10 min: two; 15 min: three.
+    assert chance_within(eta, p, (5, 10, 15)) == {"5": 0.1, "10": 0.3, "15": 0.5}
+    assert chance_within(eta + 200, p, (5,)) == {"5": 0.0}  # no step ends within 5 min
+    graph = SimpleNamespace(name=np.array(["Market", "Market", "5th", None], dtype=object),
+                            length_m=np.array([100.0, 50.0, 80.0, 10.0]),
+                            highway=np.array(["primary"] * 3 + ["service"]))  # fmt: skip
+    assert next_turn(graph, np.array([0, 1, 2, 3])) == {"street": "5th", "in_m": 150.0}
+    assert next_turn(graph, np.array([2, 3])) == {"street": "service road", "in_m": 80.0}
+    assert next_turn(graph, np.array([0, 1])) is None

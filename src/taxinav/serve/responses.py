@@ -63,6 +63,11 @@ class RoutePosition(BaseModel):
     ts: datetime = Field(description="Time of the taxi's latest fix.")
 
 
+class NextTurn(BaseModel):
+    street: str
+    in_m: float = Field(description="Metres before the turn (at most).")
+
+
 class RouteProperties(BaseModel):
     vehicle_id: str
     segments: list[int] = Field(description="Directed road segments, in driving order.")
@@ -77,6 +82,10 @@ class RouteProperties(BaseModel):
     duration_s: float
     timezone: str = Field(description="The fleet's city (IANA), for local times.")
     position: RoutePosition
+    p_within: dict[str, float] = Field(
+        description="Chance of a passenger within 5, 10 and 15 minutes (keys: minutes)."
+    )
+    next_turn: NextTurn | None = Field(description="The next street; null: stays on this one.")
 
 
 class RouteFeature(BaseModel):
@@ -89,6 +98,7 @@ class VehicleProperties(BaseModel):
     vehicle_id: str
     occupied: bool
     ts: datetime = Field(description="Time of the latest fix.")
+    in_area: bool = Field(description="Inside the mapped area (the road network's extent).")
 
 
 class VehicleFeature(BaseModel):
@@ -97,9 +107,16 @@ class VehicleFeature(BaseModel):
     properties: VehicleProperties
 
 
+class FleetMeta(BaseModel):
+    clock: datetime | None = Field(description="Time of the newest fix (the data's time).")
+    received_s_ago: float = Field(description="Wall-clock seconds since fixes last arrived.")
+    outside: int = Field(description="Taxis outside the mapped area.")
+
+
 class VehicleCollection(BaseModel):
     type: Literal["FeatureCollection"]
     features: list[VehicleFeature]
+    properties: FleetMeta
 
 
 class Window(BaseModel):

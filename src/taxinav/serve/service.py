@@ -53,11 +53,20 @@ class IngestStatus:
 
 
 class NotFound(LookupError):
-    pass
+    """Nothing there; ``state`` names why for the driver's screen (``no_data``: the vehicle
+    never reported; ``off_network``: it is away from the mapped roads)."""
+
+    def __init__(self, message: str, state: str = "") -> None:
+        super().__init__(message)
+        self.state = state
 
 
 class Conflict(Exception):
-    pass
+    """Not now; ``state``: ``occupied`` (carrying a passenger) or ``no_route``."""
+
+    def __init__(self, message: str, state: str = "") -> None:
+        super().__init__(message)
+        self.state = state
 
 
 class Service:
@@ -309,14 +318,15 @@ class Service:
         assert self.live is not None and self.ctx is not None
         v = self.live.vehicles.get(vehicle_id)
         if v is None:
-            raise NotFound(f"unknown vehicle {vehicle_id!r}")
+            raise NotFound(f"unknown vehicle {vehicle_id!r}", "no_data")
         if v.occupied:
-            raise Conflict(f"vehicle {vehicle_id!r} is occupied; routes are for vacant taxis")
+            raise Conflict(f"vehicle {vehicle_id!r} is occupied; routes are for vacant taxis",
+                           "occupied")  # fmt: skip
         heading = v.heading if v.heading is not None else float("nan")
         placed = planner.place(self.ctx.graph, self.live.index, [(vehicle_id, v.lat, v.lon,
                                                                   heading)])  # fmt: skip
         if not placed:
-            raise NotFound(f"vehicle {vehicle_id!r} is not on the road network")
+            raise NotFound(f"vehicle {vehicle_id!r} is not on the road network", "off_network")
         route = self._routes.get(vehicle_id) or self.snapshot.routes.get(vehicle_id)
         if route is None or route.start_segment != placed[0].segment:
             if not draw:
@@ -326,7 +336,7 @@ class Service:
                 placed[0], (clock - self.ctx.origin).total_seconds()
             )
             if route is None:
-                raise Conflict(f"no admissible route for {vehicle_id!r} right now")
+                raise Conflict(f"no admissible route for {vehicle_id!r} right now", "no_route")
             self._routes[vehicle_id] = route
         key = (id(route), v.ts)
         cached = self._route_json.get(vehicle_id)

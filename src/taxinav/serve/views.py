@@ -32,7 +32,41 @@ def route_feature(
     props["eta"] = [(now + timedelta(seconds=float(s))).isoformat() for s in route.eta_s]
     props["position"] = {"lat": v.lat, "lon": v.lon, "ts": v.ts.isoformat()}
     props["p_found"] = float(route.p_cumulative[-1]) if route.segments.size else 0.0
+    props["p_within"] = chance_within(route.eta_s, route.p_cumulative, WITHIN_MIN)
+    props["next_turn"] = next_turn(graph, route.segments)
     return feature
+
+
+WITHIN_MIN = (5, 10, 15)  # minutes the driver's screen gives the chance of a passenger for
+
+
+def chance_within(eta_s: np.ndarray, p_cumulative: np.ndarray,
+                  minutes: tuple[int, ...]) -> dict[str, float]:  # fmt: skip
+    """Chance of having found a passenger within each number of minutes: that of the last
+    step ending by then (0 before the first step ends)."""
+    out = {}
+    for m in minutes:
+        done = np.flatnonzero(np.asarray(eta_s) <= 60 * m)
+        out[str(m)] = round(float(p_cumulative[done[-1]]), 4) if done.size else 0.0
+    return out
+
+
+def next_turn(graph: RoadGraph, segments: np.ndarray) -> dict[str, Any] | None:
+    """The first step onto a street of another name, and the metres before it (at most: the
+    taxi is somewhere on its first segment, counted whole); None when the route stays on one
+    street."""
+    segs = np.asarray(segments, dtype=np.int64)
+    if segs.size < 2:
+        return None
+    here = graph.name[segs[0]]
+    driven = float(graph.length_m[segs[0]])
+    for s in segs[1:]:
+        name = graph.name[s]
+        if name != here:
+            return {"street": name or graph.highway[s].replace("_", " ") + " road",
+                    "in_m": round(driven, 0)}  # fmt: skip
+        driven += float(graph.length_m[s])
+    return None
 
 
 def _supply_by_cell(live: LiveState, window: timedelta) -> Counter[str]:
@@ -107,11 +141,22 @@ def network(graph: RoadGraph) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def vehicles(live: LiveState, window: timedelta) -> dict[str, Any]:
-    return {"type": "FeatureCollection", "features": [
+def vehicles(live: LiveState, window: timedelta, extent: list[float] | None,
+             received_s_ago: float) -> dict[str, Any]:  # fmt: skip
+    """Every vehicle seen within ``window`` of the data's clock, marked inside or outside the
+    mapped area (``extent``: west, south, east, north), with the data's time and freshness."""
+    w, s, e, n = extent or (-180.0, -90.0, 180.0, 90.0)
+    seen = live.latest(window)
+    inside = [bool(w <= v.lon <= e and s <= v.lat <= n) for _, v in seen]
+    features = [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [v.lon, v.lat]},
-         "properties": {"vehicle_id": k, "occupied": v.occupied, "ts": v.ts.isoformat()}}
-        for k, v in live.latest(window)]}  # fmt: skip
+         "properties": {"vehicle_id": k, "occupied": v.occupied, "ts": v.ts.isoformat(),
+                        "in_area": here}}
+        for (k, v), here in zip(seen, inside, strict=True)
+    ]  # fmt: skip
+    return {"type": "FeatureCollection", "features": features, "properties": {
+        "clock": live.clock.isoformat() if live.clock else None,
+        "received_s_ago": round(received_s_ago, 1), "outside": inside.count(False)}}  # fmt: skip
 
 
 def training_window(settings: Settings, version: str | None) -> dict[str, Any] | None:

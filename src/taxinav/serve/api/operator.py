@@ -1,5 +1,6 @@
 """The operator's views: every vehicle, alerts, Prometheus metrics."""
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -21,7 +22,8 @@ def router(service: Service) -> APIRouter:
     def vehicles(_: Operator) -> dict[str, Any]:
         """Every vehicle seen in the last minutes, vacant or occupied."""
         assert service.live is not None
-        return views.vehicles(service.live, LIVE_WINDOW)
+        return views.vehicles(service.live, LIVE_WINDOW, service.network_extent(),
+                              time.time() - service.last_ingest)  # fmt: skip
 
     @app.get("/v1/alerts")
     def alerts(_: Operator) -> list[dict[str, str]]:

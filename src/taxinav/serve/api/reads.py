@@ -46,7 +46,9 @@ def router(service: Service) -> APIRouter:
              responses=geojson_responses(RouteFeature, 404, 409))  # fmt: skip
     async def route(vehicle_id: str, p: Reader) -> Response:
         """The vehicle's coordinated cruising route (GeoJSON Feature with per-step chance of a
-        passenger and ETA)."""
+        passenger and ETA, the next turn, the chance within 5/10/15 minutes). No route: 404
+        with ``state`` ``no_data`` (never reported) or ``off_network``; 409 with ``occupied``
+        or ``no_route``."""
         Auth.allow(p, ("driver", "operator"), vehicle_id)
         try:
             # A poll is a lookup, answered here; a re-draw takes milliseconds of CPU and runs
@@ -57,9 +59,9 @@ def router(service: Service) -> APIRouter:
                                                       limiter=draws)  # fmt: skip
             return Response(body, media_type="application/geo+json")
         except NotFound as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=404)
+            return JSONResponse({"detail": str(exc), "state": exc.state}, status_code=404)
         except Conflict as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=409)
+            return JSONResponse({"detail": str(exc), "state": exc.state}, status_code=409)
 
     @app.get("/v1/network", response_class=Response, responses={200: geo, 422: {}})
     def network(_: Reader, bbox: View = None) -> Response:
