@@ -4,6 +4,7 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.spark-installed
+LAB_STAMP := $(VENV)/.lab-installed
 WEB_STAMP := web/node_modules/.installed
 LEAFLET_VERSION := 1.9.4
 LEAFLET_DIR := src/taxinav/serve/web/vendor/leaflet
@@ -53,11 +54,16 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.lock
 	$(BIN)/python -m pip install --quiet -r requirements-spark.lock
 	@touch $(SPARK_STAMP)
 
+# JupyterLab (the lab extra) is only for `taxinav lab` and its test; the demo does not need it.
+$(LAB_STAMP): $(STAMP) requirements-lab.lock
+	$(BIN)/python -m pip install --quiet -r requirements-lab.lock
+	@touch $(LAB_STAMP)
+
 # Debian packages the tests need (installed when missing and run as root).
 system:
 	@bash scripts/system-deps.sh
 
-unit: system $(STAMP) $(SPARK_STAMP) $(WEB_STAMP)
+unit: system $(STAMP) $(SPARK_STAMP) $(LAB_STAMP) $(WEB_STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

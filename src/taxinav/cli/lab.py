@@ -18,11 +18,13 @@ from taxinav.settings import get_settings
 
 def lab_command(port: int, token: str, root: Path) -> list[str]:
     """The JupyterLab server's command line: loopback only, the token, ``root`` open, quiet
-    (its own log would print the token again)."""
+    (its own log would print the token again); as root (containers, CI) it must be allowed."""
+    as_root = ["--allow-root"] if os.geteuid() == 0 else []
     return [sys.executable, "-m", "jupyter", "lab", "--no-browser",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}", "--ServerApp.log_level=WARN"]  # fmt: skip
+            f"--ServerApp.root_dir={root}", "--ServerApp.log_level=WARN",
+            "--LabApp.log_level=WARN", *as_root]  # fmt: skip
 
 
 def lab(
