@@ -58,7 +58,7 @@ def test_the_lab_answers_on_loopback_only_with_its_token(tmp_path: Path) -> None
         [sys.executable, "-m", "taxinav.cli", "lab", "--port", str(port), "--dir", str(books)],
         env={**os.environ, "TAXINAV_HOME": str(tmp_path / "var"), "JUPYTER_RUNTIME_DIR":
              str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config")},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
@@ -81,12 +81,12 @@ def test_the_lab_answers_on_loopback_only_with_its_token(tmp_path: Path) -> None
         assert [c["name"] for c in listing["content"]] == ["mine.ipynb"]  # --dir is open
         assert _listening_on(port) == ["0100007F"]  # 127.0.0.1 only (no 0.0.0.0, no IPv6)
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # the server itself: `taxinav lab` becomes it
         try:
             rest, _ = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            rest, _ = proc.communicate()
+            os.killpg(proc.pid, signal.SIGKILL)  # its session: nothing may hold the pipe
+            rest, _ = proc.communicate(timeout=30)
     assert token not in rest  # the token was shown once, in the first line only
 
 

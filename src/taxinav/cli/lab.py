@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -45,9 +44,7 @@ def lab(
     env = {**os.environ, "TAXINAV_HOME": str(settings.home.resolve())}
     console.print(f"JupyterLab on http://127.0.0.1:{port}/lab?token={token}  (home "
                   f"{settings.home.resolve()}; the token is shown only here)")  # fmt: skip
-    try:
-        code = subprocess.run(lab_command(port, token, root.resolve()), env=env,
-                              check=False).returncode  # fmt: skip
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    sys.stdout.flush()
+    # This process becomes the server: Ctrl-C and SIGTERM reach it, and nothing is left behind.
+    cmd = lab_command(port, token, root.resolve())
+    os.execve(cmd[0], cmd, env)
