@@ -110,9 +110,9 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if os.environ.get("TAXINAV_REQUIRE_NATS"):
             pytest.fail("NATS required but nats-server is not installed")
         pytest.skip("no nats-server installed (Debian package nats-server)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from tests.serve.test_durability import _free_port
+
+    port = _free_port()
     store = tmp_path_factory.mktemp("jetstream")
     proc = subprocess.Popen([binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

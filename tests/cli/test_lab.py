@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from taxinav.cli import app
 from taxinav.cli.lab import lab_command
+from tests.serve.test_durability import _free_port
 
 
 def test_the_server_listens_on_loopback_only_with_the_token() -> None:
@@ -36,7 +37,6 @@ def test_the_lab_answers_on_loopback_only_with_its_token(tmp_path: Path) -> None
     import os
     import re
     import signal
-    import socket
     import subprocess
     import sys
     import time
@@ -47,9 +47,7 @@ def test_the_lab_answers_on_loopback_only_with_its_token(tmp_path: Path) -> None
         if os.environ.get("TAXINAV_REQUIRE_LAB"):
             pytest.fail("JupyterLab is required (make test installs requirements-lab.lock)")
         pytest.skip("JupyterLab is not installed (the lab extra)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     books = tmp_path / "notebooks"
     books.mkdir()
     (books / "mine.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, '

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from taxinav.serve.replay import batches, day_fixes
 from taxinav.settings import ServeSettings, Settings, StreamSettings
 from taxinav.warehouse import connect
 from tests.serve.conftest import DAYS, auth
+from tests.serve.test_durability import _free_port
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 HOURS = (7, 9)  # local hours of the middle day replayed
@@ -72,9 +72,7 @@ def _batch_counts(settings: Settings, fixes: pa.Table, d: Day) -> dict[tuple[str
 def test_an_hour_through_two_workers_lands_once_and_the_live_counts_are_the_batch_ones(
     service_settings: Settings, nats_url: str, tmp_path: Path
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     stream = StreamSettings(url=nats_url, name="LIVEHOUR", subject="livehour", partitions=4)
     folder = tmp_path / "landing"
     settings = service_settings.model_copy(update={
