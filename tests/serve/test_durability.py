@@ -179,7 +179,7 @@ CHILD = textwrap.dedent("""
 
         os.replace = replace
     elif stage == "landed":  # two segments landed, the second not deleted from the log
-        ingestion.write_segment = after("write", ingestion.write_segment, 2)
+        ingestion.write_lines = after("write", ingestion.write_lines, 2)
     elif stage == "deleted":  # one segment landed and deleted, the rest not yet
         log.done = after("done", log.done, 1)
     ingestion.Ingestion(settings, log, Counter(), Monitor([])).flush()

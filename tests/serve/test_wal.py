@@ -18,7 +18,7 @@ import pytest
 
 from taxinav.mlops.monitoring import Monitor
 from taxinav.serve import wal
-from taxinav.serve.ingestion import Ingestion
+from taxinav.serve.ingestion import RECORD_JSON, Ingestion, _validate
 from taxinav.serve.wal import AppendLog, Problem
 from taxinav.settings import Settings
 from tests.serve.fakes import RecordingLive, RecordingSink
@@ -163,6 +163,30 @@ def test_every_other_bad_line_is_a_problem_even_where_a_torn_tail_is_allowed(
     assert records == [("fixes", [])] * 2
     [p] = problems
     assert (p.file, p.line, p.raw, p.torn_tail) == (seg.name, 2, line, False)
+
+
+SCHEMA_BAD = {
+    "a latitude out of range": b'{"kind":"fixes","items":[{"vehicle_id":"v","ts":'
+    b'"2008-05-20T07:00:00Z","lat":91.0,"lon":1.0,"occupied":true}]}\n',
+    "an unknown kind": b'{"kind":"gossip","items":[]}\n',
+    "a ride without its key": b'{"kind":"rides","items":[{"vehicle_id":"v","kind":"pickup",'
+    b'"ts":"2008-05-20T07:00:00Z","lat":1.0,"lon":1.0}]}\n',
+}
+
+
+@pytest.mark.parametrize("line", [*BAD_LINES.values(), *SCHEMA_BAD.values()],
+                         ids=[*BAD_LINES, *SCHEMA_BAD])  # fmt: skip
+def test_the_flushs_undecoded_reading_finds_the_same_problems(tmp_path: Path, line: bytes) -> None:
+    seg = tmp_path / "000000001.jsonl"
+    seg.write_bytes(GOOD + line + GOOD)
+    decoded: list[Problem] = []
+    undecoded: list[Problem] = []
+    records = list(AppendLog.read(seg, decoded, torn_tail_ok=True, validate=_validate))
+    lines = list(AppendLog.read_lines(seg, RECORD_JSON.validate_json, undecoded,
+                                      torn_tail_ok=True))  # fmt: skip
+    assert len(records) == len(lines) == 2 and lines == [GOOD, GOOD]
+    assert [(p.line, p.raw, p.torn_tail) for p in undecoded] == [(2, line, False)]
+    assert [(p.line, p.raw, p.torn_tail) for p in decoded] == [(2, line, False)]
 
 
 def test_a_record_the_schema_rejects_is_a_problem(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Durable ingestion: accepted items are fsynced to the append log before the API answers;
-closed log segments are landed (`landing.write_segment`); on start, what a previous process
+closed log segments are landed (`landing.write_lines`); on start, what a previous process
 acknowledged is landed and replayed into the live state.
 
 A bad line in a segment is counted (``log_corrupt_lines``), quarantined under the log, logged
@@ -16,14 +16,14 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from taxinav.mlops.monitoring import Monitor
 from taxinav.serve.claims import Claims
 from taxinav.serve.histograms import Histograms
-from taxinav.serve.landing import write_segment
+from taxinav.serve.landing import write_lines
 from taxinav.serve.schemas import Fix, IngestResult, RideEvent, validate_items
 from taxinav.serve.wal import AppendLog, Problem, Record
 from taxinav.settings import Settings
@@ -33,6 +33,23 @@ KEEP_RIDE_KEYS = timedelta(days=2)
 FIXES_JSON, RIDES_JSON = TypeAdapter(list[Fix]), TypeAdapter(list[RideEvent])
 _SCHEMAS: dict[str, TypeAdapter[Any]] = {"fixes": FIXES_JSON, "rides": RIDES_JSON}
 Accepted = Callable[[list[Fix], bytes], None]  # new fixes, and their JSON array as logged
+
+
+class _FixesRecord(TypedDict):
+    kind: Literal["fixes"]
+    items: list[Fix]
+
+
+class _RidesRecord(TypedDict):
+    kind: Literal["rides"]
+    items: list[RideEvent]
+
+
+# A log line as the API wrote it, validated from its bytes in one call (no Python objects
+# per item are kept: the landing parses the line again, with the interpreter released).
+RECORD_JSON: TypeAdapter[_FixesRecord | _RidesRecord] = TypeAdapter(
+    Annotated[_FixesRecord | _RidesRecord, Field(discriminator="kind")]
+)
 
 
 def _validate(kind: str, items: list[dict[str, Any]]) -> None:
@@ -152,12 +169,12 @@ class Ingestion:
         self.log.rotate()
         n = 0
         for seg in self.log.closed_segments():
-            records = self._read(seg)  # bad lines are quarantined before the segment goes
-            landed = write_segment(self.settings.api_landing_dir, int(seg.stem), records,
-                                   datetime.now(UTC), self.landing_source)  # fmt: skip
+            lines = self._good_lines(seg)  # bad lines are quarantined before the segment goes
+            landed = write_lines(self.settings.api_landing_dir, int(seg.stem), lines,
+                                 datetime.now(UTC), self.landing_source)  # fmt: skip
             self.stats.update(landed)
             self.log.done(seg)
-            n += len(records)
+            n += len(lines)
         self.log.prepare_next()
         return n
 
@@ -169,6 +186,16 @@ class Ingestion:
         for p in problems:
             self._report(p)
         return records
+
+    def _good_lines(self, seg: Path) -> list[bytes]:
+        """`_read`'s lines, undecoded: the same records are good and the same problems
+        reported."""
+        problems: list[Problem] = []
+        lines = list(self.log.read_lines(seg, RECORD_JSON.validate_json, problems,
+                                         torn_tail_ok=self.log.may_be_torn(seg)))  # fmt: skip
+        for p in problems:
+            self._report(p)
+        return lines
 
     def _report(self, p: Problem) -> None:
         """Count a problem; quarantine, log and alert a bad line. Marked as handled only once

@@ -6,13 +6,18 @@ the same files: nothing is landed twice."""
 
 from __future__ import annotations
 
+import io
+import json
 import os
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 SOURCE = "api"
@@ -34,10 +39,6 @@ def _name(source: str, seq: int) -> str:
     return f"{seq:09d}" if source == SOURCE else f"{source}-{seq:012d}"
 
 
-def _ts(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(UTC)
-
-
 def _write(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp)
@@ -51,33 +52,77 @@ def _write(table: pa.Table, path: Path) -> None:
         os.close(fd)
 
 
+# Every field of either kind's items: a record's items are read as this struct (a field the
+# kind lacks is null), so one parse reads a segment of both kinds.
+_ITEM = pa.struct([
+    ("vehicle_id", pa.string()), ("ts", pa.string()), ("lat", pa.float64()),
+    ("lon", pa.float64()), ("occupied", pa.bool_()), ("event_key", pa.string()),
+    ("kind", pa.string()),
+])  # fmt: skip
+_LINE = pa.schema([("kind", pa.string()), ("items", pa.list_(_ITEM))])
+_MIN_BLOCK = 1 << 20  # bytes parsed per block (one line must fit in one)
+
+
 def write_segment(
     directory: Path, seq: int, records: list[tuple[str, list[dict[str, Any]]]],
     received_at: datetime, source: str = SOURCE,
 ) -> Counter[str]:  # fmt: skip
-    """Land one log segment's records (``source``: ``api`` for the append log's segments,
-    ``stream`` for JetStream messages, numbered by their stream sequence); returns what was
-    written."""
+    """Land records given as Python objects (a JetStream message's, or a test's): as
+    `write_lines` of their JSON lines."""
+    lines = [json.dumps({"kind": kind, "items": items}, default=str).encode() + b"\n"
+             for kind, items in records]  # fmt: skip
+    return write_lines(directory, seq, lines, received_at, source)
+
+
+def write_lines(
+    directory: Path, seq: int, lines: list[bytes], received_at: datetime, source: str = SOURCE
+) -> Counter[str]:
+    """Land one log segment's good lines (``{"kind": "fixes"|"rides", "items": [...]}``, as
+    the append log holds them and already validated; ``source``: ``api`` for the append log's
+    segments, ``api-w<k>`` for an ingest worker's, ``stream`` for JetStream messages, numbered
+    by their stream sequence); returns what was written.
+
+    Arrow parses the lines and converts the times with the interpreter released: the ingest
+    process lands its log beside the acknowledgements, and building the rows as Python
+    objects held the interpreter for tens of ms at a time (docs/decisions.md)."""
     directory.mkdir(parents=True, exist_ok=True)
-    fixes = [f for kind, items in records if kind == "fixes" for f in items]
-    rides = [r for kind, items in records if kind == "rides" for r in items]
     out: Counter[str] = Counter()
-    if fixes:
+    if not lines:
+        return out
+    block = max(_MIN_BLOCK, max(len(line) for line in lines) + 1)
+    table = pj.read_json(
+        io.BytesIO(b"".join(lines)),
+        read_options=pj.ReadOptions(block_size=block),
+        parse_options=pj.ParseOptions(explicit_schema=_LINE, unexpected_field_behavior="ignore"),
+    )
+    fixes = _items(table, "fixes")
+    if len(fixes):
         base = seq * LINES_PER_SEGMENT
-        _write(pa.Table.from_pylist([
-            {"source": source, "line": base + i, "vehicle_id": f["vehicle_id"],
-             "ts": _ts(f["ts"]), "lat": float(f["lat"]), "lon": float(f["lon"]),
-             "occupied": bool(f["occupied"])} for i, f in enumerate(fixes)
+        _write(pa.table([
+            pa.repeat(source, len(fixes)).cast(pa.string()),
+            pa.array(np.arange(base, base + len(fixes), dtype=np.int64)),
+            *_columns(fixes, ("vehicle_id", "ts", "lat", "lon", "occupied")),
         ], schema=FIX_SCHEMA), directory / f"fixes-{_name(source, seq)}.parquet")  # fmt: skip
         out["fixes_landed"] = len(fixes)
-    if rides:
-        _write(pa.Table.from_pylist([
-            {"event_key": r["event_key"], "vehicle_id": r["vehicle_id"], "kind": r["kind"],
-             "ts": _ts(r["ts"]), "lat": float(r["lat"]), "lon": float(r["lon"]),
-             "received_at": received_at} for r in rides
+    rides = _items(table, "rides")
+    if len(rides):
+        _write(pa.table([
+            *_columns(rides, ("event_key", "vehicle_id", "kind", "ts", "lat", "lon")),
+            pa.repeat(pa.scalar(received_at, RIDE_SCHEMA.field("received_at").type), len(rides)),
         ], schema=RIDE_SCHEMA), directory / f"rides-{_name(source, seq)}.parquet")  # fmt: skip
         out["rides_landed"] = len(rides)
     return out
+
+
+def _items(table: pa.Table, kind: str) -> pa.ChunkedArray:
+    """The items of the records of ``kind``, in order."""
+    return pc.list_flatten(table.filter(pc.equal(table["kind"], kind))["items"])
+
+
+def _columns(items: pa.ChunkedArray, names: tuple[str, ...]) -> list[pa.ChunkedArray]:
+    """Fields of the items; times (ISO 8601 with an offset) as UTC instants."""
+    return [pc.cast(pc.struct_field(items, n), pa.timestamp("us", tz="UTC")) if n == "ts"
+            else pc.struct_field(items, n) for n in names]  # fmt: skip
 
 
 def landed_fixes(directory: Path, source: str = SOURCE) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import (
@@ -79,12 +80,17 @@ class IngestResult(BaseModel):
     rejected: list[Rejected]
 
 
+@cache
+def _list_of[T: BaseModel](model: type[T]) -> TypeAdapter[list[T]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
 def validate_items[T: BaseModel](
     items: list[Any], model: type[T]
 ) -> tuple[list[tuple[int, T]], list[Rejected]]:
     """Valid items with their index, and a rejection per bad field of the others (the whole
     batch is validated at once; only a batch with errors is split)."""
-    whole = TypeAdapter(list[model])  # type: ignore[valid-type]
+    whole = _list_of(model)
     try:
         return list(enumerate(whole.validate_python(items))), []
     except ValidationError as exc:

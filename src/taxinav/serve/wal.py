@@ -201,17 +201,32 @@ class AppendLog:
         ``problems`` is given, appended to it. An undecodable unterminated last line is a
         torn tail (`Problem.torn_tail`) when ``torn_tail_ok``, else corruption like any bad
         line. ``validate(kind, items)`` may reject a decoded record by raising ValueError."""
-        with open(path, "rb") as fh:
-            for number, line in enumerate(fh, 1):
-                try:
-                    kind, items = _check(json.loads(line))
-                    if validate is not None:
-                        validate(kind, items)
-                except ValueError as exc:  # JSON, UTF-8 and validation errors alike
-                    if problems is not None:
-                        problems.append(_problem(path, number, line, exc, torn_tail_ok))
-                    continue
-                yield kind, items
+
+        def decode(line: bytes) -> Record:
+            kind, items = _check(json.loads(line))
+            if validate is not None:
+                validate(kind, items)
+            return kind, items
+
+        return _good(path, decode, problems, torn_tail_ok)
+
+    @staticmethod
+    def read_lines(
+        path: Path,
+        check: Callable[[bytes], object],
+        problems: list[Problem] | None = None,
+        *,
+        torn_tail_ok: bool = False,
+    ) -> Iterator[bytes]:
+        """The good lines of a segment as they are stored, for a reader that decodes them
+        itself: like `read`, but a line is good when ``check(line)`` does not raise
+        ValueError."""
+
+        def keep(line: bytes) -> bytes:
+            check(line)
+            return line
+
+        return _good(path, keep, problems, torn_tail_ok)
 
     def quarantine(self, problem: Problem) -> Path:
         """Keep a bad line for inspection: appended, with its file, line and error, to
@@ -264,6 +279,19 @@ class AppendLog:
                 if fd is not None:
                     os.close(fd)
             self._fd, self._next = None, None
+
+
+def _good[T](path: Path, decode: Callable[[bytes], T], problems: list[Problem] | None,
+             torn_tail_ok: bool) -> Iterator[T]:  # fmt: skip
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, 1):
+            try:
+                value = decode(line)
+            except ValueError as exc:  # JSON, UTF-8 and validation errors alike
+                if problems is not None:
+                    problems.append(_problem(path, number, line, exc, torn_tail_ok))
+                continue
+            yield value
 
 
 def _last_done(directory: Path) -> int:
