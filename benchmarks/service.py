@@ -28,6 +28,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import socket
@@ -63,10 +64,25 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def _rss_mib(pid: int) -> float:
-    """Resident MiB of the server and its child processes (the ingest process; while a day
-    is loaded, its loader)."""
-    return tree_rss_gib(pid) * 1024
+def _rss_mib(pid: int) -> tuple[float, float]:
+    """Resident MiB of the server with its child processes (the ingest process; while a day
+    is loaded, its loader), and of the server's own process."""
+    try:
+        own = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGESIZE")
+    except OSError:
+        own = 0
+    return tree_rss_gib(pid) * 1024, own / 2**20
+
+
+def _unread(base: str) -> float | None:
+    """Batches the ingest process acknowledged that the service has not read yet."""
+    headers = {"Authorization": f"Bearer {TOKENS['operator']}"}
+    try:
+        text = httpx.get(f"{base}/metrics", headers=headers, timeout=30).text
+    except httpx.HTTPError:
+        return None
+    found = re.search(r"^taxinav_ingest_unread_batches (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else None
 
 
 class Load:
@@ -163,6 +179,19 @@ def _route_process(base: str, args: argparse.Namespace, results: Any) -> None:
     results.put((load.latency, load.codes, load.errors))
 
 
+def _ingest_process(ingest_base: str, bodies: list[bytes], counts: list[int], per_s: int,
+                    seconds: float, results: Any) -> None:  # fmt: skip
+    """The telemetry gateway for ``seconds`` at most; puts (latencies, acknowledged, errors).
+    A process of its own, as the routes': the benchmark's sampling of memory and metrics
+    must not show up as acknowledgement latency."""
+    load = Load(ingest_base, seconds, ingest_base)
+    timer = threading.Timer(seconds, load.stop.set)
+    timer.daemon = True
+    timer.start()
+    load.ingest(bodies, counts, per_s)
+    results.put((load.ingest_latency, load.acked, load.errors))
+
+
 def _bodies(n_fixes: int) -> tuple[list[bytes], list[int], int, date, int]:
     """Real fixes of the last days of the data as 1,000-fix request bodies: the first
     ``KEEP_DAYS`` days whole (the warm-up), then ``n_fixes`` more; the first of those days and
@@ -243,13 +272,16 @@ def main() -> None:
         _wait_ready(base, proc)
         load = Load(base, args.warmup + args.seconds,
                     None if args.via_api else f"http://127.0.0.1:{ingest_port}")  # fmt: skip
-        rss = [_rss_mib(proc.pid)]
-        # Route requests come from their own process, so the ingest client's work does not
-        # show up as route latency.
+        rss, own = map(list, zip(_rss_mib(proc.pid), strict=True))
+        unread: list[float] = []
+        # Route requests and fixes come from processes of their own, so neither client's work
+        # shows up as the other's latency.
         ctx = multiprocessing.get_context("spawn")
-        results = ctx.Queue()
+        results, acks = ctx.Queue(), ctx.Queue()
         router = ctx.Process(target=_route_process, args=(base, args, results))
-        ingest = threading.Thread(target=load.ingest, args=(bodies, counts, args.fixes_per_s))
+        ingest = ctx.Process(target=_ingest_process,
+                             args=(load.ingest_base, bodies, counts, args.fixes_per_s,
+                                   args.warmup + args.seconds, acks))  # fmt: skip
         started = time.monotonic()
         pipeline = Pipeline(env, first_day, Path(tmp))
         jobs = threading.Thread(
@@ -260,13 +292,18 @@ def main() -> None:
         jobs.start()
         while time.monotonic() - started < args.warmup + args.seconds:
             time.sleep(SAMPLE_S)
-            rss.append(_rss_mib(proc.pid))
+            total, alone = _rss_mib(proc.pid)
+            rss.append(total)
+            own.append(alone)
+            if len(rss) % (30 // SAMPLE_S) == 0 and (n_unread := _unread(base)) is not None:
+                unread.append(n_unread)
         load.stop.set()
+        load.ingest_latency, load.acked, ingest_errors = acks.get(timeout=120)
         ingest.join()
         jobs.join()
         latency, codes, errors = results.get(timeout=120)
         router.join()
-        load.latency, load.codes, load.errors = latency, codes, load.errors + errors
+        load.latency, load.codes, load.errors = latency, codes, ingest_errors + errors
         elapsed = time.monotonic() - started
         server_side = _server_side(base)
         proc.send_signal(signal.SIGTERM)  # graceful: the last log segment is loaded
@@ -280,8 +317,8 @@ def main() -> None:
             )
             .fetchall()[0]
         )
-    misses = _report(console, args, load, elapsed, n, rss, int(stored), int(landed), pipeline,
-                     server_side)  # fmt: skip
+    misses = _report(console, args, load, elapsed, n, (rss, own, unread), int(stored),
+                     int(landed), pipeline, server_side)  # fmt: skip
     if misses:
         console.print(f"[red]missed: {', '.join(misses)}[/red]")
         sys.exit(1)
@@ -386,8 +423,9 @@ def _memory(rss: list[float], warmup_s: float) -> tuple[float, float, float, flo
 
 
 def _report(console: Console, args: argparse.Namespace, load: Load, elapsed: float, n: int,
-            rss: list[float], stored: int, landed: int, pipeline: Pipeline,
-            server_side: list[tuple[str, str]]) -> list[str]:  # fmt: skip
+            memory: tuple[list[float], list[float], list[float]], stored: int, landed: int,
+            pipeline: Pipeline, server_side: list[tuple[str, str]]) -> list[str]:  # fmt: skip
+    rss, own, unread = memory
     lat = np.array(load.latency) * 1000
     ing = np.array(load.ingest_latency) * 1000
     early, warm, middle, end = _memory(rss, args.warmup)
@@ -417,6 +455,11 @@ def _report(console: Console, args: argparse.Namespace, load: Load, elapsed: flo
          f"after the first minute {early:.0f}", "each ≤ 1.1 × the smallest"),
         ("server RSS every 30 s (MiB)", " ".join(f"{x:.0f}" for x in rss[:: 30 // SAMPLE_S]),
          ""),
+        ("of which its children (the ingest process; the day loader) every 30 s (MiB)",
+         " ".join(f"{t - o:.0f}" for t, o in zip(rss[:: 30 // SAMPLE_S], own[:: 30 // SAMPLE_S],
+                                                 strict=True)), ""),
+        ("batches acknowledged, not yet read by the service, every 30 s",
+         " ".join(f"{x:.0f}" for x in unread) or "—", ""),
     ]  # fmt: skip
     rows += [(f"server side: {what}", value, "") for what, value in server_side]
     for r in rows:

@@ -189,3 +189,14 @@ def test_two_workers_share_the_ingest_port_and_land_apart(tmp_path: Path) -> Non
     files = f"read_parquet('{settings.api_landing_dir}/fixes-*.parquet')"
     sources = duckdb.connect().execute(f"SELECT DISTINCT source FROM {files}").fetchall()
     assert sorted(s for (s,) in sources) == ["api-w0", "api-w1"]
+
+
+def test_batches_not_yet_read_by_the_service_are_counted(proc: IngestProcess) -> None:
+    client = _client(proc)
+    for k in range(3):  # two new batches and a repeat, which is not handed over
+        body = {"fixes": _fixes(min(k, 1))}
+        assert client.post("/v1/telemetry", json=body, headers=auth("ingest")).status_code == 200
+    assert proc.unread(proc.status()) == 2
+    _drain(proc, want=6)
+    assert proc.unread(proc.status()) == 0
+    assert proc.status()["rss_bytes"] > 10 * 2**20  # an interpreter with the API loaded

@@ -36,7 +36,7 @@ from taxinav.mlops.monitoring import Alert, WebhookSink
 from taxinav.serve.histograms import HTTP_BUCKETS, Histograms
 
 if TYPE_CHECKING:
-    from taxinav.serve.service import Service
+    from taxinav.serve.service import IngestStatus, Service
 
 __all__ = ["HTTP_BUCKETS", "RequestMetrics", "RequestMetricsMiddleware", "exposition",
            "pipeline_checks"]  # fmt: skip
@@ -71,6 +71,7 @@ class _Page(Collector):
         yield from _monitor_families(s, ingest.alerts)
         yield _check_family(pipeline_checks(s.settings.dagster_home))
         yield ingest.phases.family()
+        yield from _ingest_process_families(ingest)
         http: RequestMetrics | None = s.http_metrics
         if http is not None:
             yield from http.families()
@@ -101,6 +102,14 @@ def _stats_families(stats: Mapping[str, int]) -> Iterator[Metric]:
                                               value=n))  # fmt: skip
     yield items
     yield from others
+
+
+def _ingest_process_families(ingest: IngestStatus) -> Iterator[Metric]:
+    yield _gauge("taxinav_ingest_unread_batches", "Batches acknowledged by the ingest "
+                 "processes that the service has not read yet (it applies what it reads): "
+                 "growing, the service is falling behind", ingest.unread_batches)  # fmt: skip
+    yield _gauge("taxinav_ingest_process_resident_memory_bytes", "Resident memory of the "
+                 "ingest processes, together", ingest.ingest_rss_bytes)  # fmt: skip
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

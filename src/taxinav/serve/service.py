@@ -50,6 +50,8 @@ class IngestStatus:
     counts: Counter[str]
     phases: Histograms
     alerts: list[Alert]
+    unread_batches: int = 0  # accepted by an ingest process, not read by the service yet
+    ingest_rss_bytes: int = 0  # resident size of the ingest processes
 
 
 class NotFound(LookupError):
@@ -249,6 +251,8 @@ class Service:
             out.counts.update(child.get("stats", {}))
             out.phases.absorb(child.get("phases", []))
             out.alerts += [Alert(**a) for a in child.get("alerts", [])]
+            out.unread_batches += proc.unread(child)
+            out.ingest_rss_bytes += int(child.get("rss_bytes", 0))
         return out
 
     def _flush_loop(self) -> None:
@@ -292,12 +296,12 @@ class Service:
                 )
             self.snapshot = self.refresher.refresh(self.ctx, self.live, clock)
             self._routes = {}
+            self.live.prune()
             if new_day:
                 # Only now is the previous day's state (its snapshot, its forecasters) let go:
                 # frozen while still referenced, its cycles would never be collected (each
                 # day change kept ~30 MiB more, measured).
                 settle()
-            self.live.prune()
             self._refreshed_wall = time.monotonic()
             self.stats["refreshes"] += 1
             return True
