@@ -162,9 +162,23 @@ class Load:
                     self.errors += r.status_code >= 500
 
 
+def _end_with_parent() -> None:
+    """Exit this load process once the benchmark's process is gone (stopped with a signal, it
+    runs no clean-up): a stray load generator would skew the next run."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _route_process(base: str, args: argparse.Namespace, results: Any) -> None:
     """Fleet watcher and route workers for the warm-up and ``args.seconds``; puts (latencies,
     codes, errors)."""
+    _end_with_parent()
     load = Load(base, args.seconds)
     threads = [threading.Thread(target=load.watch_fleet)]
     threads += [threading.Thread(target=load.routes,
@@ -184,6 +198,7 @@ def _ingest_process(ingest_base: str, bodies: list[bytes], counts: list[int], pe
     """The telemetry gateway for ``seconds`` at most; puts (latencies, acknowledged, errors).
     A process of its own, as the routes': the benchmark's sampling of memory and metrics
     must not show up as acknowledgement latency."""
+    _end_with_parent()
     load = Load(ingest_base, seconds, ingest_base)
     timer = threading.Timer(seconds, load.stop.set)
     timer.daemon = True

@@ -50,7 +50,6 @@ from taxinav.settings import Settings
 
 __all__ = ["IngestProcess", "Received"]
 log = logging.getLogger(__name__)
-BODY_MAPPED_B = 32 * 1024  # bytes from which an allocation gets a mapping of its own
 LOCK_WAIT_S = 60.0  # how long a new child waits for the log folder's previous owner
 Received = tuple[str, bytes]  # ("fixes", JSON array of Fix) or ("pickups", of RideEvent)
 
@@ -199,10 +198,7 @@ def _child(settings: Settings, socket_path: str, out: Queue[Received], parent: i
     from taxinav import logs
 
     logs.configure(settings.log_level, settings.log_format)
-    # Request bodies and their logged copies (~100 kB each) come and go between the claims,
-    # which live long: in the heap they left free pages behind that were never given back
-    # (the process grew 233 → 289 MiB in a soak, flat when trimmed; docs/decisions.md).
-    keep_large_blocks_mapped(BODY_MAPPED_B)
+    keep_large_blocks_mapped()  # request bodies of ~100 kB come and go
     # The flush thread lands the log while requests are acknowledged: a request waits about
     # this long for the interpreter at each hand-over (a spawned process starts at 5 ms).
     sys.setswitchinterval(settings.serve.switch_interval_ms / 1000)

@@ -25,16 +25,15 @@ M_MMAP_THRESHOLD = -3  # mallopt parameter (glibc malloc.h)
 MMAP_THRESHOLD_B = 128 * 1024  # glibc's own initial value
 
 
-def keep_large_blocks_mapped(threshold_b: int = MMAP_THRESHOLD_B) -> None:
-    """Keep every allocation of ``threshold_b`` bytes or more (by default 128 KiB: numpy
-    arrays, Arrow buffers) in its own mapping, given back to the system when freed. glibc
-    raises that threshold each time such a block is freed (up to 32 MiB), after which a day's
-    arrays land in the heap, and the heap cannot shrink past what is still used above them:
-    the service grew with every day change
+def keep_large_blocks_mapped() -> None:
+    """Keep every allocation of 128 KiB or more (numpy arrays, Arrow buffers) in its own
+    mapping, given back to the system when freed. glibc raises that threshold each time such
+    a block is freed (up to 32 MiB), after which a day's arrays land in the heap, and the heap
+    cannot shrink past what is still used above them: the service grew with every day change
     (``docs/decisions.md``). Setting the threshold fixes it."""
     libc = _glibc()
     if libc is not None:
-        libc.mallopt(M_MMAP_THRESHOLD, threshold_b)
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_B)
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -56,12 +55,6 @@ def give_back() -> None:
     """Return the memory freed so far to the system (Arrow's pool, glibc's heap), e.g. before
     a child process does the heavy work while this one waits."""
     gc.collect()
-    trim()
-
-
-def trim() -> None:
-    """Give free pages of glibc's heaps and Arrow's pool back to the system, without a
-    collection."""
     pa.default_memory_pool().release_unused()
     libc = _glibc()  # not glibc (musl, macOS): nothing to trim
     if libc is not None:
