@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from taxinav.serve.landing import write_segment
+from taxinav.serve.landing import write_lines
 from taxinav.settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -148,9 +148,11 @@ async def consume_landing(settings: StreamSettings, directory: Path,
                 continue
             for msg in batch:
                 kind = msg.subject.split(".")[-2]
-                items = json.loads(msg.data)
                 seq = int(msg.metadata.sequence.stream)
-                write_segment(directory, seq, [(kind, items)], datetime.now(UTC), "stream")
+                # The message is the JSON array the ingest process validated: landed as a log
+                # line without decoding it here.
+                line = b'{"kind":"' + kind.encode() + b'","items":' + msg.data + b"}\n"
+                write_lines(directory, seq, [line], datetime.now(UTC), "stream")
                 await msg.ack_sync()  # after the files are durable: a redelivery rewrites them
                 landed += 1
     finally:
